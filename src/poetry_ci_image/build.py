@@ -1,0 +1,134 @@
+"""`poetry image build`: the image of the install plan, built by a Docker engine.
+
+The files of the plan are fetched on the host (Poetry's cache and credentials), shipped in the
+build context and installed with no network; so no credential ever reaches the image, and private
+indexes, proxies and air-gapped runners work alike.
+"""
+
+from __future__ import annotations
+
+import time
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Protocol
+
+from poetry_ci_image import poetry_adapter
+from poetry_ci_image.context import Shipped
+from poetry_ci_image.context import write_context
+from poetry_ci_image.dockerfile import VENV
+from poetry_ci_image.labels import image_labels
+
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from collections.abc import Sequence
+
+    from poetry.poetry import Poetry
+
+    from poetry_ci_image.engine import Engine
+    from poetry_ci_image.resolve import Resolved
+
+
+class Reporter(Protocol):
+    def status(self, message: str) -> None:
+        """A line a person follows the work by."""
+
+    def detail(self, message: str) -> None:
+        """A line shown with -v only (the build log, each download)."""
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    reference: str
+    built: bool  # False when the engine already had the image
+    seconds: float
+
+
+def build_args(resolved: Resolved) -> dict[str, str]:
+    """The build arguments every Dockerfile gets (see dockerfile.py), then the user's."""
+    args = {
+        "BASE_IMAGE": resolved.recipe.base,
+        "PYTHON_VERSION": resolved.target.python_minor,
+        "VENV": VENV,
+        "POETRY_VERSION": resolved.recipe.poetry_version or "",
+    }
+    args.update(resolved.recipe.build_args)
+    return args
+
+
+def extra_references(resolved: Resolved, tags: Sequence[str]) -> list[str]:
+    repository = resolved.reference
+    return [str(repository.with_tag(tag)) for tag in tags]
+
+
+def build_image(
+    poetry: Poetry,
+    resolved: Resolved,
+    engine: Engine,
+    reporter: Reporter,
+    env: Mapping[str, str],
+    *,
+    extra_tags: Sequence[str] = (),
+    force: bool = False,
+) -> BuildOutcome:
+    started = time.monotonic()
+    reference = str(resolved.reference)
+    extras = extra_references(resolved, extra_tags)
+
+    if not force and engine.has_image(reference):
+        reporter.status(f"{reference} is already in the Docker engine; nothing to build.")
+        for extra in extras:
+            engine.tag(reference, extra)
+        return BuildOutcome(reference, built=False, seconds=time.monotonic() - started)
+
+    settings = resolved.settings
+    own_dockerfile = settings.dockerfile is not None
+    plan = resolved.plan
+    reporter.status(
+        f"Fetching {len(plan.packages)} locked distributions for {resolved.target.describe()}"
+    )
+    fetched = poetry_adapter.fetch_distributions(
+        poetry, plan, resolved.target, reporter.detail, build_sdists=not own_dockerfile
+    )
+    versions = {package.name: package.version for package in plan.packages}
+    shipped = [Shipped(item.name, versions[item.name], item.path) for item in fetched]
+
+    pip_wheel = poetry_adapter.embedded_pip_wheel(resolved.target)
+    poetry_wheels = None
+    if settings.poetry_in_image:
+        poetry_wheels, pip_wheel = poetry_adapter.poetry_wheels(
+            poetry, resolved.target, reporter.status
+        )
+
+    context = write_context(
+        dockerfile=resolved.recipe.dockerfile,
+        shipped=shipped,
+        pip_wheel=pip_wheel,
+        poetry_wheels=poetry_wheels,
+        hash_files=settings.hash_files,
+        project_dir=settings.project_dir,
+    )
+    try:
+        reporter.status(f"Building {reference}")
+
+        def on_line(line: str) -> None:
+            if line.startswith("Step "):
+                reporter.status(f"  {line}")
+            else:
+                reporter.detail(f"    {line}")
+
+        image_id = engine.build(
+            context,
+            reference=reference,
+            build_args=build_args(resolved),
+            labels=image_labels(resolved, env, settings.project_dir),
+            # The built-in Dockerfile needs no network: everything is in the context.
+            network_mode=None if own_dockerfile else "none",
+            on_line=on_line,
+        )
+    finally:
+        context.unlink(missing_ok=True)
+    for extra in extras:
+        engine.tag(image_id, extra)
+    return BuildOutcome(reference, built=True, seconds=time.monotonic() - started)

@@ -1,0 +1,101 @@
+"""`poetry image push`: make sure the image of the lock is in the registry.
+
+The path every pipeline takes when dependencies did not change is one registry request: the tag
+exists, done, without the Docker engine. Otherwise the image is built (or taken from the engine),
+pushed, and its manifest confirmed.
+"""
+
+from __future__ import annotations
+
+import time
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from poetry_ci_image.build import build_image
+from poetry_ci_image.build import extra_references
+from poetry_ci_image.credentials import find_credentials
+from poetry_ci_image.errors import RegistryError
+from poetry_ci_image.errors import TagFileError
+from poetry_ci_image.tagfile import read_reference
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Mapping
+    from collections.abc import Sequence
+
+    from poetry.poetry import Poetry
+
+    from poetry_ci_image.build import Reporter
+    from poetry_ci_image.engine import Engine
+    from poetry_ci_image.registry import Registry
+    from poetry_ci_image.resolve import Resolved
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    reference: str
+    pushed: bool  # False when the registry already had it
+    built: bool
+    seconds: float
+
+
+def check_tag_file(resolved: Resolved) -> None:
+    """Refuse when the tag-file records another image than the lock's: tests would use it."""
+    settings = resolved.settings
+    if settings.tag_file is None:
+        return
+    computed = str(resolved.reference)
+    recorded = read_reference(settings.tag_file, settings.variable)
+    if recorded != computed:
+        name = settings.tag_file.name
+        raise TagFileError(
+            f"{name} records {recorded or 'no image'} ({settings.variable}), "
+            f"but the lock gives {computed}: the test jobs would run in the wrong image.",
+            f"Run `poetry image tag`, commit {name}, and push again.",
+        )
+
+
+def push_image(
+    poetry: Poetry,
+    resolved: Resolved,
+    engine: Callable[[], Engine],
+    registry: Registry,
+    reporter: Reporter,
+    env: Mapping[str, str],
+    *,
+    extra_tags: Sequence[str] = (),
+    force: bool = False,
+) -> PushOutcome:
+    started = time.monotonic()
+    check_tag_file(resolved)
+    reference = resolved.reference
+    credentials = find_credentials(reference.registry, env)
+
+    if not force and registry.exists(reference, credentials):
+        reporter.status(f"{reference} is already in the registry; nothing to build or push.")
+        if extra_tags:
+            reporter.status(
+                "Extra tags are only pushed with a new image; use --force to push them now."
+            )
+        return PushOutcome(
+            str(reference), pushed=False, built=False, seconds=time.monotonic() - started
+        )
+
+    docker = engine()
+    outcome = build_image(
+        poetry, resolved, docker, reporter, env, extra_tags=extra_tags, force=force
+    )
+    for target in [str(reference), *extra_references(resolved, extra_tags)]:
+        reporter.status(f"Pushing {target}")
+        docker.push(target, credentials, reporter.detail)
+
+    if not registry.exists(reference, credentials):
+        raise RegistryError(
+            f"The registry {reference.registry} accepted the push but does not list {reference}.",
+            "Check the registry's logs and storage, then push again.",
+        )
+    return PushOutcome(
+        str(reference), pushed=True, built=outcome.built, seconds=time.monotonic() - started
+    )

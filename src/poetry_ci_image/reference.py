@@ -1,0 +1,71 @@
+"""Image references: `[registry[:port]/]path[:tag]`, checked as Docker checks them."""
+
+from __future__ import annotations
+
+import re
+
+from dataclasses import dataclass
+
+from poetry_ci_image.errors import ConfigError
+
+
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_PATH = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_HOST = re.compile(r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::\d+)?$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    registry: str  # "docker.io" for Docker Hub
+    path: str  # "library/python" on Docker Hub
+    tag: str | None = None
+
+    @property
+    def repository(self) -> str:
+        """The repository as the user wrote it (without the implicit docker.io/library/)."""
+        if self.registry == DOCKER_HUB:
+            return self.path.removeprefix("library/")
+        return f"{self.registry}/{self.path}"
+
+    @property
+    def api_host(self) -> str:
+        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+
+    def with_tag(self, tag: str) -> ImageReference:
+        if not _TAG.match(tag):
+            raise ConfigError(
+                f"'{tag}' is not a valid image tag.",
+                "Use up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'.",
+            )
+        return ImageReference(self.registry, self.path, tag)
+
+    def __str__(self) -> str:
+        return self.repository if self.tag is None else f"{self.repository}:{self.tag}"
+
+
+def parse_repository(value: str) -> ImageReference:
+    """A repository name without tag: `registry.example.com:5000/team/app/ci-image`."""
+    text = value.strip()
+    bad = ConfigError(
+        f"repository '{value}' is not a valid image repository name.",
+        "Use [registry[:port]/]path in lower case, without a tag, for example "
+        "registry.example.com/team/project/ci-image.",
+    )
+    if not text or "@" in text:
+        raise bad
+    first, sep, rest = text.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        registry, path = first, rest
+        if not _HOST.match(registry):
+            raise bad
+    else:
+        if ":" in text:  # a tag, or a port without a registry host
+            raise bad
+        registry, path = DOCKER_HUB, text if "/" in text else f"library/{text}"
+    if not _PATH.match(path) or len(text) > 255:
+        raise bad
+    return ImageReference(registry, path)

@@ -1,0 +1,133 @@
+"""The tag-file: where `poetry image tag` records the image reference for CI to use.
+
+Two formats, chosen by the file name:
+
+- `.env` (or any name ending in `.env`): a `KEY=reference` line. Other lines are kept.
+- `.yml` / `.yaml`: a GitLab CI `variables:` file for `include: local:`. The plugin owns it.
+
+Writes are atomic (a temporary file renamed over the old one) and skipped when nothing changes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+from typing import TYPE_CHECKING
+
+from poetry_ci_image.errors import TagFileError
+
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+YAML_HEADER = (
+    "# Written by `poetry image tag` (poetry-ci-image). Do not edit: run `poetry image tag`.\n"
+)
+
+
+def file_format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".yml", ".yaml")):
+        return "yaml"
+    if name.endswith(".env"):
+        return "env"
+    raise TagFileError(
+        f"tag-file {path.name} has an unknown format.",
+        "Name it *.env (a KEY=reference line) or *.yml (a GitLab CI variables file).",
+    )
+
+
+def read_reference(path: Path, variable: str) -> str | None:
+    """The reference recorded in the tag-file, or None if the file or the variable is missing."""
+    fmt = file_format(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise TagFileError(f"tag-file {path} cannot be read: {error}") from None
+    pattern = _env_line(variable) if fmt == "env" else _yaml_line(variable)
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match:
+            return _unquote(match["value"].strip())
+    return None
+
+
+def render(path: Path, variable: str, reference: str) -> str:
+    """The new content of the tag-file recording `reference`."""
+    if file_format(path) == "yaml":
+        return f'{YAML_HEADER}variables:\n  {variable}: "{reference}"\n'
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    except OSError as error:
+        raise TagFileError(f"tag-file {path} cannot be read: {error}") from None
+    pattern = _env_line(variable)
+    new_line = f"{variable}={reference}"
+    replaced = False
+    out: list[str] = []
+    for line in lines:
+        if pattern.match(line):
+            if not replaced:
+                out.append(new_line)
+                replaced = True
+            continue
+        out.append(line)
+    if not replaced:
+        out.append(new_line)
+    return "\n".join(out) + "\n"
+
+
+def write_reference(path: Path, variable: str, reference: str) -> bool:
+    """Record `reference`; return False (and touch nothing) when the file already says so."""
+    content = render(path, variable, reference)
+    try:
+        if path.read_text(encoding="utf-8") == content:
+            return False
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        raise TagFileError(f"tag-file {path} cannot be read: {error}") from None
+    write_atomically(path, content)
+    return True
+
+
+def write_atomically(path: Path, content: str) -> None:
+    """Replace `path` with `content` in one rename: readers see the old or the new file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
+                stream.write(content)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, mode)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise TagFileError(
+            f"{path} cannot be written: {error}", "Check the path and its permissions."
+        ) from None
+
+
+def _env_line(variable: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s*(?:export\s+)?{re.escape(variable)}\s*=(?P<value>.*)$")
+
+
+def _yaml_line(variable: str) -> re.Pattern[str]:
+    return re.compile(rf"^\s+{re.escape(variable)}\s*:(?P<value>.*)$")
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
