@@ -600,7 +600,8 @@ def poetry_wheels(
 
     pip_wheel = embedded_pip_wheel(target)
     cache = Path(poetry.config.get("cache-dir")) / "ci-image" / "poetry"
-    key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.platform_tags()[0]}"
+    libc = f"{target.libc.family}{target.libc.version[0]}.{target.libc.version[1]}"
+    key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.arch}-{libc}"
     directory = cache / key
     if (directory / ".complete").is_file():
         return directory, pip_wheel

@@ -116,7 +116,18 @@ class Target:
         }
 
     def platform_tags(self) -> list[str]:
-        """Platform tags, most specific first, as `packaging.tags` orders them on the target."""
+        """Platform tags, most specific first, as `packaging.tags` orders them on the target.
+
+        The image's Poetry runs the host Poetry's `packaging`, so its order is followed: since
+        packaging 26.3 the native `linux_<arch>` tag comes first, before that it came last.
+        """
+        machine = self.machine
+        tags = self._libc_tags()
+        if _native_linux_first():
+            return [f"linux_{machine}", *tags]
+        return [*tags, f"linux_{machine}"]
+
+    def _libc_tags(self) -> list[str]:
         tags: list[str] = []
         machine = self.machine
         major, newest = self.libc.version
@@ -129,7 +140,6 @@ class Target:
                 tags.append(f"manylinux_{major}_{m}_{machine}")
                 if m in legacy and (machine == "x86_64" or m == 17):
                     tags.append(f"{legacy[m]}_{machine}")
-        tags.append(f"linux_{machine}")
         return tags
 
     def supported_tags(self) -> list[Tag]:
@@ -143,6 +153,14 @@ class Target:
             *cpython_tags(version, platforms=platforms),
             *compatible_tags(version, f"cp{version[0]}{version[1]}", platforms),
         ]
+
+
+def _native_linux_first() -> bool:
+    import packaging
+
+    from packaging.version import Version
+
+    return Version(packaging.__version__) >= Version("26.3")
 
 
 def python_of_base(base: str) -> str | None:
