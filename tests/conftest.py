@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated Poetry home, projects copied from fixtures, Poetry objects.
+"""Shared fixtures: every test runs with an isolated Poetry home and no CI environment.
 
 The fixtures that need real services (Docker engine, registry, package index) live in
 tests/integration/conftest.py.
@@ -6,14 +6,13 @@ tests/integration/conftest.py.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from pathlib import Path
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +22,7 @@ def poetry_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_poetry(poetry_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def isolated_poetry(poetry_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's Poetry configuration, cache or CI environment."""
     monkeypatch.setenv("POETRY_CONFIG_DIR", str(poetry_home / "config"))
     monkeypatch.setenv("POETRY_CACHE_DIR", str(poetry_home / "cache"))
@@ -40,5 +39,3 @@ def isolated_poetry(poetry_home: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
         "GITHUB_TOKEN",
     ):
         monkeypatch.delenv(name, raising=False)
-    yield
-

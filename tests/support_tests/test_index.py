@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 import subprocess
 import sys
 import urllib.error
 import urllib.request
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import tomlkit
@@ -21,9 +20,14 @@ from tests.support.distributions import build_wheel
 from tests.support.index import PackageIndex
 from tests.support.index import normalize_name
 from tests.support.index import project_of
+from tests.support.poetry_cli import POETRY
+from tests.support.poetry_cli import clean_env
 
 
-POETRY = Path(sys.executable).with_name("poetry")
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -39,29 +43,6 @@ def fetch(url: str, auth: tuple[str, str] | None = None) -> tuple[int, dict[str,
     except urllib.error.HTTPError as error:
         with error:
             return int(error.code), dict(error.headers), error.read()
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """An environment for pip/Poetry subprocesses: own Poetry dirs, no pip config, no proxy."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PIP_", "POETRY_")) and key != "VIRTUAL_ENV"
-    }
-    env.update(
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        POETRY_CACHE_DIR=str(tmp_path / "poetry-cache"),
-        POETRY_CONFIG_DIR=str(tmp_path / "poetry-config"),
-        POETRY_DATA_DIR=str(tmp_path / "poetry-data"),
-        POETRY_NO_INTERACTION="1",
-        POETRY_VIRTUALENVS_CREATE="false",
-        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
-        NO_PROXY="127.0.0.1,localhost",
-        no_proxy="127.0.0.1,localhost",
-    )
-    env.update(extra)
-    return env
 
 
 def make_dists(directory: Path) -> dict[str, str]:
