@@ -17,6 +17,7 @@ from poetry_ci_image import poetry_adapter
 from poetry_ci_image.context import Shipped
 from poetry_ci_image.context import write_context
 from poetry_ci_image.dockerfile import VENV
+from poetry_ci_image.labels import FINGERPRINT_LABEL
 from poetry_ci_image.labels import image_labels
 
 
@@ -62,6 +63,20 @@ def extra_references(resolved: Resolved, tags: Sequence[str]) -> list[str]:
     return [str(repository.with_tag(tag)) for tag in tags]
 
 
+def _existing_image(resolved: Resolved, engine: Engine, reporter: Reporter) -> str | None:
+    """The image of this fingerprint if the engine has one: under this name, or another one."""
+    reference = str(resolved.reference)
+    if engine.has_image(reference):
+        reporter.status(f"{reference} is already in the Docker engine; nothing to build.")
+        return reference
+    image = engine.find_labelled(FINGERPRINT_LABEL, resolved.fingerprint.digest)
+    if image is None:
+        return None
+    reporter.status(f"The engine has an image of this fingerprint ({image[:19]}); tagging it.")
+    engine.tag(image, reference)
+    return image
+
+
 def build_image(
     poetry: Poetry,
     resolved: Resolved,
@@ -76,11 +91,12 @@ def build_image(
     reference = str(resolved.reference)
     extras = extra_references(resolved, extra_tags)
 
-    if not force and engine.has_image(reference):
-        reporter.status(f"{reference} is already in the Docker engine; nothing to build.")
-        for extra in extras:
-            engine.tag(reference, extra)
-        return BuildOutcome(reference, built=False, seconds=time.monotonic() - started)
+    if not force:
+        existing = _existing_image(resolved, engine, reporter)
+        if existing is not None:
+            for extra in extras:
+                engine.tag(existing, extra)
+            return BuildOutcome(reference, built=False, seconds=time.monotonic() - started)
 
     settings = resolved.settings
     own_dockerfile = settings.dockerfile is not None

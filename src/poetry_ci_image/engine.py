@@ -35,6 +35,10 @@ _STEP = re.compile(r"^Step \d+/\d+ : ")
 class Engine(Protocol):
     def has_image(self, reference: str) -> bool: ...
 
+    def find_labelled(self, label: str, value: str) -> str | None:
+        """The ID of an image carrying the label `label=value`, if the engine has one."""
+        ...
+
     def build(
         self,
         context: Path,
@@ -81,6 +85,15 @@ class DockerEngine:
         except docker.errors.DockerException as error:
             raise EngineError(f"The Docker engine failed to inspect {reference}: {error}") from None
         return True
+
+    def find_labelled(self, label: str, value: str) -> str | None:
+        import docker.errors
+
+        try:
+            images = self.api.images(filters={"label": f"{label}={value}"})
+        except docker.errors.DockerException as error:
+            raise EngineError(f"The Docker engine failed to list images: {error}") from None
+        return str(images[0]["Id"]) if images else None
 
     def build(
         self,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 
 PREFIX = "io.github.poetry-ci-image"
+FINGERPRINT_LABEL = f"{PREFIX}.fingerprint"
 
 
 def image_labels(resolved: Resolved, env: Mapping[str, str], project_dir: Path) -> dict[str, str]:
@@ -32,7 +33,7 @@ def image_labels(resolved: Resolved, env: Mapping[str, str], project_dir: Path) 
             f"Locked dependencies for {resolved.target.describe()}, by poetry-ci-image"
         ),
         "org.opencontainers.image.base.name": resolved.recipe.base,
-        f"{PREFIX}.fingerprint": resolved.fingerprint.digest,
+        FINGERPRINT_LABEL: resolved.fingerprint.digest,
         f"{PREFIX}.schema": str(SCHEMA_VERSION),
         f"{PREFIX}.target": resolved.target.describe(),
         f"{PREFIX}.python": resolved.target.python_minor,

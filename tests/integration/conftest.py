@@ -1,0 +1,217 @@
+"""Real services for integration tests: the Docker engine, registries and package indexes.
+
+The engine and the base image come from `.ci/engine` (run by `.ci/setup`); the registries and
+the indexes are started here, on 127.0.0.1, for the session. With CI set, a missing engine,
+base image or registry binary fails the tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import textwrap
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+
+import pytest
+
+from tests.support.distributions import build_sdist
+from tests.support.distributions import build_wheel
+from tests.support.index import PackageIndex
+from tests.support.poetry_cli import clean_env
+from tests.support.poetry_cli import run_poetry
+from tests.support.registry import Registry
+from tests.support.registry import registry_binary
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+ENGINE_SOCKET = "unix:///var/tmp/poetry-ci-image/docker.sock"  # where .ci/engine starts dockerd
+BASE_IMAGE = "python:3.11-slim-bookworm"  # made by .ci/engine from Debian's packages
+PRIVATE_USER = "ci-reader"
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_host() -> str:
+    """DOCKER_HOST of a running engine that has the base image."""
+    import docker
+
+    host = os.environ.get("DOCKER_HOST") or ENGINE_SOCKET
+    try:
+        api = docker.APIClient(base_url=host, version="auto")
+        api.ping()
+    except Exception as error:
+        unavailable(f"no Docker engine at {host} ({error}); run .ci/setup")
+    try:
+        api.inspect_image(BASE_IMAGE)
+    except Exception:
+        unavailable(f"the base image {BASE_IMAGE} is missing; run .ci/setup")
+    return host
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_host: str) -> Any:
+    import docker
+
+    return docker.DockerClient(base_url=docker_host, version="auto")
+
+
+@pytest.fixture(scope="session")
+def docker_api(docker_client: Any) -> Any:
+    return docker_client.api
+
+
+def run_in_image(docker_client: Any, image: str, command: list[str], **options: Any) -> str:
+    """Run `command` in a container of `image` with no network; return its output."""
+    output = docker_client.containers.run(
+        image, command, remove=True, network_mode="none", stderr=True, **options
+    )
+    return bytes(output).decode()
+
+
+def _registry(workdir: Path, **credentials: str) -> Iterator[Registry]:
+    if registry_binary() is None:
+        unavailable("docker-registry is not installed; run .ci/setup")
+    with Registry(workdir, **credentials) as registry:
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A registry on 127.0.0.1 without authentication."""
+    yield from _registry(tmp_path_factory.mktemp("registry"))
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A registry on 127.0.0.1 with basic authentication (htpasswd, bcrypt)."""
+    yield from _registry(
+        tmp_path_factory.mktemp("auth-registry"),
+        username="pusher",
+        password=secrets.token_urlsafe(12),
+    )
+
+
+@pytest.fixture(scope="session")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
+    """The public index: tiny real wheels, one sdist, one package with platform wheels."""
+    files = tmp_path_factory.mktemp("index-files")
+    build_wheel(files, "alpha", "1.0", requires=("beta>=1",))
+    build_wheel(files, "beta", "1.0")
+    build_wheel(files, "beta", "2.0")
+    build_sdist(files, "delta", "1.0")
+    build_wheel(
+        files, "native", "1.0", tags="cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"
+    )
+    build_wheel(files, "native", "1.0", tags="cp311-cp311-win_amd64")
+    build_wheel(files, "native", "1.0", tags="cp312-cp312-manylinux_2_17_x86_64")
+    build_wheel(files, "devtool", "1.0")
+    build_wheel(files, "winonly", "1.0", tags="py3-none-win_amd64")
+    with PackageIndex(files) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def private_password() -> str:
+    return "s3cret-" + secrets.token_hex(8)
+
+
+@pytest.fixture(scope="session")
+def private_index(
+    tmp_path_factory: pytest.TempPathFactory, private_password: str
+) -> Iterator[PackageIndex]:
+    """A private index behind basic authentication."""
+    files = tmp_path_factory.mktemp("private-files")
+    build_wheel(files, "secretpkg", "1.0", requires=("beta>=1",))
+    with PackageIndex(files, username=PRIVATE_USER, password=private_password) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def tool_env(
+    tmp_path_factory: pytest.TempPathFactory, docker_host: str, private_password: str
+) -> dict[str, str]:
+    """The environment Poetry runs in: isolated home, the engine, credentials for `private`."""
+    home = tmp_path_factory.mktemp("home")
+    docker_config = home / "docker-config"
+    docker_config.mkdir()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {}}))
+    env = clean_env(
+        home,
+        DOCKER_HOST=docker_host,
+        DOCKER_CONFIG=str(docker_config),
+        POETRY_HTTP_BASIC_PRIVATE_USERNAME=PRIVATE_USER,
+        POETRY_HTTP_BASIC_PRIVATE_PASSWORD=private_password,
+    )
+    # The plugin's pip downloads Poetry's own wheels for the image with the machine's pip setup.
+    del env["PIP_CONFIG_FILE"]
+    env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_")})
+    return env
+
+
+def write_project(
+    directory: Path,
+    *,
+    index_url: str,
+    dependencies: str,
+    dev_dependencies: str = "",
+    table: str = "",
+    private_url: str | None = None,
+    name: str = "shop",
+    version: str = "0.1.0",
+) -> Path:
+    """A package-mode project with a source package, using the loopback index(es)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    sources = f"""
+[[tool.poetry.source]]
+name = "local"
+url = "{index_url}"
+priority = "primary"
+"""
+    if private_url:
+        sources += f"""
+[[tool.poetry.source]]
+name = "private"
+url = "{private_url}"
+priority = "supplemental"
+"""
+    dev = (
+        f"\n[tool.poetry.group.dev.dependencies]\n{dev_dependencies}\n" if dev_dependencies else ""
+    )
+    (directory / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [project]
+            name = "{name}"
+            version = "{version}"
+            requires-python = ">=3.11,<4"
+            """
+        )
+        + f"dependencies = [{dependencies}]\n"
+        + f'\n[tool.poetry]\npackages = [{{ include = "{name}", from = "src" }}]\n'
+        + dev
+        + sources
+        + (f"\n[tool.poetry-ci-image]\n{table}\n" if table else "")
+        + '\n[build-system]\nrequires = ["poetry-core>=2.0"]\n'
+        + 'build-backend = "poetry.core.masonry.api"\n'
+    )
+    package = directory / "src" / name
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text('"""The project under test."""\n')
+    return directory
+
+
+def lock(project: Path, env: dict[str, str]) -> None:
+    result = run_poetry(project, "lock", env=env)
+    assert result.returncode == 0, result.stderr + result.stdout

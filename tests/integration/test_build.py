@@ -1,0 +1,178 @@
+"""`poetry image build` against a real Docker engine and a real package index.
+
+One project is locked against the loopback index and built once for the module; the tests then
+look inside the image as a CI job would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import BASE_IMAGE
+from tests.integration.conftest import lock
+from tests.integration.conftest import run_in_image
+from tests.integration.conftest import write_project
+from tests.support.poetry_cli import run_poetry
+from tests.support.projects import replace_in
+
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.support.index import PackageIndex
+    from tests.support.registry import Registry
+
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+DEPENDENCIES = (
+    '"alpha (==1.0)", "delta (>=1)", "native (>=1)", "winonly (>=1) ; sys_platform == \'win32\'"'
+)
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps(sorted([d.metadata['Name'].lower(), d.version] for d in m.distributions())))"
+)
+
+
+@dataclass(frozen=True)
+class Built:
+    project: Path
+    reference: str
+    stderr: str
+    plan: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def shop(
+    tmp_path_factory: pytest.TempPathFactory,
+    index: PackageIndex,
+    registry: Registry,
+    tool_env: dict[str, str],
+) -> Built:
+    project = write_project(
+        tmp_path_factory.mktemp("shop") / "shop",
+        index_url=index.url,
+        dependencies=DEPENDENCIES,
+        dev_dependencies='devtool = "^1.0"',
+        table=f'repository = "{registry.host}/shop/ci-image"\n'
+        f'base = "{BASE_IMAGE}"\n'
+        'tag-file = "ci-image.env"',
+    )
+    lock(project, tool_env)
+    result = run_poetry(project, "image", "build", env=tool_env)
+    assert result.returncode == 0, result.stderr
+    plan = run_poetry(project, "image", "tag", "--json", env=tool_env)
+    assert plan.returncode == 0, plan.stderr
+    return Built(project, result.stdout.strip(), result.stderr, json.loads(plan.stdout))
+
+
+def test_build_prints_the_reference_only(shop: Built) -> None:
+    """stdout is the reference; progress went to stderr."""
+    assert shop.reference == shop.plan["reference"]
+    assert "Fetching 5 locked distributions" in shop.stderr
+    assert f"Built {shop.reference} in " in shop.stderr
+
+
+def test_image_holds_exactly_the_locked_set(shop: Built, docker_client: Any) -> None:
+    """The venv holds the plan's names and versions: no project, no win32-only package, no pip."""
+    output = run_in_image(docker_client, shop.reference, ["python", "-c", LIST_DISTRIBUTIONS])
+    installed = [tuple(item) for item in json.loads(output)]
+    planned = sorted((p["name"], p["version"]) for p in shop.plan["packages"])
+    assert planned == [
+        ("alpha", "1.0"),
+        ("beta", "2.0"),
+        ("delta", "1.0"),
+        ("devtool", "1.0"),
+        ("native", "1.0"),
+    ]
+    assert installed == planned
+
+
+def test_platform_wheel_is_the_targets(shop: Built, docker_client: Any) -> None:
+    """Of native's wheels, the image holds the manylinux one for CPython 3.11."""
+    wheel = run_in_image(
+        docker_client,
+        shop.reference,
+        ["sh", "-c", "cat /opt/venv/lib/python3.11/site-packages/native-1.0.dist-info/WHEEL"],
+    )
+    assert "Tag: cp311-cp311-manylinux_2_17_x86_64" in wheel
+    planned = {p["name"]: p["file"] for p in shop.plan["packages"]}
+    assert (
+        planned["native"] == "native-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    )
+
+
+def test_imports_work_and_poetry_is_there(shop: Built, docker_client: Any) -> None:
+    """The packages import from the venv on PATH; Poetry runs, outside that venv."""
+    output = run_in_image(
+        docker_client,
+        shop.reference,
+        [
+            "sh",
+            "-c",
+            "python -c 'import alpha, beta, delta, native, devtool, sys; print(sys.prefix)'"
+            " && poetry --version && command -v poetry",
+        ],
+    )
+    from poetry.__version__ import __version__
+
+    assert output.splitlines() == [
+        "/opt/venv",
+        f"Poetry (version {__version__})",
+        "/opt/poetry/bin/poetry",
+    ]
+
+
+def test_labels_say_which_lock_state(shop: Built, docker_api: Any) -> None:
+    """`docker inspect` gives the fingerprint, the schema and the target."""
+    labels = docker_api.inspect_image(shop.reference)["Config"]["Labels"]
+    assert labels["io.github.poetry-ci-image.fingerprint"] == shop.plan["fingerprint"]
+    assert labels["io.github.poetry-ci-image.schema"] == "1"
+    assert labels["io.github.poetry-ci-image.target"] == "CPython 3.11 on linux/amd64 (glibc 2.36)"
+    assert labels["org.opencontainers.image.base.name"] == BASE_IMAGE
+
+
+def test_poetry_install_in_the_image_installs_only_the_project(
+    shop: Built, docker_client: Any, tmp_path: Path
+) -> None:
+    """A CI job's `poetry install` finds every dependency installed, with no network."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(shop.project, checkout)
+    output = run_in_image(
+        docker_client,
+        shop.reference,
+        ["poetry", "install", "--no-interaction", "--no-ansi"],
+        volumes={str(checkout): {"bind": "/builds/shop", "mode": "rw"}},
+        working_dir="/builds/shop",
+    )
+    assert "No dependencies to install or update" in output
+    assert "Installing the current project: shop (0.1.0)" in output
+
+
+def test_second_build_is_a_no_op(shop: Built, tool_env: dict[str, str]) -> None:
+    """The engine has the image: the build says so and does nothing."""
+    result = run_poetry(shop.project, "image", "build", env=tool_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == shop.reference
+    assert result.stderr == f"{shop.reference} is already in the Docker engine; nothing to build.\n"
+
+
+def test_version_bump_and_source_edit_do_not_rebuild(
+    shop: Built, tool_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A new version and new code give the same reference, so there is nothing to build."""
+    project = tmp_path / "shop"
+    shutil.copytree(shop.project, project)
+    replace_in(project / "pyproject.toml", 'version = "0.1.0"', 'version = "0.2.0"')
+    (project / "src" / "shop" / "__init__.py").write_text("VALUE = 2\n")
+    result = run_poetry(project, "image", "build", env=tool_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == shop.reference
+    assert "nothing to build" in result.stderr
