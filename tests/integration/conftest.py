@@ -12,7 +12,6 @@ import os
 import secrets
 import textwrap
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.support.registry import registry_binary
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 
 ENGINE_SOCKET = "unix:///var/tmp/poetry-ci-image/docker.sock"  # where .ci/engine starts dockerd
@@ -48,6 +48,7 @@ def docker_host() -> str:
     import docker
 
     host = os.environ.get("DOCKER_HOST") or ENGINE_SOCKET
+    api: Any = None
     try:
         api = docker.APIClient(base_url=host, version="auto")
         api.ping()
@@ -80,10 +81,12 @@ def run_in_image(docker_client: Any, image: str, command: list[str], **options: 
     return bytes(output).decode()
 
 
-def _registry(workdir: Path, **credentials: str) -> Iterator[Registry]:
+def _registry(
+    workdir: Path, username: str | None = None, password: str | None = None
+) -> Iterator[Registry]:
     if registry_binary() is None:
         unavailable("docker-registry is not installed; run .ci/setup")
-    with Registry(workdir, **credentials) as registry:
+    with Registry(workdir, username=username, password=password) as registry:
         yield registry
 
 
