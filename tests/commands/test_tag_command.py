@@ -1,0 +1,234 @@
+"""`poetry image tag`, through cleo's CommandTester: the whole output, both streams, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from cleo.testers.command_tester import CommandTester
+
+from poetry_ci_image.commands import TagCommand
+from tests.support.projects import copy_project
+from tests.support.projects import load_poetry
+from tests.support.projects import replace_in
+
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+REPOSITORY = "registry.example/team/webapp/ci-image"
+# The tag of the `base` fixture for CPython 3.10 on linux/amd64, Poetry left out of the image.
+# If it changes, the fingerprint changed for every user: bump SCHEMA_VERSION if that is the
+# intent (a changed built-in Dockerfile also changes it, rightly).
+BASE_TAG = "py3.10-amd64-6432266553cf8fce"
+BASE_REFERENCE = f"{REPOSITORY}:{BASE_TAG}"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    project = copy_project("base", tmp_path / "webapp")
+    with (project / "pyproject.toml").open("a") as stream:
+        stream.write(f'\n[tool.poetry-ci-image]\nrepository = "{REPOSITORY}"\npoetry = false\n')
+    return project
+
+
+def tag(project: Path, arguments: str = "") -> tuple[int, str, str]:
+    command = TagCommand()
+    command.set_poetry(load_poetry(project))
+    tester = CommandTester(command)
+    code = tester.execute(arguments)
+    return code, tester.io.fetch_output(), tester.io.fetch_error()
+
+
+def test_prints_the_reference_and_nothing_else(project: Path) -> None:
+    """stdout holds `<repository>:<tag>` and a newline; stderr is empty."""
+    assert tag(project) == (0, f"{BASE_REFERENCE}\n", "")
+
+
+def test_writes_the_tag_file_once(project: Path) -> None:
+    """The tag-file is written when the reference changes, and said to be unchanged otherwise."""
+    assert tag(project, "--tag-file ci-image.env") == (
+        0,
+        f"{BASE_REFERENCE}\n",
+        "Wrote ci-image.env\n",
+    )
+    assert (project / "ci-image.env").read_text() == f"CI_IMAGE={BASE_REFERENCE}\n"
+    assert tag(project, "--tag-file ci-image.env") == (
+        0,
+        f"{BASE_REFERENCE}\n",
+        "Unchanged: ci-image.env\n",
+    )
+
+
+def test_check_passes_when_the_tag_file_is_current(project: Path) -> None:
+    """Exit 0, and the tag-file is not touched."""
+    tag(project, "--tag-file ci-image.yml --variable DEPS_IMAGE")
+    before = (project / "ci-image.yml").stat().st_mtime_ns
+    assert tag(project, "--tag-file ci-image.yml --variable DEPS_IMAGE --check") == (
+        0,
+        f"{BASE_REFERENCE}\n",
+        "ci-image.yml is up to date.\n",
+    )
+    assert (project / "ci-image.yml").stat().st_mtime_ns == before
+
+
+def test_check_fails_when_the_lock_moved(project: Path) -> None:
+    """A re-resolution the lock's content-hash does not see still fails the check."""
+    tag(project, "--tag-file ci-image.env")
+    lock = project / "poetry.lock"
+    replace_in(lock, 'name = "numpy"\nversion = "2.2.6"', 'name = "numpy"\nversion = "2.2.7"')
+    code, out, err = tag(project, "--tag-file ci-image.env --check")
+    new = err.split("computed: ")[1].split("\n")[0]
+    assert (code, out, err) == (
+        1,
+        "",
+        "ci-image.env is out of date.\n"
+        f"  recorded: {BASE_REFERENCE}\n"
+        f"  computed: {new}\n"
+        "Run `poetry image tag` and commit ci-image.env.\n",
+    )
+    assert new != BASE_REFERENCE
+    assert (project / "ci-image.env").read_text() == f"CI_IMAGE={BASE_REFERENCE}\n"
+
+
+def test_check_fails_when_nothing_is_recorded(project: Path) -> None:
+    """A missing tag-file is a failed check (1), not an error."""
+    assert tag(project, "--tag-file ci-image.env --check") == (
+        1,
+        "",
+        "ci-image.env is out of date.\n"
+        "  recorded: nothing (CI_IMAGE missing)\n"
+        f"  computed: {BASE_REFERENCE}\n"
+        "Run `poetry image tag` and commit ci-image.env.\n",
+    )
+    assert not (project / "ci-image.env").exists()
+
+
+def test_check_without_a_tag_file_is_an_error(project: Path) -> None:
+    """Nothing to compare with: exit 2 and how to configure one."""
+    assert tag(project, "--check") == (
+        2,
+        "",
+        "Error: No tag-file is configured, so there is no recorded reference to check.\n"
+        'Set tag-file in [tool.poetry-ci-image] (for example "ci-image.env"), '
+        "or pass --tag-file.\n",
+    )
+
+
+def test_json_lists_every_input(project: Path) -> None:
+    """--json gives the reference, the fingerprint, the target and each package's file."""
+    code, out, err = tag(project, "--json")
+    assert (code, err) == (0, "")
+    document = json.loads(out)
+    assert document["reference"] == BASE_REFERENCE
+    assert document["tag"] == BASE_TAG
+    assert document["fingerprint"].startswith(BASE_TAG.rsplit("-", 1)[1])
+    assert document["target"] == {
+        "implementation": "cpython",
+        "python": "3.10",
+        "platform": "linux/amd64",
+        "libc": "glibc 2.41",
+    }
+    assert document["groups"] == ["dev", "main"]
+    numpy = next(p for p in document["packages"] if p["name"] == "numpy")
+    assert numpy["version"] == "2.2.6"
+    assert numpy["file"] == (
+        "numpy-2.2.6-cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    )
+    assert numpy["source"] == {
+        "type": "legacy",
+        "url": "https://pypi.example/simple",
+        "reference": "pypi-simple",
+    }
+    assert "orjson" not in {p["name"] for p in document["packages"]}
+
+
+@pytest.mark.parametrize(
+    ("edit", "arguments", "stderr"),
+    [
+        pytest.param(
+            lambda project: (project / "poetry.lock").unlink(),
+            "",
+            "Error: poetry.lock was not found in {project}.\n"
+            "Run `poetry lock` to create it, and commit it.\n",
+            id="no lock",
+        ),
+        pytest.param(
+            lambda project: replace_in(
+                project / "pyproject.toml", '"numpy (==2.2.6)"', '"numpy (==2.2.5)"'
+            ),
+            "",
+            "Error: pyproject.toml changed significantly since poetry.lock was last generated. "
+            "Run `poetry lock` to fix the lock file.\n",
+            id="stale lock",
+        ),
+        pytest.param(
+            lambda project: None,
+            "--with nope",
+            "Error: Group(s) not found: nope (via --with)\n"
+            "Name groups that pyproject.toml defines, in the options or in "
+            "[tool.poetry-ci-image].\n",
+            id="unknown group",
+        ),
+        pytest.param(
+            lambda project: None,
+            "-E nope",
+            "Error: Extra [nope] is not specified.\n",
+            id="unknown extra",
+        ),
+        pytest.param(
+            lambda project: None,
+            "--python 3.9",
+            "Error: The target Python 3.9 is outside the project's Python constraint "
+            "'>=3.10,<4'.\nSet python (or base) in [tool.poetry-ci-image] to a version the "
+            "project supports.\n",
+            id="python outside the constraint",
+        ),
+        pytest.param(
+            lambda project: None,
+            "--repository Registry.Example/App",
+            "Error: repository 'Registry.Example/App' is not a valid image repository name.\n"
+            "Use [registry[:port]/]path in lower case, without a tag, for example "
+            "registry.example.com/team/project/ci-image.\n",
+            id="invalid repository",
+        ),
+        pytest.param(
+            lambda project: None,
+            "--dockerfile ci/Dockerfile",
+            "Error: The Dockerfile ci/Dockerfile is missing.\n"
+            "Fix dockerfile in [tool.poetry-ci-image] (a path relative to pyproject.toml), or "
+            "remove it to use the built-in Dockerfile (`poetry image dockerfile` prints it).\n",
+            id="missing Dockerfile",
+        ),
+    ],
+)
+def test_errors(project: Path, edit: object, arguments: str, stderr: str) -> None:
+    """Each mistake gives one message and a remedy, exit 2, and nothing on stdout."""
+    assert callable(edit)
+    edit(project)
+    assert tag(project, arguments) == (2, "", stderr.format(project=project))
+
+
+def test_platform_without_files_for_it(project: Path) -> None:
+    """A package with no file for the target: which package, which target, what to do."""
+    lock = project / "poetry.lock"
+    text = lock.read_text()
+    kept = [
+        line
+        for line in text.splitlines()
+        if not (line.strip().startswith('{file = "numpy-') and "aarch64" in line)
+        and "numpy-2.2.6.tar.gz" not in line
+    ]
+    lock.write_text("\n".join(kept) + "\n")
+    code, out, err = tag(project, "--platform linux/arm64")
+    assert (code, out) == (2, "")
+    assert err == (
+        "Error: numpy 2.2.6 has no distribution in poetry.lock that CPython 3.10 on "
+        "linux/arm64 (glibc 2.41) can install.\n"
+        "Choose another target (python, platform, base), or a version of the package that "
+        "ships files for it, then run `poetry lock`.\n"
+    )
