@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 LOG_TAIL_LINES = 25
 _STEP = re.compile(r"^Step \d+/\d+ : ")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class Engine(Protocol):
@@ -126,7 +127,7 @@ class DockerEngine:
                 )
                 for event in events:
                     if "stream" in event:
-                        for line in str(event["stream"]).splitlines():
+                        for line in _ANSI.sub("", str(event["stream"])).splitlines():
                             if not line.strip():
                                 continue
                             tail.append(line)
@@ -136,11 +137,12 @@ class DockerEngine:
                     if "aux" in event and isinstance(event["aux"], dict):
                         image_id = str(event["aux"].get("ID", image_id))
                     if "error" in event:
-                        message = str(event["error"]).strip()
-                        tail.append(message)
+                        message = _ANSI.sub("", str(event["error"])).strip()
+                        if not tail or tail[-1] != message:
+                            tail.append(message)
                         raise BuildError(
-                            f"The image build failed at {step or 'the start'}: {message}",
-                            "Fix the failing step (the build log's last lines are above); "
+                            f"The image build failed at {step or 'its start'}.",
+                            "Fix the failing step: the last lines of the build log are above, "
                             "`-v` shows the whole log.",
                             tuple(tail),
                         )

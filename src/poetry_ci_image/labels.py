@@ -29,16 +29,10 @@ FINGERPRINT_LABEL = f"{PREFIX}.fingerprint"
 def image_labels(resolved: Resolved, env: Mapping[str, str], project_dir: Path) -> dict[str, str]:
     labels = {
         "org.opencontainers.image.title": f"{project_dir.name} dependencies",
-        "org.opencontainers.image.description": (
-            f"Locked dependencies for {resolved.target.describe()}, by poetry-ci-image"
-        ),
         "org.opencontainers.image.base.name": resolved.recipe.base,
         FINGERPRINT_LABEL: resolved.fingerprint.digest,
         f"{PREFIX}.schema": str(SCHEMA_VERSION),
         f"{PREFIX}.target": resolved.target.describe(),
-        f"{PREFIX}.python": resolved.target.python_minor,
-        f"{PREFIX}.platform": resolved.target.platform,
-        f"{PREFIX}.packages": str(len(resolved.plan.packages)),
         f"{PREFIX}.groups": ",".join(resolved.plan.groups),
         f"{PREFIX}.extras": ",".join(resolved.plan.extras),
         f"{PREFIX}.poetry": resolved.recipe.poetry_version or "",

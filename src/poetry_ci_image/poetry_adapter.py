@@ -14,6 +14,7 @@ the user's installer settings (`installer.re-resolve`, `installer.no-binary`, ..
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -465,12 +466,13 @@ def _index_link(poetry: Poetry, package: PlannedPackage) -> Any:
     for link in links:
         if link.filename == package.distribution.filename:
             return link
+    env_name = re.sub(r"[^A-Z0-9]", "_", repository.name.upper())
     raise FetchError(
-        f"The package index of source '{repository.name}' does not offer "
-        f"{package.distribution.filename}, the file poetry.lock locks for "
-        f"{package.name} {package.version}.",
-        "Check the source's credentials (a private index hides its files without them), "
-        "or run `poetry lock --regenerate`.",
+        f"Source '{repository.name}' did not list {package.distribution.filename}, which "
+        f"poetry.lock locks for {package.name} {package.version}.",
+        f"If the source is private, give Poetry its credentials (`poetry config "
+        f"http-basic.{repository.name} USER PASSWORD`, or POETRY_HTTP_BASIC_{env_name}_USERNAME "
+        f"and POETRY_HTTP_BASIC_{env_name}_PASSWORD); otherwise run `poetry lock --regenerate`.",
     )
 
 
@@ -499,8 +501,6 @@ def _download(poetry: Poetry, link: Any, authenticator: Any, package: PlannedPac
 
 
 def _no_secrets(text: str) -> str:
-    import re
-
     return re.sub(r"(https?://)[^/@\s]+@", r"\1***@", text)
 
 

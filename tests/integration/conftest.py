@@ -169,6 +169,7 @@ def write_project(
     index_url: str,
     dependencies: str,
     dev_dependencies: str = "",
+    poetry_dependencies: str = "",
     table: str = "",
     private_url: str | None = None,
     name: str = "shop",
