@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import cast
+from urllib.parse import quote
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -253,17 +254,11 @@ def _offline_chooser(poetry: Poetry, env: Env) -> Callable[[Package], Distributi
 
     class LockedFiles(Repository):
         def find_links_for_package(self, package: Package) -> list[Link]:
-            links = []
-            for entry in package.files:
-                algorithm, _, digest = entry["hash"].partition(":")
-                links.append(
-                    Link(
-                        f"https://locked.invalid/{entry['file']}",
-                        filename=entry["file"],
-                        hashes={algorithm: digest},
-                    )
-                )
-            return links
+            # The hash travels in the URL fragment, which every poetry-core 2.x Link parses.
+            return [
+                Link(f"https://locked.invalid/{quote(e['file'])}#{e['hash'].replace(':', '=', 1)}")
+                for e in package.files
+            ]
 
     names = {"pypi"} | {
         package.source_reference
@@ -477,13 +472,10 @@ def _index_link(poetry: Poetry, package: PlannedPackage) -> Any:
 
 
 def _download(poetry: Poetry, link: Any, authenticator: Any, package: PlannedPackage) -> Path:
-    try:  # Poetry >= 2.5
-        from poetry.utils.download import Downloader
-    except ImportError:  # Poetry 2.0 - 2.4
-        from poetry.utils.helpers import Downloader  # type: ignore[no-redef,unused-ignore]
+    downloader_class = _downloader_class()
 
     def download(url: str, dest: Path) -> None:
-        downloader = Downloader(url, dest, authenticator)
+        downloader = downloader_class(url, dest, authenticator)
         for _ in downloader.download_with_progress(chunk_size=1 << 16):
             pass
 
@@ -498,6 +490,15 @@ def _download(poetry: Poetry, link: Any, authenticator: Any, package: PlannedPac
             "Check the network and the credentials Poetry has for the package's source.",
         ) from error
     return archive
+
+
+def _downloader_class() -> Any:
+    """Poetry's Downloader, which moved from poetry.utils.helpers in Poetry 2.5."""
+    try:
+        from poetry.utils.download import Downloader
+    except ImportError:  # Poetry 2.0 - 2.4
+        from poetry.utils.helpers import Downloader  # type: ignore[no-redef,unused-ignore]
+    return Downloader
 
 
 def _no_secrets(text: str) -> str:
