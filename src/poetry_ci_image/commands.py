@@ -116,9 +116,20 @@ class ImageCommand(Command):
         )
 
     def resolve(self) -> Resolved:
+        from poetry_ci_image import poetry_adapter
+        from poetry_ci_image.plan_cache import PlanCache
         from poetry_ci_image.resolve import resolve
 
-        return resolve(self.poetry, self.settings_options(), os.environ)
+        if self._poetry is not None:  # given by set_poetry (tests, other plugins)
+            root = self._poetry.pyproject_path.parent
+        else:
+            root = poetry_adapter.project_root(
+                poetry_adapter.application_directory(self.get_application())
+            )
+        no_cache = self.io.input.has_option("no-cache") and self.io.input.option("no-cache")
+        cache = PlanCache(None if no_cache else poetry_adapter.plan_cache_directory())
+        project = poetry_adapter.Project(root, lambda: self.poetry)
+        return resolve(project, self.settings_options(), os.environ, cache)
 
     def out(self, text: str) -> None:
         """The command's result, on stdout."""

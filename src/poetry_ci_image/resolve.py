@@ -4,7 +4,9 @@
     lock + Target + groups/extras     -> InstallPlan
     InstallPlan + Target + recipe     -> Fingerprint -> reference
 
-Every command starts here; nothing after it recomputes any of these.
+Every command starts here; nothing after it recomputes any of these. The project facts and the
+plan come from the plan cache when their inputs have not changed (see plan_cache.py); Poetry
+itself is only loaded on a miss.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import TYPE_CHECKING
 
 from poetry_ci_image import poetry_adapter
 from poetry_ci_image.fingerprint import fingerprint
+from poetry_ci_image.plan_cache import CachedFacts
+from poetry_ci_image.plan_cache import PlanCache
+from poetry_ci_image.poetry_adapter import ProjectFacts
 from poetry_ci_image.recipe import image_recipe
 from poetry_ci_image.reference import parse_repository
 from poetry_ci_image.settings import resolve_settings
@@ -23,11 +28,11 @@ from poetry_ci_image.target import resolve_target
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from poetry.poetry import Poetry
-
     from poetry_ci_image.fingerprint import Fingerprint
     from poetry_ci_image.fingerprint import ImageRecipe
     from poetry_ci_image.plan import InstallPlan
+    from poetry_ci_image.plan_cache import ProjectInputs
+    from poetry_ci_image.poetry_adapter import Project
     from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.settings import Options
     from poetry_ci_image.settings import Settings
@@ -50,8 +55,12 @@ class Resolved:
         return repository.with_tag(self.fingerprint.tag)
 
 
-def resolve(poetry: Poetry, options: Options, env: Mapping[str, str]) -> Resolved:
-    facts = poetry_adapter.project_facts(poetry)
+def resolve(
+    project: Project, options: Options, env: Mapping[str, str], cache: PlanCache | None = None
+) -> Resolved:
+    cache = cache or PlanCache(None)
+    inputs = project.inputs(env)
+    facts = _facts(project, inputs, cache)
     settings = resolve_settings(facts.table, options, env, facts.root)
     if settings.repository is not None:
         parse_repository(settings.repository)  # a bad name fails before any work
@@ -63,7 +72,10 @@ def resolve(poetry: Poetry, options: Options, env: Mapping[str, str]) -> Resolve
         allowed_minors=facts.allowed_minors,
         python_constraint=facts.python_constraint,
     )
-    plan = poetry_adapter.plan_install(poetry, target, settings.selection)
+    plan = cache.plan(inputs, target, settings.selection) if inputs.lock else None
+    if plan is None:
+        plan = poetry_adapter.plan_install(project.poetry, target, settings.selection)
+        cache.store_plan(inputs, target, settings.selection, plan)
     recipe = image_recipe(settings, base, facts.poetry_version)
     return Resolved(
         settings=settings,
@@ -72,4 +84,21 @@ def resolve(poetry: Poetry, options: Options, env: Mapping[str, str]) -> Resolve
         recipe=recipe,
         fingerprint=fingerprint(plan, target, recipe),
         poetry_version=facts.poetry_version,
+    )
+
+
+def _facts(project: Project, inputs: ProjectInputs, cache: PlanCache) -> ProjectFacts:
+    cached = cache.facts(inputs)
+    if cached is None:
+        facts = poetry_adapter.project_facts(project.poetry)
+        cache.store_facts(
+            inputs, CachedFacts(dict(facts.table), facts.python_constraint, facts.allowed_minors)
+        )
+        return facts
+    return ProjectFacts(
+        root=project.root,
+        table=cached.table,
+        python_constraint=cached.python_constraint,
+        allowed_minors=cached.allowed_minors,
+        poetry_version=inputs.poetry_version,
     )

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from poetry_ci_image.resolve import resolve
 from poetry_ci_image.settings import Options
 from tests.support.projects import copy_project
-from tests.support.projects import load_poetry
 from tests.support.projects import replace_in
+from tests.support.projects import resolve_project
 
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def resolved(side: Side, where: Path) -> Resolved:
     project = copy_project(side.scenario, where)
     for edit in side.edits:
         edit(project)
-    return resolve(load_poetry(project), side.options, {})
+    return resolve_project(project, side.options)
 
 
 # ---------------------------------------------------------------------------- edits

@@ -15,11 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from poetry_ci_image.resolve import resolve
-from poetry_ci_image.settings import Options
 from tests.support.poetry_cli import clean_env
 from tests.support.projects import copy_project
-from tests.support.projects import load_poetry
+from tests.support.projects import resolve_project
 
 
 ALT_POETRY = Path(
@@ -45,7 +43,7 @@ def test_same_tag_from_poetry_on_another_python(tmp_path: Path) -> None:
     assert alt_version != f"{sys.version_info[0]}.{sys.version_info[1]}"
 
     project = copy_project("base", tmp_path / "webapp")
-    here = resolve(load_poetry(project), Options(), {}).fingerprint
+    here = resolve_project(project).fingerprint
     result = subprocess.run(
         [str(ALT_POETRY), "--no-ansi", "image", "tag", "--json"],
         cwd=project,

@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from poetry.poetry import Poetry
 
+    from poetry_ci_image.plan_cache import PlanCache
+    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.settings import Options
+
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 LOCKS = FIXTURES / "locks"
@@ -23,9 +27,27 @@ def copy_project(scenario: str, destination: Path) -> Path:
 
 
 def load_poetry(project: Path) -> Poetry:
+    """Poetry for `project`, as a fresh `poetry` process would load it.
+
+    Poetry keeps one Config per process and merges each project's poetry.toml into it, so the
+    global configuration is reloaded first: one test's poetry.toml must not leak into the next.
+    """
+    from poetry.config.config import Config
     from poetry.factory import Factory
 
+    Config.create(reload=True)
     return Factory().create_poetry(project)
+
+
+def resolve_project(
+    project: Path, options: Options | None = None, cache: PlanCache | None = None
+) -> Resolved:
+    """What every command computes first, for the project at `project`, with no environment."""
+    from poetry_ci_image.poetry_adapter import Project
+    from poetry_ci_image.resolve import resolve
+    from poetry_ci_image.settings import Options
+
+    return resolve(Project(project, lambda: load_poetry(project)), options or Options(), {}, cache)
 
 
 def replace_in(path: Path, old: str, new: str) -> None:
