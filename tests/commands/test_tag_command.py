@@ -80,7 +80,10 @@ def test_check_fails_when_the_lock_moved(project: Path) -> None:
     """A re-resolution the lock's content-hash does not see still fails the check."""
     tag(project, "--tag-file ci-image.env")
     lock = project / "poetry.lock"
-    replace_in(lock, 'name = "numpy"\nversion = "2.2.6"', 'name = "numpy"\nversion = "2.2.7"')
+    # As `poetry update certifi` would: the content-hash does not move, the installed set does.
+    replace_in(
+        lock, 'name = "certifi"\nversion = "2026.10.18"', 'name = "certifi"\nversion = "2026.11.1"'
+    )
     code, out, err = tag(project, "--tag-file ci-image.env --check")
     new = err.split("computed: ")[1].split("\n")[0]
     assert (code, out, err) == (

@@ -114,6 +114,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
     build_wheel(files, "beta", "1.0")
     build_wheel(files, "beta", "2.0")
     build_sdist(files, "delta", "1.0")
+    build_sdist(files, "compiled", "1.0", wheel_tag="cp311-cp311-linux_x86_64")
     build_wheel(
         files, "native", "1.0", tags="cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"
     )

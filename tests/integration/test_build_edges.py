@@ -172,6 +172,28 @@ def test_failing_build_shows_the_step_and_the_log_tail(
     assert "Traceback" not in result.stderr
 
 
+def test_native_sdist_is_refused_not_built_for_the_host(
+    tmp_path: Path, index: PackageIndex, tool_env: dict[str, str]
+) -> None:
+    """An sdist that builds a platform wheel on the host stops the build with the remedy."""
+    project = write_project(
+        tmp_path / "native",
+        index_url=index.url,
+        dependencies='"compiled (==1.0)"',
+        table=f'repository = "registry.example/native/ci"\nbase = "{BASE_IMAGE}"\npoetry = false',
+    )
+    lock(project, tool_env)
+    result = run_poetry(project, "image", "build", env=tool_env)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.endswith(
+        "Error: compiled 1.0 has no wheel for CPython 3.11 on linux/amd64 (glibc 2.36), and its "
+        "source builds a platform-specific wheel (compiled-1.0-cp311-cp311-linux_x86_64.whl): "
+        "building it on this host would install the host's binary in the image.\n"
+        "Use your own Dockerfile that installs the build tools and builds it in the image (see "
+        "`dockerfile` in the README), or a version that ships a wheel for the target.\n"
+    )
+
+
 def test_no_engine(tmp_path: Path, index: PackageIndex, tool_env: dict[str, str]) -> None:
     """No engine answers: exit 2 and how to point at one."""
     project = write_project(

@@ -214,10 +214,20 @@ def _hash(data):
     return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def _tag():
+    """The wheel tag to build: py3-none-any unless the tree has a WHEEL_TAG file."""
+    try:
+        with open("WHEEL_TAG", encoding="utf-8") as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return "py3-none-any"
+
+
 def _dist_info(text):
+    tag = _tag()
     wheel = (
-        "Wheel-Version: 1.0\nGenerator: in-tree-backend\nRoot-Is-Purelib: true\n"
-        "Tag: py3-none-any\n"
+        "Wheel-Version: 1.0\nGenerator: in-tree-backend\n"
+        "Root-Is-Purelib: %s\nTag: %s\n" % ("true" if tag == "py3-none-any" else "false", tag)
     )
     return {"METADATA": text.encode("utf-8"), "WHEEL": wheel.encode("utf-8")}
 
@@ -252,7 +262,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         members[dist_info + "/" + filename] = data
     record = "".join("%s,%s,%d\n" % (p, _hash(d), len(d)) for p, d in members.items())
     members[dist_info + "/RECORD"] = (record + dist_info + "/RECORD,,\n").encode("utf-8")
-    basename = "%s-%s-py3-none-any.whl" % (stem, version)
+    basename = "%s-%s-%s.whl" % (stem, version, _tag())
     with zipfile.ZipFile(os.path.join(wheel_directory, basename), "w") as archive:
         for path, data in members.items():
             info = zipfile.ZipInfo(path, date_time=ZIP_DATE_TIME)
@@ -283,11 +293,19 @@ def build_sdist(sdist_directory, config_settings=None):
 '''
 
 
-def build_sdist(directory: Path, name: str, version: str, *, requires: Iterable[str] = ()) -> Path:
+def build_sdist(
+    directory: Path,
+    name: str,
+    version: str,
+    *,
+    requires: Iterable[str] = (),
+    wheel_tag: str = PURE_TAGS,
+) -> Path:
     """Write a PEP 625 sdist of ``name`` ``version`` into ``directory``, and return its path.
 
     Its build backend is ``backend.py`` in the sdist itself (``requires = []``), so pip's isolated
-    build works with no index; the wheel it builds is pure and holds the import package.
+    build works with no index; the wheel it builds holds the import package and is pure, unless
+    ``wheel_tag`` names a platform (as a package with C extensions would build).
     """
     stem = filename_name(name)
     top = f"{stem}-{version}"
@@ -298,6 +316,8 @@ def build_sdist(directory: Path, name: str, version: str, *, requires: Iterable[
         f"{top}/backend.py": BACKEND.encode(),
         f"{top}/{import_name(name)}/__init__.py": package_init(name, version).encode(),
     }
+    if wheel_tag != PURE_TAGS:
+        members[f"{top}/WHEEL_TAG"] = wheel_tag.encode()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{top}.tar.gz"
     target.write_bytes(tar_gz_bytes(members))
