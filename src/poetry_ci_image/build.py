@@ -14,9 +14,14 @@ from typing import TYPE_CHECKING
 from typing import Protocol
 
 from poetry_ci_image import poetry_adapter
+from poetry_ci_image.context import ContextTar
 from poetry_ci_image.context import Shipped
+from poetry_ci_image.context import add_hash_files
+from poetry_ci_image.context import add_pip_contract
+from poetry_ci_image.context import add_venvs
 from poetry_ci_image.context import write_context
 from poetry_ci_image.dockerfile import VENV
+from poetry_ci_image.dockerfile import with_labels
 from poetry_ci_image.labels import FINGERPRINT_LABEL
 from poetry_ci_image.labels import image_labels
 
@@ -110,21 +115,21 @@ def build_image(
     versions = {package.name: package.version for package in plan.packages}
     shipped = [Shipped(item.name, versions[item.name], item.path) for item in fetched]
 
-    pip_wheel = poetry_adapter.embedded_pip_wheel(resolved.target)
     poetry_wheels = None
     if settings.poetry_in_image:
-        poetry_wheels, pip_wheel = poetry_adapter.poetry_wheels(
-            poetry, resolved.target, reporter.status
-        )
+        poetry_wheels = poetry_adapter.poetry_wheels(poetry, resolved.target, reporter.status)
 
-    context = write_context(
-        dockerfile=resolved.recipe.dockerfile,
-        shipped=shipped,
-        pip_wheel=pip_wheel,
-        poetry_wheels=poetry_wheels,
-        hash_files=settings.hash_files,
-        project_dir=settings.project_dir,
-    )
+    def contents(context: ContextTar) -> None:
+        if own_dockerfile:
+            pip_wheel = poetry_adapter.embedded_pip_wheel(resolved.target)
+            add_pip_contract(context, shipped, pip_wheel, poetry_wheels)
+        else:
+            add_venvs(context, shipped, poetry_wheels, resolved.target.python_minor)
+        add_hash_files(context, settings.hash_files, settings.project_dir)
+
+    reporter.status("Preparing the build context")
+    labels = image_labels(resolved, env, settings.project_dir)
+    context = write_context(with_labels(resolved.recipe.dockerfile, labels), contents)
     try:
         reporter.status(f"Building {reference}")
 
@@ -138,7 +143,6 @@ def build_image(
             context,
             reference=reference,
             build_args=build_args(resolved),
-            labels=image_labels(resolved, env, settings.project_dir),
             # The built-in Dockerfile needs no network: everything is in the context.
             network_mode=None if own_dockerfile else "none",
             on_line=on_line,

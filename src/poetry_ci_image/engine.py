@@ -46,7 +46,6 @@ class Engine(Protocol):
         *,
         reference: str,
         build_args: Mapping[str, str],
-        labels: Mapping[str, str],
         network_mode: str | None,
         on_line: Callable[[str], None],
     ) -> str:
@@ -102,7 +101,6 @@ class DockerEngine:
         *,
         reference: str,
         build_args: Mapping[str, str],
-        labels: Mapping[str, str],
         network_mode: str | None,
         on_line: Callable[[str], None],
     ) -> str:
@@ -118,7 +116,6 @@ class DockerEngine:
                     custom_context=True,
                     tag=reference,
                     buildargs=dict(build_args),
-                    labels=dict(labels),
                     network_mode=network_mode,
                     rm=True,
                     forcerm=True,

@@ -14,6 +14,7 @@ the user's installer settings (`installer.re-resolve`, `installer.no-binary`, ..
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import sys
 
@@ -139,9 +140,11 @@ def project_facts(poetry: Poetry) -> ProjectFacts:
         if package.python_constraint.allows_any(parse_constraint(f"~{minor}"))
     )
     tool = poetry.pyproject.data.get("tool", {})
+    table = tool.get("poetry-ci-image", {})
     return ProjectFacts(
         root=poetry.pyproject_path.parent,
-        table=dict(tool.get("poetry-ci-image", {})),
+        # Plain values: Poetry may hand tomlkit items, which neither compare nor copy as dicts.
+        table=json.loads(json.dumps(table)),
         python_constraint=package.python_versions,
         allowed_minors=allowed,
         poetry_version=poetry_version,
@@ -669,13 +672,11 @@ def _check_pure(wheel: Path, package: PlannedPackage, target: Target) -> None:
 # --------------------------------------------------------------------------- Poetry in the image
 
 
-def poetry_wheels(
-    poetry: Poetry, target: Target, on_progress: Callable[[str], None]
-) -> tuple[Path, Path]:
-    """Wheels of this Poetry (and its dependencies) for the target, cached on the host.
+def poetry_wheels(poetry: Poetry, target: Target, on_progress: Callable[[str], None]) -> Path:
+    """A directory of wheels of this Poetry and its dependencies for the target, cached on the host.
 
-    Returns (directory of wheels, pip wheel). Poetry's dependencies are pinned to the versions
-    the host's Poetry runs with, where the target needs them too.
+    Poetry's dependencies are pinned to the versions the host's Poetry runs with, where the
+    target needs them too.
     """
     import shutil
     import subprocess
@@ -689,7 +690,7 @@ def poetry_wheels(
     key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.arch}-{libc}"
     directory = cache / key
     if (directory / ".complete").is_file():
-        return directory, pip_wheel
+        return directory
 
     on_progress(f"downloading Poetry {version} for {target.describe()} (once, then cached)")
     staging = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=_ensure(cache)))
@@ -730,7 +731,7 @@ def poetry_wheels(
         staging.rename(directory)
     except OSError:  # another process finished first: use its copy
         shutil.rmtree(staging, ignore_errors=True)
-    return directory, pip_wheel
+    return directory
 
 
 def _ensure(path: Path) -> Path:

@@ -24,7 +24,7 @@ REPOSITORY = "registry.example/team/webapp/ci-image"
 # The tag of the `base` fixture for CPython 3.10 on linux/amd64, Poetry left out of the image.
 # If it changes, the fingerprint changed for every user: bump SCHEMA_VERSION if that is the
 # intent (a changed built-in Dockerfile also changes it, rightly).
-BASE_TAG = "py3.10-amd64-6432266553cf8fce"
+BASE_TAG = "py3.10-amd64-ad7628571be7120f"
 BASE_REFERENCE = f"{REPOSITORY}:{BASE_TAG}"
 
 
@@ -235,3 +235,17 @@ def test_platform_without_files_for_it(project: Path) -> None:
         "Choose another target (python, platform, base), or a version of the package that "
         "ships files for it, then run `poetry lock`.\n"
     )
+
+
+def test_lists_and_tables_in_the_configuration(project: Path) -> None:
+    """Arrays and inline tables of [tool.poetry-ci-image] are read, twice (through the cache)."""
+    (project / "apt.txt").write_text("libpq5\n")
+    with (project / "pyproject.toml").open("a") as stream:
+        stream.write('hash-files = ["apt.txt"]\nbuild-args = { EXTRA = "1" }\nwith = ["docs"]\n')
+    for _ in range(2):
+        code, out, err = tag(project, "--json")
+        assert (code, err) == (0, "")
+        document = json.loads(out)
+        assert document["image"]["build_args"] == {"EXTRA": "1"}
+        assert list(document["image"]["hash_files"]) == ["apt.txt"]
+        assert document["groups"] == ["dev", "docs", "main"]
