@@ -24,6 +24,7 @@ from poetry_ci_image.dockerfile import VENV
 from poetry_ci_image.dockerfile import with_labels
 from poetry_ci_image.labels import FINGERPRINT_LABEL
 from poetry_ci_image.labels import image_labels
+from poetry_ci_image.venv_files import direct_url
 
 
 if TYPE_CHECKING:
@@ -112,8 +113,11 @@ def build_image(
     fetched = poetry_adapter.fetch_distributions(
         poetry, plan, resolved.target, reporter.detail, build_sdists=not own_dockerfile
     )
-    versions = {package.name: package.version for package in plan.packages}
-    shipped = [Shipped(item.name, versions[item.name], item.path) for item in fetched]
+    planned = {package.name: package for package in plan.packages}
+    shipped = [
+        Shipped(item.name, planned[item.name].version, item.path, direct_url(planned[item.name]))
+        for item in fetched
+    ]
 
     poetry_wheels = None
     if settings.poetry_in_image:

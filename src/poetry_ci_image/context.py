@@ -42,6 +42,7 @@ class Shipped:
     name: str
     version: str
     path: Path
+    direct_url: bytes | None = None  # dist-info/direct_url.json for git and url dependencies
 
 
 class ContextTar:
@@ -102,9 +103,17 @@ def add_venvs(
     def add(arcname: str, data: bytes, executable: bool) -> None:
         context.add(arcname, data, executable)
 
-    wheels = [item.path for item in sorted(shipped, key=lambda s: s.name)]
+    shipped = sorted(shipped, key=lambda s: s.name)
+    metadata = {s.path.name: {"direct_url.json": s.direct_url} for s in shipped if s.direct_url}
     context.add_directory(f"{CONTEXT_DIR}/venv")  # COPY needs it even for an empty plan
-    install_wheels(wheels, add, prefix=f"{CONTEXT_DIR}/venv", venv=VENV, python=python)
+    install_wheels(
+        [item.path for item in shipped],
+        add,
+        prefix=f"{CONTEXT_DIR}/venv",
+        venv=VENV,
+        python=python,
+        metadata=metadata,
+    )
     if poetry_wheels is not None:
         install_wheels(
             sorted(poetry_wheels.glob("*.whl")),

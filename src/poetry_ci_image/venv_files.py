@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import posixpath
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from installer.scripts import LauncherKind
     from installer.scripts import ScriptSection
     from installer.utils import Scheme
+
+    from poetry_ci_image.plan import PlannedPackage
 
 
 INSTALLER_NAME = b"poetry-ci-image\n"
@@ -119,6 +122,33 @@ class ContextDestination(WheelDestination):
 
         with construct_record_file(list(records), prefix_for_scheme) as stream:
             self._write(scheme, record_file_path, stream.read(), False)
+
+
+def direct_url(package: PlannedPackage) -> bytes | None:
+    """The `direct_url.json` Poetry writes for a git or url dependency, or None for the others.
+
+    Poetry in the CI job compares it with the lock: without it, a git or url dependency looks
+    like another package and is installed again. (A file dependency's URL is the absolute path
+    of the job's checkout, unknown at build time, so it gets none.)
+    """
+    source = package.source
+    if source.type == "git":
+        reference: dict[str, object] = {
+            "url": source.url,
+            "vcs_info": {
+                "vcs": "git",
+                "requested_revision": source.reference,
+                "commit_id": source.resolved_reference,
+            },
+        }
+        if source.subdirectory:
+            reference["subdirectory"] = source.subdirectory
+    elif source.type == "url" and package.distribution is not None:
+        algorithm, _, value = package.distribution.hash.partition(":")
+        reference = {"url": source.url, "archive_info": {"hashes": {algorithm: value}}}
+    else:
+        return None
+    return json.dumps(reference, sort_keys=True).encode()
 
 
 def install_wheels(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 
 from typing import TYPE_CHECKING
 from typing import Any
@@ -14,6 +16,9 @@ from tests.integration.conftest import BASE_IMAGE
 from tests.integration.conftest import lock
 from tests.integration.conftest import run_in_image
 from tests.integration.conftest import write_project
+from tests.support.distributions import BACKEND
+from tests.support.distributions import PYPROJECT
+from tests.support.distributions import core_metadata
 from tests.support.poetry_cli import run_poetry
 
 
@@ -212,3 +217,44 @@ def test_no_engine(tmp_path: Path, index: PackageIndex, tool_env: dict[str, str]
         "Start Docker, or point DOCKER_HOST at a running engine "
         "(in GitLab CI: a docker:dind service with DOCKER_HOST=tcp://docker:2375)."
     )
+
+
+def git_repository(where: Path) -> Path:
+    """A git repository holding a pure package with a build backend that needs no index."""
+    where.mkdir(parents=True)
+    (where / "pyproject.toml").write_text(PYPROJECT)
+    (where / "backend.py").write_text(BACKEND)
+    (where / "PKG-INFO").write_text(core_metadata("gitpkg", "0.3.0", ()))
+    (where / "gitpkg").mkdir()
+    (where / "gitpkg" / "__init__.py").write_text('VALUE = "from git"\n')
+    environment = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid"}
+    environment |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    for command in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "v0.3.0"]):
+        subprocess.run(["git", *command], cwd=where, check=True, env={**os.environ, **environment})
+    return where
+
+
+def test_git_and_url_dependencies_count_as_installed_in_the_image(
+    tmp_path: Path, index: PackageIndex, tool_env: dict[str, str], docker_client: Any
+) -> None:
+    """Poetry in the job sees the git and url dependencies installed, as it installed them."""
+    repository = git_repository(tmp_path / "gitpkg")
+    beta = index.file_url("beta-1.0-py3-none-any.whl")
+    project = write_project(
+        tmp_path / "direct",
+        index_url=index.url,
+        dependencies=f'"gitpkg @ git+file://{repository}@main", "beta @ {beta}"',
+        table=f'repository = "registry.example/direct/ci"\nbase = "{BASE_IMAGE}"',
+    )
+    lock(project, tool_env)
+    result = run_poetry(project, "image", "build", env=tool_env)
+    assert result.returncode == 0, result.stderr
+    output = run_in_image(
+        docker_client,
+        result.stdout.strip(),
+        ["sh", "-c", "poetry install --no-interaction --no-ansi && python -c 'import gitpkg'"],
+        volumes={str(project): {"bind": "/builds/direct", "mode": "rw"}},
+        working_dir="/builds/direct",
+    )
+    assert "No dependencies to install or update" in output
+    assert "Installing the current project: shop (0.1.0)" in output
