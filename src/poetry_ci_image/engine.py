@@ -217,8 +217,9 @@ def _connect(environment: Mapping[str, str]) -> Any:
             from docker.context import ContextAPI
 
             context = ContextAPI.get_current_context()
-            tls = context.TLSConfig if context.Host and "tcp://" in str(context.Host) else False
-            api = docker.APIClient(base_url=context.Host, tls=tls or False, version="auto")
+            api = docker.APIClient(
+                base_url=context.Host, tls=context.TLSConfig or False, version="auto"
+            )
         api.ping()
     except docker.errors.DockerException as error:
         where = environment.get("DOCKER_HOST") or "the current Docker context"
