@@ -1,0 +1,65 @@
+"""The example files agree with each other, with the versions under test, and with the README."""
+
+from __future__ import annotations
+
+import shutil
+
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.recipes.conftest import GITHUB_WORKFLOW
+from tests.recipes.conftest import GITLAB_EXAMPLE
+from tests.recipes.conftest import PRE_PUSH_SCRIPT
+from tests.recipes.conftest import RECIPES_DOC
+from tests.recipes.conftest import load_yaml
+from tests.support.poetry_cli import run_poetry
+
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def versions_under_test() -> dict[str, str]:
+    return {
+        "POETRY_VERSION": metadata.version("poetry"),
+        "POETRY_CI_IMAGE_VERSION": metadata.version("poetry-ci-image"),
+    }
+
+
+def test_the_gitlab_recipe_installs_the_versions_under_test() -> None:
+    """The deps job pins this Poetry (its version is in the tag) and this plugin."""
+    variables = load_yaml(GITLAB_EXAMPLE / ".gitlab-ci.yml")["deps"]["variables"]
+    assert {name: variables[name] for name in versions_under_test()} == versions_under_test()
+
+
+def test_the_github_recipe_installs_the_versions_under_test() -> None:
+    """The deps job pins this Poetry (its version is in the tag) and this plugin."""
+    env = load_yaml(GITHUB_WORKFLOW)["jobs"]["deps"]["env"]
+    assert {name: env[name] for name in versions_under_test()} == versions_under_test()
+
+
+@pytest.mark.slow
+def test_the_example_tag_file_records_the_image_of_its_lock(
+    tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    """examples/gitlab is committed as `poetry image tag` leaves it: `--check` passes, offline."""
+    project = tmp_path / "example"
+    shutil.copytree(GITLAB_EXAMPLE, project, ignore=shutil.ignore_patterns(".gitlab-ci-local"))
+    result = run_poetry(project, "image", "tag", "--check", env=host_env)
+    assert (result.returncode, result.stderr) == (0, "ci-image.yml is up to date.\n")
+
+
+@pytest.mark.parametrize(
+    "quoted",
+    [
+        GITLAB_EXAMPLE / ".gitlab-ci.yml",
+        GITHUB_WORKFLOW,
+        PRE_PUSH_SCRIPT,
+    ],
+    ids=lambda path: path.name,
+)
+def test_the_readme_quotes_the_tested_file_verbatim(quoted: Path) -> None:
+    """What a reader copies from the README is the file the tests run."""
+    assert f"\n{quoted.read_text()}```\n" in RECIPES_DOC.read_text()
