@@ -1,14 +1,16 @@
 """`poetry image build`: the image of the install plan, built by a Docker engine.
 
-The files of the plan are fetched on the host (Poetry's cache and credentials), shipped in the
-build context and installed with no network; so no credential ever reaches the image, and private
-indexes, proxies and air-gapped runners work alike.
+The files of the plan are fetched on the host (Poetry's cache and credentials) and, for the
+built-in Dockerfile, installed on the host into the build context (venv_files.py); the build
+runs with no network. So no credential ever reaches the image, and private indexes, proxies and
+air-gapped runners work alike.
 """
 
 from __future__ import annotations
 
 import time
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Protocol
@@ -110,18 +112,24 @@ def build_image(
     reporter.status(
         f"Fetching {len(plan.packages)} locked distributions for {resolved.target.describe()}"
     )
-    fetched = poetry_adapter.fetch_distributions(
-        poetry, plan, resolved.target, reporter.detail, build_sdists=not own_dockerfile
-    )
+    with ThreadPoolExecutor(max_workers=1) as background:
+        # Poetry's own wheels (a download the first time) come meanwhile.
+        poetry_download = (
+            background.submit(
+                poetry_adapter.poetry_wheels, poetry, resolved.target, reporter.status
+            )
+            if settings.poetry_in_image
+            else None
+        )
+        fetched = poetry_adapter.fetch_distributions(
+            poetry, plan, resolved.target, reporter.detail, build_sdists=not own_dockerfile
+        )
+        poetry_wheels = poetry_download.result() if poetry_download else None
     planned = {package.name: package for package in plan.packages}
     shipped = [
         Shipped(item.name, planned[item.name].version, item.path, direct_url(planned[item.name]))
         for item in fetched
     ]
-
-    poetry_wheels = None
-    if settings.poetry_in_image:
-        poetry_wheels = poetry_adapter.poetry_wheels(poetry, resolved.target, reporter.status)
 
     def contents(context: ContextTar) -> None:
         if own_dockerfile:
