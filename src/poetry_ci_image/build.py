@@ -33,9 +33,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from collections.abc import Sequence
 
-    from poetry.poetry import Poetry
-
     from poetry_ci_image.engine import Engine
+    from poetry_ci_image.poetry_adapter import Project
     from poetry_ci_image.resolve import Resolved
 
 
@@ -86,7 +85,7 @@ def _existing_image(resolved: Resolved, engine: Engine, reporter: Reporter) -> s
 
 
 def build_image(
-    poetry: Poetry,
+    project: Project,
     resolved: Resolved,
     engine: Engine,
     reporter: Reporter,
@@ -116,13 +115,13 @@ def build_image(
         # Poetry's own wheels (a download the first time) come meanwhile.
         poetry_download = (
             background.submit(
-                poetry_adapter.poetry_wheels, poetry, resolved.target, reporter.status
+                poetry_adapter.poetry_wheels, project.poetry, resolved.target, reporter.status
             )
             if settings.poetry_in_image
             else None
         )
         fetched = poetry_adapter.fetch_distributions(
-            poetry, plan, resolved.target, reporter.detail, build_sdists=not own_dockerfile
+            project.poetry, plan, resolved.target, reporter.detail, build_sdists=not own_dockerfile
         )
         poetry_wheels = poetry_download.result() if poetry_download else None
     planned = {package.name: package for package in plan.packages}

@@ -27,6 +27,7 @@ from poetry_ci_image.settings import split_list_options
 if TYPE_CHECKING:
     from cleo.io.inputs.option import Option
 
+    from poetry_ci_image.poetry_adapter import Project
     from poetry_ci_image.resolve import Resolved
 
 
@@ -115,10 +116,9 @@ class ImageCommand(Command):
             poetry=poetry_flag,
         )
 
-    def resolve(self) -> Resolved:
+    def project(self) -> Project:
+        """The project; Poetry is loaded only if the work needs it (a cache miss, a build)."""
         from poetry_ci_image import poetry_adapter
-        from poetry_ci_image.plan_cache import PlanCache
-        from poetry_ci_image.resolve import resolve
 
         if self._poetry is not None:  # given by set_poetry (tests, other plugins)
             root = self._poetry.pyproject_path.parent
@@ -126,10 +126,16 @@ class ImageCommand(Command):
             root = poetry_adapter.project_root(
                 poetry_adapter.application_directory(self.get_application())
             )
+        return poetry_adapter.Project(root, lambda: self.poetry)
+
+    def resolve(self, project: Project | None = None) -> Resolved:
+        from poetry_ci_image import poetry_adapter
+        from poetry_ci_image.plan_cache import PlanCache
+        from poetry_ci_image.resolve import resolve
+
         no_cache = self.io.input.has_option("no-cache") and self.io.input.option("no-cache")
         cache = PlanCache(None if no_cache else poetry_adapter.plan_cache_directory())
-        project = poetry_adapter.Project(root, lambda: self.poetry)
-        return resolve(project, self.settings_options(), os.environ, cache)
+        return resolve(project or self.project(), self.settings_options(), os.environ, cache)
 
     def out(self, text: str) -> None:
         """The command's result, on stdout."""
@@ -245,9 +251,10 @@ class BuildCommand(ImageCommand):
         from poetry_ci_image.build import build_image
         from poetry_ci_image.engine import DockerEngine
 
-        resolved = self.resolve()
+        project = self.project()
+        resolved = self.resolve(project)
         outcome = build_image(
-            self.poetry,
+            project,
             resolved,
             DockerEngine(os.environ),
             self,
@@ -281,9 +288,10 @@ class PushCommand(ImageCommand):
         from poetry_ci_image.push import push_image
         from poetry_ci_image.registry import HttpRegistry
 
-        resolved = self.resolve()
+        project = self.project()
+        resolved = self.resolve(project)
         outcome = push_image(
-            self.poetry,
+            project,
             resolved,
             lambda: DockerEngine(os.environ),
             HttpRegistry(),

@@ -25,10 +25,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from collections.abc import Sequence
 
-    from poetry.poetry import Poetry
-
     from poetry_ci_image.build import Reporter
     from poetry_ci_image.engine import Engine
+    from poetry_ci_image.poetry_adapter import Project
     from poetry_ci_image.registry import Registry
     from poetry_ci_image.resolve import Resolved
 
@@ -58,7 +57,7 @@ def check_tag_file(resolved: Resolved) -> None:
 
 
 def push_image(
-    poetry: Poetry,
+    project: Project,
     resolved: Resolved,
     engine: Callable[[], Engine],
     registry: Registry,
@@ -85,7 +84,7 @@ def push_image(
 
     docker = engine()
     outcome = build_image(
-        poetry, resolved, docker, reporter, env, extra_tags=extra_tags, force=force
+        project, resolved, docker, reporter, env, extra_tags=extra_tags, force=force
     )
     for target in [str(reference), *extra_references(resolved, extra_tags)]:
         reporter.status(f"Pushing {target}")

@@ -19,6 +19,7 @@ from poetry_ci_image.build import build_image
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
 from poetry_ci_image.labels import FINGERPRINT_LABEL
+from poetry_ci_image.poetry_adapter import Project
 from poetry_ci_image.push import push_image
 from poetry_ci_image.settings import Options
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Mapping
     from pathlib import Path
+
+    from poetry.poetry import Poetry
 
     from poetry_ci_image.credentials import Credentials
     from poetry_ci_image.engine import Engine
@@ -104,12 +107,21 @@ def no_engine() -> Engine:
     raise AssertionError("the no-op push must not reach for the Docker engine")
 
 
+def unloaded(resolved: Resolved) -> Project:
+    """The project, as a command hands it over: loading Poetry here is a failure."""
+
+    def load() -> Poetry:
+        raise AssertionError("nothing here may load the project into Poetry")
+
+    return Project(resolved.settings.project_dir, load)
+
+
 def test_build_does_nothing_when_the_engine_has_the_image(resolved: Resolved) -> None:
     """The reference is there: say so, tag the extras, build nothing."""
     reference = str(resolved.reference)
     engine = FakeEngine(images={reference: "sha256:aaa"})
     lines = Lines()
-    outcome = build_image(None, resolved, engine, lines, {}, extra_tags=["latest"])  # type: ignore[arg-type]
+    outcome = build_image(unloaded(resolved), resolved, engine, lines, {}, extra_tags=["latest"])
     assert outcome.built is False
     assert lines.status_lines == [f"{reference} is already in the Docker engine; nothing to build."]
     assert engine.calls == [f"has_image {reference}", f"tag {reference} {REPOSITORY}:latest"]
@@ -118,7 +130,7 @@ def test_build_does_nothing_when_the_engine_has_the_image(resolved: Resolved) ->
 def test_build_reuses_an_image_of_the_same_fingerprint(resolved: Resolved) -> None:
     """Another name, same fingerprint label (e.g. another registry): tag it, build nothing."""
     engine = FakeEngine(labelled={resolved.fingerprint.digest: "sha256:bbbbbbbbbbbbbbbbbbbbbbbb"})
-    outcome = build_image(None, resolved, engine, Lines(), {})  # type: ignore[arg-type]
+    outcome = build_image(unloaded(resolved), resolved, engine, Lines(), {})
     assert outcome.built is False
     assert engine.images == {str(resolved.reference): "sha256:bbbbbbbbbbbbbbbbbbbbbbbb"}
 
@@ -127,7 +139,7 @@ def test_push_is_one_registry_question_when_the_tag_exists(resolved: Resolved) -
     """The registry has it: no engine, no build, no push."""
     registry = FakeRegistry({str(resolved.reference)})
     lines = Lines()
-    outcome = push_image(None, resolved, no_engine, registry, lines, {})  # type: ignore[arg-type]
+    outcome = push_image(unloaded(resolved), resolved, no_engine, registry, lines, {})
     assert (outcome.pushed, outcome.built) == (False, False)
     assert lines.status_lines == [
         f"{resolved.reference} is already in the registry; nothing to build or push."
@@ -147,7 +159,7 @@ def test_push_uses_the_engines_image_and_confirms_the_manifest(resolved: Resolve
             registry.references.add(reference)
 
     engine = Confirming(images={reference: "sha256:ccc"})
-    outcome = push_image(None, resolved, lambda: engine, registry, Lines(), {})  # type: ignore[arg-type]
+    outcome = push_image(unloaded(resolved), resolved, lambda: engine, registry, Lines(), {})
     assert (outcome.pushed, outcome.built) == (True, False)
     assert engine.calls[-1] == f"push {reference}"
 
@@ -156,7 +168,7 @@ def test_push_that_the_registry_does_not_list_afterwards_fails(resolved: Resolve
     """A push the registry swallowed without listing the tag is an error, not a success."""
     engine = FakeEngine(images={str(resolved.reference): "sha256:ddd"})
     with pytest.raises(RegistryError) as raised:
-        push_image(None, resolved, lambda: engine, FakeRegistry(), Lines(), {})  # type: ignore[arg-type]
+        push_image(unloaded(resolved), resolved, lambda: engine, FakeRegistry(), Lines(), {})
     assert raised.value.message == (
         f"The registry registry.example accepted the push but does not list {resolved.reference}."
     )
@@ -170,5 +182,5 @@ def test_push_refuses_a_tag_file_that_records_another_image(tmp_path: Path) -> N
         project, Options(repository=REPOSITORY, poetry=False, tag_file="ci-image.env")
     )
     with pytest.raises(TagFileError) as raised:
-        push_image(None, resolved, no_engine, FakeRegistry(), Lines(), {})  # type: ignore[arg-type]
+        push_image(unloaded(resolved), resolved, no_engine, FakeRegistry(), Lines(), {})
     assert raised.value.hint == "Run `poetry image tag`, commit ci-image.env, and push again."
