@@ -2,8 +2,9 @@
 
 Two layouts (see dockerfile.py):
 
-- the built-in Dockerfile gets the venvs' files ready-made (`ci-image/venv/`,
-  `ci-image/poetry-venv/`), installed on the host from the plan's wheels by venv_files.py;
+- the built-in Dockerfile gets the venvs' files ready-made, one tar per venv
+  (`ci-image/venv.tar`, `ci-image/poetry-venv.tar`), installed on the host from the plan's
+  wheels by venv_files.py;
 - your own Dockerfile gets the documented contract: `ci-image/requirements.txt`,
   `ci-image/dists/`, `ci-image/pip.whl`, `ci-image/poetry-wheels/`.
 
@@ -33,6 +34,8 @@ from poetry_ci_image.venv_files import install_wheels
 if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterable
+    from collections.abc import Mapping
+    from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,17 @@ class ContextTar:
         info.mode = 0o755
         self._tar.addfile(info)
 
+    def add_stream(self, arcname: str, stream: BinaryIO, size: int) -> None:
+        self._tar.addfile(self._info(arcname, size, executable=False), stream)
+
     def add(self, arcname: str, source: Path | bytes, executable: bool = False) -> None:
+        if isinstance(source, bytes):
+            self._tar.addfile(self._info(arcname, len(source), executable), io.BytesIO(source))
+            return
+        with source.open("rb") as stream:
+            self._tar.addfile(self._info(arcname, source.stat().st_size, executable), stream)
+
+    def _info(self, arcname: str, size: int, executable: bool) -> tarfile.TarInfo:
         if arcname in self._names:
             raise ConfigError(
                 f"Two files would land at one place in the build context: {arcname}.",
@@ -66,17 +79,12 @@ class ContextTar:
             )
         self._names.add(arcname)
         info = tarfile.TarInfo(arcname)
+        info.size = size
         info.mode = 0o755 if executable else 0o644
         info.mtime = 0
         info.uid = info.gid = 0
         info.uname = info.gname = "root"
-        if isinstance(source, bytes):
-            info.size = len(source)
-            self._tar.addfile(info, io.BytesIO(source))
-            return
-        info.size = source.stat().st_size
-        with source.open("rb") as stream:
-            self._tar.addfile(info, stream)
+        return info
 
 
 def write_context(dockerfile: str, contents: Callable[[ContextTar], None]) -> Path:
@@ -98,30 +106,38 @@ def write_context(dockerfile: str, contents: Callable[[ContextTar], None]) -> Pa
 def add_venvs(
     context: ContextTar, shipped: Iterable[Shipped], poetry_wheels: Path | None, python: str
 ) -> None:
-    """The built-in layout: the plan's venv and Poetry's venv, as their files."""
+    """The built-in layout: each venv's files as one tar, which the Dockerfile ADDs.
 
-    def add(arcname: str, data: bytes, executable: bool) -> None:
-        context.add(arcname, data, executable)
-
+    One file for the engine to receive and unpack, rather than thousands to extract from the
+    context and copy again: on the benchmark's webservice this cut the engine's part by a third.
+    """
     shipped = sorted(shipped, key=lambda s: s.name)
     metadata = {s.path.name: {"direct_url.json": s.direct_url} for s in shipped if s.direct_url}
-    context.add_directory(f"{CONTEXT_DIR}/venv")  # COPY needs it even for an empty plan
-    install_wheels(
-        [item.path for item in shipped],
-        add,
-        prefix=f"{CONTEXT_DIR}/venv",
-        venv=VENV,
-        python=python,
-        metadata=metadata,
-    )
     if poetry_wheels is not None:
-        install_wheels(
-            sorted(poetry_wheels.glob("*.whl")),
-            add,
-            prefix=f"{CONTEXT_DIR}/poetry-venv",
-            venv=POETRY_HOME,
-            python=python,
-        )
+        wheels = sorted(poetry_wheels.glob("*.whl"))
+        _add_venv_tar(context, "poetry-venv.tar", wheels, POETRY_HOME, python, {})
+    _add_venv_tar(context, "venv.tar", [s.path for s in shipped], VENV, python, metadata)
+
+
+def _add_venv_tar(
+    context: ContextTar,
+    name: str,
+    wheels: list[Path],
+    venv: str,
+    python: str,
+    metadata: Mapping[str, Mapping[str, bytes]],
+) -> None:
+    with tempfile.TemporaryFile() as raw:
+        with tarfile.open(fileobj=raw, mode="w") as tar:
+            inner = ContextTar(tar)
+            # Never an empty archive, even for an empty plan: ADD unpacks only what is a tar.
+            inner.add_directory(f"lib/python{python}/site-packages")
+            install_wheels(
+                wheels, inner.add, prefix=".", venv=venv, python=python, metadata=metadata
+            )
+        size = raw.tell()
+        raw.seek(0)
+        context.add_stream(f"{CONTEXT_DIR}/{name}", raw, size)
 
 
 def add_pip_contract(

@@ -27,7 +27,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _TEMPLATE = """\
 # The built-in Dockerfile of poetry-ci-image (`poetry image dockerfile` prints it).
 # The venvs' files were installed on the host from the locked, hash-checked wheels;
-# this build only creates the venvs with the base image's Python and copies them in.
+# this build only creates the venvs with the base image's Python and unpacks them in.
 ARG BASE_IMAGE
 FROM ${{BASE_IMAGE}}
 ARG PYTHON_VERSION
@@ -35,7 +35,7 @@ RUN python3 -c "import sys; v = '%d.%d' % sys.version_info[:2]; \\
 sys.exit(0 if v == '${{PYTHON_VERSION}}' else 'The base image runs Python ' + v \\
 + ', the target is ${{PYTHON_VERSION}}: set python or base in [tool.poetry-ci-image].')" \\
  && python3 -m venv --without-pip {venv}{poetry_venv}
-{poetry_copy}COPY ci-image/venv/ {venv}/
+{poetry_copy}ADD ci-image/venv.tar {venv}/
 ENV VIRTUAL_ENV={venv} \\
     PATH={venv}/bin:${{PATH:-{default_path}}}{poetry_path}
 """
@@ -62,7 +62,13 @@ def builtin_dockerfile(*, with_poetry: bool) -> str:
     return _TEMPLATE.format(
         venv=VENV,
         poetry_venv=f" \\\n && python3 -m venv --without-pip {POETRY_HOME}" if with_poetry else "",
-        poetry_copy=f"COPY ci-image/poetry-venv/ {POETRY_HOME}/\n" if with_poetry else "",
+        poetry_copy=(
+            f"ADD ci-image/poetry-venv.tar {POETRY_HOME}/\n"
+            # Poetry runs in every CI job: its bytecode saves each job about 2 s of start-up.
+            f"RUN {POETRY_HOME}/bin/python -m compileall -q -j 0 {POETRY_HOME}/lib\n"
+            if with_poetry
+            else ""
+        ),
         poetry_path=f":{POETRY_HOME}/bin" if with_poetry else "",
         default_path=DEFAULT_PATH,
     )

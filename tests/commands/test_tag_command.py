@@ -24,7 +24,7 @@ REPOSITORY = "registry.example/team/webapp/ci-image"
 # The tag of the `base` fixture for CPython 3.10 on linux/amd64, Poetry left out of the image.
 # If it changes, the fingerprint changed for every user: bump SCHEMA_VERSION if that is the
 # intent (a changed built-in Dockerfile also changes it, rightly).
-BASE_TAG = "py3.10-amd64-ad7628571be7120f"
+BASE_TAG = "py3.10-amd64-41573c9c8f7f7da7"
 BASE_REFERENCE = f"{REPOSITORY}:{BASE_TAG}"
 
 
