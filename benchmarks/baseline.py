@@ -1,0 +1,100 @@
+"""The baseline: the plain Dockerfile recipe teams use today, tagged by an md5 of its inputs.
+
+Poetry is installed in the image and runs `poetry install --no-root` from the lock; the tag is
+the md5 of pyproject.toml + poetry.lock + Dockerfile. It is built by the same engine as the
+plugin's image, with the same (classic) builder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+from typing import TYPE_CHECKING
+
+from benchmarks.engine import BASE_IMAGE
+from benchmarks.profiling import Timeline
+from benchmarks.profiling import run_streamed
+from benchmarks.timing import timed
+from benchmarks.workspace import HOST_CA_BUNDLE
+
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+
+CA_FILE = "host-ca-bundle.crt"
+MD5_INPUTS = ("pyproject.toml", "poetry.lock", "Dockerfile")
+
+DOCKERFILE = """\
+FROM {base}
+
+# Not part of the recipe: this machine reaches the index through an HTTPS proxy whose CA only
+# the host trusts, so the build trusts the host's CA bundle.
+COPY {ca_file} /etc/ssl/certs/{ca_file}
+ENV PIP_CERT=/etc/ssl/certs/{ca_file} \\
+    REQUESTS_CA_BUNDLE=/etc/ssl/certs/{ca_file} \\
+    SSL_CERT_FILE=/etc/ssl/certs/{ca_file}
+# The index pip installs Poetry from: the one the benchmark was given, as for the plugin.
+ARG PIP_INDEX_URL
+
+# The recipe: Poetry in its own venv (the base image has no pip; a venv brings one), the
+# project's dependencies in an in-project venv, Poetry's and pip's caches left out.
+ENV POETRY_VERSION={poetry_version} \\
+    POETRY_HOME=/opt/poetry \\
+    POETRY_NO_INTERACTION=1 \\
+    POETRY_VIRTUALENVS_IN_PROJECT=true \\
+    POETRY_CACHE_DIR=/tmp/poetry-cache
+RUN python3 -m venv "$POETRY_HOME" \\
+ && "$POETRY_HOME/bin/pip" install --no-cache-dir "poetry==$POETRY_VERSION"
+ENV PATH=/app/.venv/bin:$POETRY_HOME/bin:$PATH
+WORKDIR /app
+COPY pyproject.toml poetry.lock ./
+RUN poetry install --no-root --no-interaction && rm -rf "$POETRY_CACHE_DIR"
+"""
+
+
+def dockerfile(poetry_version: str) -> str:
+    return DOCKERFILE.format(base=BASE_IMAGE, ca_file=CA_FILE, poetry_version=poetry_version)
+
+
+def prepare_context(project: Path, context: Path, poetry_version: str) -> Path:
+    """The build context a team has: the project's pyproject.toml and poetry.lock, a Dockerfile."""
+    shutil.rmtree(context, ignore_errors=True)
+    context.mkdir(parents=True)
+    for name in ("pyproject.toml", "poetry.lock"):
+        shutil.copy2(project / name, context / name)
+    (context / "Dockerfile").write_text(dockerfile(poetry_version), encoding="utf-8")
+    shutil.copy2(HOST_CA_BUNDLE, context / CA_FILE)
+    return context
+
+
+def md5_tag(context: Path) -> str:
+    """`cat pyproject.toml poetry.lock Dockerfile | md5sum`."""
+    digest = hashlib.md5(usedforsecurity=False)
+    for name in MD5_INPUTS:
+        digest.update((context / name).read_bytes())
+    return digest.hexdigest()
+
+
+def build(context: Path, reference: str, *, index_url: str, env: Mapping[str, str]) -> Timeline:
+    """`docker build` of the context, timed line by line."""
+    return run_streamed(
+        [
+            "docker",
+            "build",
+            "--build-arg",
+            f"PIP_INDEX_URL={index_url}",
+            "--tag",
+            reference,
+            str(context),
+        ],
+        cwd=context,
+        env=env,
+    )
+
+
+def push(reference: str, *, cwd: Path, env: Mapping[str, str]) -> float:
+    seconds, _ = timed(["docker", "push", reference], cwd=cwd, env=env)
+    return seconds

@@ -1,0 +1,111 @@
+"""What every figure needs: the projects, the two Poetry venvs, the engine, the registry."""
+
+from __future__ import annotations
+
+import time
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from benchmarks.engine import BASE_IMAGE
+from benchmarks.profiling import profile_command
+from benchmarks.timing import Samples
+from benchmarks.timing import alternate
+from benchmarks.timing import run
+from benchmarks.timing import timed
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from benchmarks.engine import Engine
+    from benchmarks.profiling import ProfileRow
+    from benchmarks.workspace import PoetryVenv
+    from benchmarks.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Repeats:
+    builds: int  # image builds (tens of seconds each)
+    pairs: int  # alternated pairs of sub-second-to-seconds commands
+
+
+@dataclass(frozen=True)
+class Bench:
+    workspace: Workspace
+    env: dict[str, str]
+    plugin: PoetryVenv  # Poetry with the plugin
+    plain: PoetryVenv  # the same Poetry without it
+    engine: Engine
+    registry_host: str
+    index_url: str
+    poetry_version: str
+    webservice: Path
+    large: Path
+    repeats: Repeats
+
+    def repository(self, project: Path) -> str:
+        return f"{self.registry_host}/bench/{project.name}"
+
+    def baseline_repository(self, project: Path) -> str:
+        return f"{self.registry_host}/bench/{project.name}-baseline"
+
+    def image_args(self, project: Path) -> list[str]:
+        """The plugin's options: the benchmark's registry and the engine's Python 3.11 base."""
+        return ["--repository", self.repository(project), "--base", BASE_IMAGE]
+
+    def poetry(self, venv: PoetryVenv, project: Path, *args: str) -> float:
+        """Seconds of one `poetry <args>` in `project` (the command must succeed)."""
+        seconds, _ = timed([str(venv.poetry), "--no-ansi", *args], cwd=project, env=self.env)
+        return seconds
+
+    def poetry_cold(self, venv: PoetryVenv, project: Path, *args: str) -> float:
+        """`poetry(...)` on a fresh runner: Poetry's and pip's caches emptied first (not timed)."""
+        self.workspace.empty_host_caches()
+        return self.poetry(venv, project, *args)
+
+    def poetry_output(self, venv: PoetryVenv, project: Path, *args: str) -> tuple[str, str]:
+        """(stdout, stderr) of one `poetry <args>` in `project`."""
+        done = run([str(venv.poetry), "--no-ansi", *args], cwd=project, env=self.env)
+        return done.stdout, done.stderr
+
+    def profile(
+        self, project: Path, name: str, args: Sequence[str], *, fresh: bool = False
+    ) -> list[ProfileRow]:
+        """One run of `poetry <args>` under cProfile; `fresh`: with the host's caches emptied."""
+        if fresh:
+            self.workspace.empty_host_caches()
+        return profile_command(
+            self.plugin.python,
+            self.plugin.poetry,
+            ["--no-ansi", *args],
+            cwd=project,
+            env=self.env,
+            out=self.workspace.profiles / f"{project.name}-{name}.prof",
+        )
+
+    def reference(self, project: Path) -> str:
+        """What `poetry image tag` prints for the project."""
+        stdout, _ = self.poetry_output(
+            self.plugin, project, "image", "tag", *self.image_args(project)
+        )
+        return stdout.strip()
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def alternated(commands: Sequence[Callable[[], float]], rounds: int) -> list[Samples]:
+    """Each command's seconds over `rounds` rotating rounds, after one untimed run of each."""
+    for command in commands:
+        command()
+    runs = alternate(commands, rounds)
+    return [Samples(tuple(run[index] for run in runs)) for index in range(len(commands))]
+
+
+def pairs(first: Samples, second: Samples) -> list[tuple[float, float]]:
+    """The runs of two alternated commands, round by round."""
+    return list(zip(first.values, second.values, strict=True))

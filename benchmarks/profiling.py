@@ -1,0 +1,177 @@
+"""Where the time goes: build logs timed line by line, and cProfile excerpts of Poetry commands."""
+
+from __future__ import annotations
+
+import pstats
+import re
+import statistics
+import subprocess
+import time
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from benchmarks.timing import CommandFailed
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Mapping
+    from collections.abc import Sequence
+    from pathlib import Path
+
+
+_STEP = re.compile(r"^Step \d+/\d+ : (?P<instruction>.*)$")
+_OTHER_INSTRUCTIONS = ("ARG", "ENV", "LABEL", "FROM", "WORKDIR", "CMD")
+OTHER = "other instructions (FROM, ARG, ENV, WORKDIR, LABEL)"
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A command's output lines, each with the seconds since the command started."""
+
+    seconds: float
+    lines: tuple[tuple[float, str], ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+
+def run_streamed(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> Timeline:
+    """Run a command (stdout and stderr merged), stamping each line as it arrives."""
+    started = time.perf_counter()
+    lines: list[tuple[float, str]] = []
+    with subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append((time.perf_counter() - started, line.rstrip("\n")))
+        status = process.wait()
+    seconds = time.perf_counter() - started
+    if status != 0:
+        tail = "\n".join(line for _, line in lines[-30:])
+        raise CommandFailed(f"`{' '.join(argv)}` in {cwd} exited {status}:\n{tail}")
+    return Timeline(seconds, tuple(lines))
+
+
+def segments(
+    timeline: Timeline, label_of: Callable[[str], str | None], first: str
+) -> list[tuple[str, float]]:
+    """Split the run at the lines `label_of` names; (label, seconds) per part, in order.
+
+    `first` names the part before the first such line. Parts with the same label are summed.
+    """
+    marks: list[tuple[float, str]] = [(0.0, first)]
+    for offset, line in timeline.lines:
+        label = label_of(line.strip())
+        if label is not None:
+            marks.append((offset, label))
+    ends = [offset for offset, _ in marks[1:]] + [timeline.seconds]
+    totals: dict[str, float] = {}
+    for (start, label), end in zip(marks, ends, strict=True):
+        totals[label] = totals.get(label, 0.0) + (end - start)
+    return list(totals.items())
+
+
+def docker_step(line: str) -> str | None:
+    """A short name for a classic-builder step line; None for any other line."""
+    match = _STEP.match(line)
+    if match is None:
+        return None
+    instruction = match["instruction"]
+    keyword = instruction.split(" ", 1)[0].upper()
+    if keyword in _OTHER_INSTRUCTIONS:
+        return OTHER
+    return _describe(instruction)
+
+
+def _describe(instruction: str) -> str:
+    known = (
+        ("--requirement /ci-image/requirements.txt", "RUN venv + pip install of the locked wheels"),
+        ('"poetry==${POETRY_VERSION}"', "RUN venv + pip install of Poetry's wheels"),
+        ('install --no-cache-dir "poetry==', "RUN venv + pip install poetry (from the index)"),
+        ("poetry install --no-root", "RUN poetry install --no-root (from the index)"),
+        ("python3 -m venv --without-pip", "RUN check the base image's Python, create the venvs"),
+    )
+    for needle, name in known:
+        if needle in instruction:
+            return name
+    text = " ".join(instruction.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def median_segments(runs: Sequence[list[tuple[str, float]]]) -> list[tuple[str, float]]:
+    """The median seconds of each part over runs, in the order parts first appear."""
+    order: list[str] = []
+    values: dict[str, list[float]] = {}
+    for parts in runs:
+        for label, seconds in parts:
+            if label not in values:
+                order.append(label)
+                values[label] = []
+            values[label].append(seconds)
+    return [(label, statistics.median(values[label])) for label in order]
+
+
+# --------------------------------------------------------------------------- cProfile
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    function: str
+    calls: int
+    seconds: float  # cumulative, under the profiler
+    share: float  # of the whole profiled run
+
+
+# (path suffix, function name, what to call it): Poetry's and the plugin's steps of a command.
+PROFILED = (
+    ("poetry/console/application.py", "main", "poetry (whole command)"),
+    ("poetry/console/application.py", "_load_plugins", "Poetry: load plugins"),
+    ("poetry/factory.py", "create_poetry", "Poetry: Factory.create_poetry"),
+    ("poetry_ci_image/resolve.py", "resolve", "plugin: resolve (settings to tag)"),
+    ("poetry_ci_image/poetry_adapter.py", "plan_install", "plugin: plan_install"),
+    ("poetry/packages/locker.py", "is_fresh", "Poetry: Locker.is_fresh"),
+    ("poetry/packages/locker.py", "_get_lock_data", "Poetry: Locker._get_lock_data"),
+    ("poetry/packages/locker.py", "locked_repository", "Poetry: Locker.locked_repository"),
+    ("poetry/installation/installer.py", "run", "Poetry: Installer.run"),
+    ("poetry_ci_image/poetry_adapter.py", "_offline_chooser", "plugin: _offline_chooser"),
+    ("poetry_ci_image/poetry_adapter.py", "_planned", "plugin: _planned (Chooser per package)"),
+    ("tomllib/_parser.py", "loads", "tomllib.loads (pyproject.toml, poetry.lock)"),
+    ("poetry_ci_image/registry.py", "exists", "plugin: HttpRegistry.exists"),
+)
+
+
+def profile_command(
+    python: Path, script: Path, args: Sequence[str], *, cwd: Path, env: Mapping[str, str], out: Path
+) -> list[ProfileRow]:
+    """Run `script args` under cProfile once; the rows of PROFILED that the run went through."""
+    argv = [str(python), "-m", "cProfile", "-o", str(out), str(script), *args]
+    done = subprocess.run(argv, cwd=cwd, env=dict(env), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CommandFailed(f"profiling `{' '.join(args)}` failed:\n{done.stderr[-2000:]}")
+    return profile_rows(pstats.Stats(str(out)))
+
+
+def profile_rows(stats: pstats.Stats) -> list[ProfileRow]:
+    table = stats.stats  # type: ignore[attr-defined]
+    found: dict[str, tuple[int, float]] = {}
+    for (filename, _, function), (_, calls, _, cumulative, _) in table.items():
+        for suffix, name, label in PROFILED:
+            if function == name and filename.replace("\\", "/").endswith(suffix):
+                previous = found.get(label, (0, 0.0))
+                found[label] = (previous[0] + calls, max(previous[1], cumulative))
+    total = found.get(PROFILED[0][2], (1, 1.0))[1]
+    return [
+        ProfileRow(label, found[label][0], found[label][1], found[label][1] / total)
+        for _, _, label in PROFILED
+        if label in found
+    ]

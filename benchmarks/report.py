@@ -1,0 +1,176 @@
+"""benchmarks/RESULTS.md: the machine, the versions, every figure, the verdict on every goal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Sequence
+
+    from benchmarks.profiling import ProfileRow
+    from benchmarks.results import Check
+    from benchmarks.results import Figure
+    from benchmarks.results import Row
+    from benchmarks.results import Segment
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    command: str
+    date: str
+    minutes: float
+    machine: dict[str, str]
+    builds: int
+    pairs: int
+    baseline_dockerfile: str
+    first_push: dict[str, float]
+
+
+HOW_TO_READ = """\
+Each figure gives the median over its runs and, in brackets, the lowest and the highest run.
+A ratio is that of the medians; its band runs from the least to the most favourable pairing
+of runs (min/max to max/min). Where runs alternate (figures 2, 5 and 6), the ratio is the
+median of the per-pair ratios and its band their interquartile range. A goal is met or missed
+on the ratio; "within noise" means its band reaches across the goal, so a rerun may flip it."""
+
+
+def render(facts: RunFacts, figures: Sequence[Figure]) -> str:
+    parts = [
+        "# Benchmark results: poetry-ci-image against the plain Dockerfile recipe\n",
+        f"Written by `{facts.command}` on {facts.date}; the run took {facts.minutes:.0f} min "
+        f"({_plural(facts.builds, 'run')} per image build, {_plural(facts.pairs, 'round')} of "
+        "alternated short commands, twice that for figure 5). The package index is the one "
+        "given by --index-url; no file names it.\n",
+        _machine(facts.machine),
+        "## How to read the numbers\n",
+        HOW_TO_READ + "\n",
+        _summary(figures),
+    ]
+    parts += [_figure(figure) for figure in figures]
+    parts.append(_baseline(facts))
+    return "\n".join(parts).rstrip("\n") + "\n"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _machine(machine: dict[str, str]) -> str:
+    lines = ["## Machine and versions\n", "| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in machine.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(figures: Sequence[Figure]) -> str:
+    lines = [
+        "## Summary\n",
+        "| Figure | Goal | Measured | Band | Verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for figure in figures:
+        for check in figure.checks:
+            lines.append(
+                f"| {figure.number} | {check.goal} ({check.show_target()}) "
+                f"| {check.show(check.ratio.median)} | {_band(check)} | {_verdict(check)} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _figure(figure: Figure) -> str:
+    lines = [f"## {figure.number}. {figure.title}\n", figure.what + "\n"]
+    lines += ["| | median | lowest - highest | runs |", "|---|---:|---:|---:|"]
+    lines += [_row(row) for row in figure.rows]
+    lines.append("")
+    for check in figure.checks:
+        lines.append(
+            f"- Goal: {check.goal} ({check.show_target()}): {check.show(check.ratio.median)} "
+            f"[{_band(check)}]: **{_verdict(check)}**."
+        )
+    lines += [f"- {note}" for note in figure.notes]
+    lines.append("")
+    for title, segments in figure.breakdowns.items():
+        if segments:
+            lines += [_breakdown(title, segments), ""]
+    for title, rows in figure.profiles.items():
+        lines += [_profile(title, rows), ""]
+    if figure.analysis:
+        lines += ["**Where the time goes.**", ""]
+        lines += [paragraph + "\n" for paragraph in figure.analysis]
+    return "\n".join(lines)
+
+
+def _row(row: Row) -> str:
+    samples = row.samples
+    show = _formatter(row.unit)
+    spread = f"{show(samples.low)} - {show(samples.high)}" if samples.count > 1 else "-"
+    return f"| {row.label} | {show(samples.median)} | {spread} | {samples.count} |"
+
+
+def _formatter(unit: str) -> Callable[[float], str]:
+    if unit == "MB":
+        return lambda value: f"{value:.0f} MB"
+    if unit == "":
+        return lambda value: f"{value:g}"
+    return lambda value: f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
+
+
+def _breakdown(title: str, segments: Sequence[Segment]) -> str:
+    total = sum(segment.value for segment in segments)
+    show = _formatter(segments[0].unit)
+    lines = [f"*{title}*\n", "| part | value | share of the sum |", "|---|---:|---:|"]
+    lines += [
+        f"| {segment.label} | {show(segment.value)} | {segment.value / total * 100:.0f} % |"
+        for segment in segments
+    ]
+    lines.append(f"| sum | {show(total)} | |")
+    return "\n".join(lines)
+
+
+def _profile(title: str, rows: Sequence[ProfileRow]) -> str:
+    lines = [
+        f"*{title}; cumulative seconds inflated by the profiler, shares are what counts*\n",
+        "| function | calls | cumulative | share |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {row.function} | {row.calls} | {row.seconds:.2f} s | {row.share * 100:.0f} % |"
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _band(check: Check) -> str:
+    return f"{check.show(check.ratio.low)} to {check.show(check.ratio.high)}"
+
+
+def _verdict(check: Check) -> str:
+    verdict = "met" if check.met else "missed"
+    return f"{verdict} (within noise)" if check.within_noise else verdict
+
+
+def _baseline(facts: RunFacts) -> str:
+    pushes = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in facts.first_push.items())
+    return "\n".join(
+        [
+            "## The baseline\n",
+            "The plain recipe, built by the same engine with the same classic builder as the "
+            "plugin's image (the `docker` API the plugin uses has no BuildKit on this engine). "
+            "Poetry goes into its own venv (the base image has no pip; `python3 -m venv` brings "
+            "one), the project's dependencies into an in-project venv, and the recipe removes "
+            "Poetry's and pip's caches so that they do not count against its size. "
+            "The tag is the md5 of pyproject.toml + poetry.lock + Dockerfile.\n",
+            "The only deviation from the plain recipe: this machine reaches the index through "
+            "an HTTPS proxy whose CA only the host trusts, so the build copies the host's CA "
+            "bundle and sets PIP_CERT, REQUESTS_CA_BUNDLE and SSL_CERT_FILE. The index pip "
+            "installs Poetry from comes in as the build argument PIP_INDEX_URL (the index given "
+            "by --index-url, as for the plugin); Poetry in the image reads it from pyproject.toml "
+            "like the plugin on the host.\n",
+            "```dockerfile",
+            facts.baseline_dockerfile.rstrip("\n"),
+            "```\n",
+            f"First push of each image to the empty registry (not a figure): {pushes}.",
+        ]
+    )

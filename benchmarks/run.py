@@ -1,0 +1,241 @@
+"""Run every benchmark and write benchmarks/RESULTS.md.
+
+    .venv/bin/python -m benchmarks.run --index-url URL [--quick]
+
+URL is a PEP 503 simple index of PyPI. See benchmarks/README.md for what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import threading
+import time
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from tests.fixtures.locks.generate import Poetry
+from tests.support.registry import Registry
+
+from benchmarks import baseline
+from benchmarks.analysis import analyse
+from benchmarks.bench import Bench
+from benchmarks.bench import Repeats
+from benchmarks.cold import cold_builds
+from benchmarks.cold import figure1
+from benchmarks.cold import figure4
+from benchmarks.engine import BASE_IMAGE
+from benchmarks.engine import BENCH_STATE
+from benchmarks.engine import Engine
+from benchmarks.engine import registry_version
+from benchmarks.engine import start_engine
+from benchmarks.nochange import figure2
+from benchmarks.nochange import figure3
+from benchmarks.report import RunFacts
+from benchmarks.report import render
+from benchmarks.startup import figure5
+from benchmarks.startup import figure6
+from benchmarks.workspace import BENCHMARKS
+from benchmarks.workspace import REQUIREMENTS
+from benchmarks.workspace import Workspace
+from benchmarks.workspace import make_venv
+from benchmarks.workspace import plugin_source
+from benchmarks.workspace import tool_env
+from benchmarks.workspace import working_copy
+
+
+if TYPE_CHECKING:
+    from benchmarks.results import Figure
+
+
+FULL = Repeats(builds=3, pairs=10)
+QUICK = Repeats(builds=1, pairs=4)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    repeats = QUICK if arguments.quick else FULL
+    repeats = Repeats(arguments.builds or repeats.builds, arguments.pairs or repeats.pairs)
+    started = time.perf_counter()
+    workspace = Workspace(BENCHMARKS / "work")
+    workspace.prepare()
+
+    load = LoadMonitor()
+    load.start()
+    _log(f"starting the benchmark engine ({arguments.engine_state})")
+    engine = Engine(start_engine(arguments.engine_state))
+    _log("Poetry venvs with and without the plugin")
+    source, plugin_commit = plugin_source(workspace, arguments.plugin_ref)
+    requirements = source / REQUIREMENTS
+    plugin = make_venv(workspace, "with-plugin", requirements=requirements, plugin=source)
+    plain = make_venv(workspace, "without-plugin", requirements=requirements, plugin=None)
+    poetry_version = Poetry.at(str(plugin.poetry)).version
+    index_url = arguments.index_url.rstrip("/")
+    _log("working copies of the projects, for the index given by --index-url")
+    webservice = working_copy("webservice", workspace, index_url=index_url, poetry=plugin)
+    large = working_copy("large", workspace, index_url=index_url, poetry=plugin)
+
+    with Registry(workspace.registry) as registry:
+        bench = Bench(
+            workspace=workspace,
+            env=tool_env(workspace, index_url=index_url, docker_host=engine.docker_host),
+            plugin=plugin,
+            plain=plain,
+            engine=engine,
+            registry_host=registry.host,
+            index_url=index_url,
+            poetry_version=poetry_version,
+            webservice=webservice,
+            large=large,
+            repeats=repeats,
+        )
+        figures, first_push = _measure(bench)
+    analyse(figures)
+
+    facts = RunFacts(
+        command=_command(arguments),
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        minutes=(time.perf_counter() - started) / 60,
+        machine=_machine(engine, poetry_version, plugin_commit, load.stop()),
+        builds=repeats.builds,
+        pairs=repeats.pairs,
+        baseline_dockerfile=baseline.dockerfile(poetry_version),
+        first_push=first_push,
+    )
+    text = render(facts, figures)
+    host = urlsplit(index_url).hostname or index_url
+    if host.lower() in text.lower():
+        raise SystemExit(f"RESULTS.md would name {host}: refusing to write it")
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(text, encoding="utf-8")
+    _log(f"wrote {arguments.output} ({facts.minutes:.0f} min)")
+    return 0
+
+
+def _measure(bench: Bench) -> tuple[list[Figure], dict[str, float]]:
+    """Short commands first, on a quiet engine; then the builds and what reuses them.
+
+    Returns the figures and the seconds of each image's first push (not a figure).
+    """
+    figures = [figure5(bench), figure6(bench)]
+    cold = cold_builds(bench)
+    figures += [figure1(cold), figure2(bench, cold), figure3(bench), figure4(bench, cold)]
+    return sorted(figures, key=lambda figure: figure.number), cold.first_push
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=(__doc__ or "").splitlines()[0]
+    )
+    parser.add_argument("--index-url", required=True, help="a PEP 503 simple index of PyPI")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 run per build and 4 pairs (a smoke run)"
+    )
+    parser.add_argument("--builds", type=int, help="runs per image build (default 3)")
+    parser.add_argument("--pairs", type=int, help="alternated pairs per short command (default 10)")
+    parser.add_argument(
+        "--plugin-ref",
+        metavar="REV",
+        help="measure the plugin as committed at REV (default: the working tree as it is)",
+    )
+    parser.add_argument(
+        "--engine-state",
+        default=BENCH_STATE,
+        help=f"state directory of the benchmark's own engine (default {BENCH_STATE})",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=BENCHMARKS / "RESULTS.md", help="where to write the results"
+    )
+    return parser
+
+
+def _command(arguments: argparse.Namespace) -> str:
+    words = [".venv/bin/python -m benchmarks.run --index-url URL"]
+    if arguments.quick:
+        words.append("--quick")
+    for name in ("builds", "pairs", "plugin_ref"):
+        if getattr(arguments, name):
+            words.append(f"--{name.replace('_', '-')} {getattr(arguments, name)}")
+    return " ".join(words)
+
+
+def _machine(
+    engine: Engine, poetry_version: str, plugin_commit: str, load: tuple[float, float]
+) -> dict[str, str]:
+    from poetry_ci_image import __version__ as plugin_version
+
+    return {
+        "CPU": f"{_cpu_model()}, {os.cpu_count()} cores",
+        "Memory": f"{_memory_gib():.1f} GiB",
+        "OS": f"{_os_name()}, kernel {platform.release()}",
+        "Python": platform.python_version(),
+        "Poetry": poetry_version,
+        "poetry-ci-image": f"{plugin_version}, commit {plugin_commit}",
+        "Docker engine": f"{engine.version()}, classic builder",
+        "Registry": f"docker-registry (distribution) {registry_version()}, on 127.0.0.1",
+        "Base image": f"{BASE_IMAGE} ({engine.image_size(BASE_IMAGE) / 1e6:.0f} MB)",
+        "Load average (1 min) during the run": f"mean {load[0]:.2f}, highest {load[1]:.2f} "
+        f"on {os.cpu_count()} cores (other work on the machine adds noise)",
+    }
+
+
+class LoadMonitor(threading.Thread):
+    """Samples the 1-minute load average while the benchmark runs."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        super().__init__(daemon=True)
+        self._every = every
+        self._samples: list[float] = []
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            self._samples.append(os.getloadavg()[0])
+            self._done.wait(self._every)
+
+    def stop(self) -> tuple[float, float]:
+        """(mean, highest) of the samples."""
+        self._done.set()
+        self.join()
+        return sum(self._samples) / len(self._samples), max(self._samples)
+
+
+def _cpu_model() -> str:
+    for line in _read("/proc/cpuinfo").splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def _memory_gib() -> float:
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 2**20
+    return 0.0
+
+
+def _os_name() -> str:
+    for line in _read("/etc/os-release").splitlines():
+        if line.startswith("PRETTY_NAME="):
+            return line.split("=", 1)[1].strip('"')
+    return platform.system()
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Figures 5 and 6: what the plugin adds to Poetry's start-up, and the tag of a large lock."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from benchmarks.bench import alternated
+from benchmarks.bench import log
+from benchmarks.bench import pairs
+from benchmarks.results import Check
+from benchmarks.results import Figure
+from benchmarks.results import Row
+from benchmarks.timing import paired_ratio
+
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from benchmarks.bench import Bench
+
+
+def figure5(bench: Bench) -> Figure:
+    log("plugin load overhead: `poetry --version` with and without the plugin, alternated")
+    project = bench.webservice
+    with_plugin, without = alternated(
+        [
+            lambda: bench.poetry(bench.plugin, project, "--version"),
+            lambda: bench.poetry(bench.plain, project, "--version"),
+        ],
+        2 * bench.repeats.pairs,
+    )
+    return Figure(
+        5,
+        "Plugin load overhead",
+        "`poetry --version` in two venvs that hold the same pinned distributions (this "
+        "project's development set, Poetry included), one with the plugin installed as a wheel "
+        "and one without; runs alternate, the order flipping every pair.",
+        [Row("with the plugin", with_plugin), Row("without the plugin", without)],
+        [
+            Check(
+                "overhead within 5 %",
+                paired_ratio(pairs(with_plugin, without)),
+                0.05,
+                False,
+                "%",
+            )
+        ],
+    )
+
+
+def figure6(bench: Bench) -> Figure:
+    log("large lock: `poetry image tag` (warm and cold caches) vs `poetry --version`")
+    project = bench.large
+    tag = ("image", "tag", *bench.image_args(project))
+    warm, cold, version = alternated(
+        [
+            lambda: bench.poetry(bench.plugin, project, *tag),
+            lambda: bench.poetry_cold(bench.plugin, project, *tag),
+            lambda: bench.poetry(bench.plugin, project, "--version"),
+        ],
+        bench.repeats.pairs,
+    )
+    figure = Figure(
+        6,
+        f"`poetry image tag` on the large lock ({_count_packages(project)} locked packages)",
+        "`poetry image tag` (plan the install from the lock for the target, fingerprint it), "
+        "with Poetry's cache kept from the previous run (where the plugin caches its install "
+        "plan) and with it emptied before each run (a fresh CI runner), and `poetry --version` "
+        "of the same Poetry; the three rotate.",
+        [
+            Row("`poetry image tag`, Poetry's cache kept", warm),
+            Row("`poetry image tag`, fresh runner (empty caches)", cold),
+            Row("`poetry --version`", version),
+        ],
+        [
+            Check(
+                "`poetry image tag` (cache kept) within 1.5x of `poetry --version`",
+                paired_ratio(pairs(warm, version)),
+                1.5,
+                False,
+            ),
+            Check(
+                "`poetry image tag` (fresh runner) within 1.5x of `poetry --version`",
+                paired_ratio(pairs(cold, version)),
+                1.5,
+                False,
+            ),
+        ],
+    )
+    figure.profiles["`poetry image tag`, fresh runner (one run under cProfile)"] = bench.profile(
+        project, "tag-cold", tag, fresh=True
+    )
+    figure.profiles["`poetry image tag`, Poetry's cache kept (one run under cProfile)"] = (
+        bench.profile(project, "tag-warm", tag)
+    )
+    return figure
+
+
+def _count_packages(project: Path) -> int:
+    text = (project / "poetry.lock").read_text(encoding="utf-8")
+    return text.count("\n[[package]]\n") + text.startswith("[[package]]\n")

@@ -1,0 +1,222 @@
+"""The benchmark's working directory: Poetry venvs, working copies of the projects, environment.
+
+Everything lives under benchmarks/work/ (ignored by git). The committed projects name the
+placeholder index; their working copies name the index given by --index-url, in pyproject.toml
+and poetry.lock, with content-hash recomputed by Poetry so that the lock stays fresh (the logic
+of tests/fixtures/locks/generate.py, reused from there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.fixtures.locks.generate import PLACEHOLDER_INDEX_URL
+from tests.fixtures.locks.generate import Poetry
+from tests.fixtures.locks.generate import _content_hash_of
+from tests.support.poetry_cli import clean_env
+
+from benchmarks.timing import run
+
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+PROJECTS = BENCHMARKS / "projects"
+REQUIREMENTS = Path(".ci") / "requirements-dev.txt"  # in the plugin's source tree
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path  # benchmarks/work
+
+    @property
+    def home(self) -> Path:
+        """Poetry's and pip's config, cache and data directories, and a Docker config."""
+        return self.root / "home"
+
+    @property
+    def host_caches(self) -> tuple[Path, ...]:
+        """What "empty host caches" empties: Poetry's cache (the plugin's too) and pip's."""
+        return (self.home / "poetry-cache", self.home / "pip-cache")
+
+    @property
+    def projects(self) -> Path:
+        return self.root / "projects"
+
+    @property
+    def baseline(self) -> Path:
+        return self.root / "baseline"
+
+    @property
+    def profiles(self) -> Path:
+        return self.root / "profiles"
+
+    @property
+    def registry(self) -> Path:
+        return self.root / "registry"
+
+    def venv(self, name: str) -> Path:
+        return self.root / "venvs" / name
+
+    def prepare(self) -> None:
+        for path in (self.home, self.projects, self.baseline, self.profiles):
+            path.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.registry, ignore_errors=True)
+        config = self.home / "docker-config"
+        config.mkdir(exist_ok=True)
+        (config / "config.json").write_text('{"auths": {}}\n')
+
+    def empty_host_caches(self) -> None:
+        for path in self.host_caches:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def tool_env(workspace: Workspace, *, index_url: str, docker_host: str) -> dict[str, str]:
+    """The environment of every measured command: isolated Poetry and pip, the bench engine.
+
+    pip (which the plugin runs to fetch Poetry's own wheels) reads no configuration file and
+    uses the index given by --index-url, like Poetry and like the baseline's build.
+    """
+    env = clean_env(
+        workspace.home,
+        DOCKER_HOST=docker_host,
+        DOCKER_CONFIG=str(workspace.home / "docker-config"),
+        DOCKER_BUILDKIT="0",  # the builder the plugin gets through the API: the same for both
+        PIP_INDEX_URL=index_url,
+        PIP_CACHE_DIR=str(workspace.home / "pip-cache"),
+    )
+    for name in ("PIP_CERT", "PIP_DEFAULT_TIMEOUT"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+# --------------------------------------------------------------------------- Poetry venvs
+
+
+@dataclass(frozen=True)
+class PoetryVenv:
+    path: Path
+
+    @property
+    def poetry(self) -> Path:
+        return self.path / "bin" / "poetry"
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+
+def make_venv(
+    workspace: Workspace, name: str, *, requirements: Path, plugin: Path | None
+) -> PoetryVenv:
+    """A venv with the project's pinned development set (Poetry included), and the plugin or not.
+
+    Both venvs hold the same distributions but for the plugin, so that `poetry --version` in one
+    and the other differs by the plugin only. The plugin is installed from `plugin` (a source
+    tree) as a wheel, as users install it, on every run so that this code is measured.
+    """
+    venv = PoetryVenv(workspace.venv(name))
+    stamp = venv.path / ".requirements-sha256"
+    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if not stamp.is_file() or stamp.read_text() != wanted:
+        shutil.rmtree(venv.path, ignore_errors=True)
+        _setup_run([sys.executable, "-m", "venv", str(venv.path)])
+        _pip(venv, "install", "--require-hashes", "--no-deps", "-r", str(requirements))
+        stamp.write_text(wanted)
+    if plugin is not None:
+        _pip(venv, "install", "--no-deps", "--no-build-isolation", "--force-reinstall", str(plugin))
+    else:
+        _pip(venv, "uninstall", "--yes", "poetry-ci-image")
+    return venv
+
+
+def _pip(venv: PoetryVenv, *args: str) -> None:
+    _setup_run([str(venv.python), "-m", "pip", "--quiet", "--disable-pip-version-check", *args])
+
+
+def _setup_run(argv: list[str]) -> None:
+    """A setup command with the machine's own pip configuration (it is not measured)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    run(argv, cwd=ROOT, env=env)
+
+
+# --------------------------------------------------------------------------- working copies
+
+
+def working_copy(name: str, workspace: Workspace, *, index_url: str, poetry: PoetryVenv) -> Path:
+    """benchmarks/projects/<name> with the placeholder index replaced by `index_url`."""
+    source = PROJECTS / name
+    destination = workspace.projects / name
+    shutil.rmtree(destination, ignore_errors=True)
+    destination.mkdir(parents=True)
+    for file in ("pyproject.toml", "poetry.lock"):
+        text = (source / file).read_text(encoding="utf-8")
+        if PLACEHOLDER_INDEX_URL not in text:
+            raise SystemExit(f"{source / file} does not name the placeholder index")
+        (destination / file).write_text(
+            text.replace(PLACEHOLDER_INDEX_URL, index_url.rstrip("/")), encoding="utf-8"
+        )
+    rehash(destination, poetry)
+    return destination
+
+
+def rehash(project: Path, poetry: PoetryVenv) -> None:
+    """Recompute content-hash for the project's pyproject.toml, as Poetry does, and check it."""
+    locker = Poetry.at(str(poetry.poetry))
+    content_hash, _ = locker.probe(project)
+    lock_path = project / "poetry.lock"
+    lock = lock_path.read_text(encoding="utf-8")
+    old = _content_hash_of(lock)
+    lock_path.write_text(
+        lock.replace(f'content-hash = "{old}"', f'content-hash = "{content_hash}"', 1),
+        encoding="utf-8",
+    )
+    _, fresh = locker.probe(project)
+    if fresh is not True:
+        raise SystemExit(f"{project}: the working copy's lock is not fresh for Poetry")
+
+
+def copy_project(project: Path, destination: Path) -> Path:
+    """A copy of a working copy, to edit as a commit would."""
+    shutil.rmtree(destination, ignore_errors=True)
+    shutil.copytree(project, destination)
+    return destination
+
+
+def plugin_source(workspace: Workspace, revision: str | None) -> tuple[Path, str]:
+    """The plugin's source tree to measure, and how to name it in the results.
+
+    None: the working tree as it is (uncommitted changes to src/ are named). A revision: that
+    commit, exported with `git archive` to the workspace, so that edits made meanwhile do not count.
+    """
+    head = _git("rev-parse", "--short", revision or "HEAD")
+    if revision is None:
+        dirty = _git("status", "--porcelain", "--", "src", "pyproject.toml")
+        return ROOT, f"{head}{' with uncommitted changes to src/' if dirty else ''}"
+    tree = workspace.root / "plugin-source"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", revision],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree, head
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
