@@ -14,7 +14,6 @@ Both get the `hash-files`. Files are streamed from where they lie into the tar, 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import tarfile
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from poetry_ci_image.digests import file_digest
 from poetry_ci_image.dockerfile import CONTEXT_DIR
 from poetry_ci_image.dockerfile import POETRY_HOME
 from poetry_ci_image.dockerfile import VENV
@@ -168,15 +168,7 @@ def add_hash_files(context: ContextTar, hash_files: Iterable[Path], project_dir:
 def requirements(shipped: Iterable[Shipped]) -> str:
     """`name==version --hash=sha256:...` per file, for `pip install --require-hashes`."""
     lines = [
-        f"{item.name}=={item.version} --hash=sha256:{sha256_of(item.path)}"
+        f"{item.name}=={item.version} --hash=sha256:{file_digest(item.path)}"
         for item in sorted(shipped, key=lambda s: s.name)
     ]
     return "\n".join(lines) + "\n"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

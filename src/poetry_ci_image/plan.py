@@ -28,10 +28,6 @@ class Distribution:
     filename: str
     hash: str  # "sha256:<hex>" as the lock records it
 
-    @property
-    def is_wheel(self) -> bool:
-        return self.filename.endswith(".whl")
-
 
 @dataclass(frozen=True)
 class PlannedPackage:

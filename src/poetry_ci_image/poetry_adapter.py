@@ -13,7 +13,6 @@ the user's installer settings (`installer.re-resolve`, `installer.no-binary`, ..
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
@@ -27,6 +26,7 @@ from urllib.parse import quote
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
+from poetry_ci_image.digests import file_digest
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.errors import FetchError
 from poetry_ci_image.errors import LockError
@@ -587,15 +587,12 @@ def _no_secrets(text: str) -> str:
 def _check_hash(archive: Path, package: PlannedPackage) -> None:
     assert package.distribution is not None
     algorithm, _, expected = package.distribution.hash.partition(":")
-    digest = hashlib.new(algorithm)
-    with archive.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    if digest.hexdigest() != expected:
+    actual = file_digest(archive, algorithm)
+    if actual != expected:
         raise FetchError(
             f"{archive.name} for {package.name} {package.version} does not match the hash in "
             f"poetry.lock (expected {package.distribution.hash}, "
-            f"got {algorithm}:{digest.hexdigest()}).",
+            f"got {algorithm}:{actual}).",
             "Clear Poetry's cache (`poetry cache clear --all <source>`), or run "
             "`poetry lock --regenerate` if the file really changed.",
         )
