@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Protocol
 
-from poetry_ci_image import poetry_adapter
 from poetry_ci_image.context import ContextTar
 from poetry_ci_image.context import Shipped
 from poetry_ci_image.context import add_hash_files
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from poetry_ci_image.engine import Engine
-    from poetry_ci_image.poetry_adapter import Project
+    from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.resolve import Resolved
 
 
@@ -111,16 +110,20 @@ def build_image(
     reporter.status(
         f"Fetching {len(plan.packages)} locked distributions for {resolved.target.describe()}"
     )
+    from poetry_ci_image.poetry.fetch import fetch_distributions
+    from poetry_ci_image.poetry.wheels import embedded_pip_wheel
+    from poetry_ci_image.poetry.wheels import poetry_wheels as download_poetry_wheels
+
     with ThreadPoolExecutor(max_workers=1) as background:
         # Poetry's own wheels (a download the first time) come meanwhile.
         poetry_download = (
             background.submit(
-                poetry_adapter.poetry_wheels, project.poetry, resolved.target, reporter.status
+                download_poetry_wheels, project.poetry, resolved.target, reporter.status
             )
             if settings.poetry_in_image
             else None
         )
-        fetched = poetry_adapter.fetch_distributions(
+        fetched = fetch_distributions(
             project.poetry, plan, resolved.target, reporter.detail, build_sdists=not own_dockerfile
         )
         poetry_wheels = poetry_download.result() if poetry_download else None
@@ -132,7 +135,7 @@ def build_image(
 
     def contents(context: ContextTar) -> None:
         if own_dockerfile:
-            pip_wheel = poetry_adapter.embedded_pip_wheel(resolved.target)
+            pip_wheel = embedded_pip_wheel(resolved.target)
             add_pip_contract(context, shipped, pip_wheel, poetry_wheels)
         else:
             add_venvs(context, shipped, poetry_wheels, resolved.target.python_minor)

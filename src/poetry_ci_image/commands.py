@@ -27,7 +27,7 @@ from poetry_ci_image.settings import split_list_options
 if TYPE_CHECKING:
     from cleo.io.inputs.option import Option
 
-    from poetry_ci_image.poetry_adapter import Project
+    from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.resolve import Resolved
 
 
@@ -118,23 +118,23 @@ class ImageCommand(Command):
 
     def project(self) -> Project:
         """The project; Poetry is loaded only if the work needs it (a cache miss, a build)."""
-        from poetry_ci_image import poetry_adapter
+        from poetry_ci_image.poetry import project as poetry_project
 
         if self._poetry is not None:  # given by set_poetry (tests, other plugins)
             root = self._poetry.pyproject_path.parent
         else:
-            root = poetry_adapter.project_root(
-                poetry_adapter.application_directory(self.get_application())
+            root = poetry_project.project_root(
+                poetry_project.application_directory(self.get_application())
             )
-        return poetry_adapter.Project(root, lambda: self.poetry)
+        return poetry_project.Project(root, lambda: self.poetry)
 
     def resolve(self, project: Project | None = None) -> Resolved:
-        from poetry_ci_image import poetry_adapter
         from poetry_ci_image.plan_cache import PlanCache
+        from poetry_ci_image.poetry.project import plan_cache_directory
         from poetry_ci_image.resolve import resolve
 
         no_cache = self.io.input.has_option("no-cache") and self.io.input.option("no-cache")
-        cache = PlanCache(None if no_cache else poetry_adapter.plan_cache_directory())
+        cache = PlanCache(None if no_cache else plan_cache_directory())
         return resolve(project or self.project(), self.settings_options(), os.environ, cache)
 
     def out(self, text: str) -> None:

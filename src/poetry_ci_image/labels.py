@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from poetry_ci_image import __version__
 from poetry_ci_image.fingerprint import SCHEMA_VERSION
-from poetry_ci_image.poetry_adapter import strip_credentials
+from poetry_ci_image.urls import strip_credentials
 
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The install plan: what `poetry install` would put into the image for the target.
 
-It is computed once, by `poetry_adapter.plan_install`, from Poetry's own installer run against
+It is computed once, by `poetry.planner.plan_install`, from Poetry's own installer run against
 the lock for the target. The fingerprint and the build context are both made from it, so the tag
 names exactly what the image holds.
 """

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from poetry_ci_image import __version__
+from poetry_ci_image.atomic import write_atomically
 from poetry_ci_image.plan import Distribution
 from poetry_ci_image.plan import InstallPlan
 from poetry_ci_image.plan import PlannedPackage
 from poetry_ci_image.plan import Source
-from poetry_ci_image.tagfile import write_atomically
 
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.build import Reporter
     from poetry_ci_image.engine import Engine
-    from poetry_ci_image.poetry_adapter import Project
+    from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.registry import Registry
     from poetry_ci_image.resolve import Resolved
 

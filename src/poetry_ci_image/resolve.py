@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from poetry_ci_image import poetry_adapter
 from poetry_ci_image.fingerprint import fingerprint
 from poetry_ci_image.plan_cache import CachedFacts
 from poetry_ci_image.plan_cache import PlanCache
-from poetry_ci_image.poetry_adapter import ProjectFacts
+from poetry_ci_image.poetry.project import ProjectFacts
 from poetry_ci_image.recipe import image_recipe
 from poetry_ci_image.reference import parse_repository
 from poetry_ci_image.settings import resolve_settings
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
     from poetry_ci_image.fingerprint import ImageRecipe
     from poetry_ci_image.plan import InstallPlan
     from poetry_ci_image.plan_cache import ProjectInputs
-    from poetry_ci_image.poetry_adapter import Project
+    from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.settings import Options
     from poetry_ci_image.settings import Settings
@@ -74,7 +73,9 @@ def resolve(
     )
     plan = cache.plan(inputs, target, settings.selection) if inputs.lock else None
     if plan is None:
-        plan = poetry_adapter.plan_install(project.poetry, target, settings.selection)
+        from poetry_ci_image.poetry.planner import plan_install
+
+        plan = plan_install(project.poetry, target, settings.selection)
         cache.store_plan(inputs, target, settings.selection, plan)
     recipe = image_recipe(settings, base, facts.poetry_version)
     return Resolved(
@@ -90,7 +91,9 @@ def resolve(
 def _facts(project: Project, inputs: ProjectInputs, cache: PlanCache) -> ProjectFacts:
     cached = cache.facts(inputs)
     if cached is None:
-        facts = poetry_adapter.project_facts(project.poetry)
+        from poetry_ci_image.poetry.project import project_facts
+
+        facts = project_facts(project.poetry)
         cache.store_facts(
             inputs, CachedFacts(dict(facts.table), facts.python_constraint, facts.allowed_minors)
         )

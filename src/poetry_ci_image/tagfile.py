@@ -10,12 +10,11 @@ Writes are atomic (a temporary file renamed over the old one) and skipped when n
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 
 from typing import TYPE_CHECKING
 
+from poetry_ci_image.atomic import write_atomically
 from poetry_ci_image.errors import TagFileError
 
 
@@ -95,28 +94,6 @@ def write_reference(path: Path, variable: str, reference: str) -> bool:
         raise TagFileError(f"tag-file {path} cannot be read: {error}") from None
     write_atomically(path, content)
     return True
-
-
-def write_atomically(path: Path, content: str) -> None:
-    """Replace `path` with `content` in one rename: readers see the old or the new file."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
-                stream.write(content)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, mode)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError as error:
-        raise TagFileError(
-            f"{path} cannot be written: {error}", "Check the path and its permissions."
-        ) from None
 
 
 def _env_line(variable: str) -> re.Pattern[str]:

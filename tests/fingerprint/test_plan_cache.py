@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from poetry_ci_image.plan_cache import PlanCache
-from poetry_ci_image.poetry_adapter import Project
+from poetry_ci_image.poetry.project import Project
 from poetry_ci_image.resolve import resolve
 from poetry_ci_image.settings import Options
 from tests.support.projects import copy_project

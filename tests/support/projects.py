@@ -43,7 +43,7 @@ def resolve_project(
     project: Path, options: Options | None = None, cache: PlanCache | None = None
 ) -> Resolved:
     """What every command computes first, for the project at `project`, with no environment."""
-    from poetry_ci_image.poetry_adapter import Project
+    from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.resolve import resolve
     from poetry_ci_image.settings import Options
 

@@ -19,7 +19,7 @@ from poetry_ci_image.build import build_image
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
 from poetry_ci_image.labels import FINGERPRINT_LABEL
-from poetry_ci_image.poetry_adapter import Project
+from poetry_ci_image.poetry.project import Project
 from poetry_ci_image.push import push_image
 from poetry_ci_image.settings import Options
 

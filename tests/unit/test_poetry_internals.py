@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import inspect
 
-from poetry_ci_image import poetry_adapter
+from poetry_ci_image.poetry import fetch
 
 
 def test_downloader_is_found() -> None:
     """Poetry's Downloader, wherever this Poetry keeps it, takes (url, dest, authenticator)."""
-    downloader = poetry_adapter._downloader_class()
+    downloader = fetch._downloader_class()
     parameters = list(inspect.signature(downloader).parameters)
     assert downloader.__name__ == "Downloader"
     assert parameters[:2] == ["url", "dest"]

@@ -1,0 +1,262 @@
+"""The plan's files on the host: downloaded through Poetry's cache and credentials, hash-checked,
+and built into wheels when they are sdists or git checkouts."""
+
+from __future__ import annotations
+
+import re
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+
+from poetry_ci_image.digests import file_digest
+from poetry_ci_image.errors import FetchError
+from poetry_ci_image.poetry.planner import canonical_name
+from poetry_ci_image.urls import hide_credentials
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from poetry.poetry import Poetry
+
+    from poetry_ci_image.plan import InstallPlan
+    from poetry_ci_image.plan import PlannedPackage
+    from poetry_ci_image.target import Target
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    name: str
+    path: Path  # a file in Poetry's artifact cache, or a wheel built on the host
+
+
+def fetch_distributions(
+    poetry: Poetry,
+    plan: InstallPlan,
+    target: Target,
+    on_progress: Callable[[str], None],
+    *,
+    build_sdists: bool,
+) -> list[FetchedFile]:
+    """Download (through Poetry's cache and credentials) the planned files and check their hashes.
+
+    sdists and git dependencies are built into wheels on the host when `build_sdists` is true; a
+    wheel that comes out platform-specific is refused, since the host is not the target.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cleo.io.null_io import NullIO
+    from poetry.utils.authenticator import Authenticator
+
+    authenticator = Authenticator(poetry.config, NullIO())
+    workers = max(1, min(8, int(poetry.config.get("installer.max-workers") or 8)))
+
+    def fetch_one(package: PlannedPackage) -> FetchedFile:
+        archive = _fetch_archive(poetry, package, authenticator)
+        if package.distribution is not None:
+            _check_hash(archive, package)
+        ready = archive.name.endswith(".whl") or (package.source.type != "git" and not build_sdists)
+        if ready:
+            on_progress(f"{package.name} {package.version}: {archive.name}")
+            return FetchedFile(package.name, archive)
+        on_progress(f"{package.name} {package.version}: building a wheel from {archive.name}")
+        wheel = _build_on_host(poetry, archive, package)
+        _check_pure(wheel, package, target)
+        return FetchedFile(package.name, wheel)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fetch_one, plan.packages))
+
+
+def _fetch_archive(poetry: Poetry, package: PlannedPackage, authenticator: Any) -> Path:
+    from poetry.core.packages.utils.link import Link
+
+    source = package.source
+    if source.type == "git":
+        return _clone_git(poetry, package)
+    if source.type == "file":
+        assert source.url is not None
+        path = poetry.pyproject_path.parent / source.url
+        if not path.is_file():
+            raise FetchError(
+                f"{package.name} {package.version}: the locked file {source.url} does not exist.",
+                "Restore it, or change the dependency and run `poetry lock`.",
+            )
+        return path
+    assert package.distribution is not None
+    if source.type == "url":
+        link = Link(_locked_url(poetry, package))
+    else:
+        link = _index_link(poetry, package)
+    return _download(poetry, link, authenticator, package)
+
+
+def _locked_url(poetry: Poetry, package: PlannedPackage) -> str:
+    """The URL of a url dependency, with the credentials the lock may hold (never printed)."""
+    for locked in poetry.locker.locked_repository().packages:
+        if canonical_name(locked.name) == package.name and locked.source_url:
+            url: str = locked.source_url
+            return url
+    raise FetchError(f"{package.name}: its URL is missing from poetry.lock.", "Run `poetry lock`.")
+
+
+def _index_link(poetry: Poetry, package: PlannedPackage) -> Any:
+    from poetry.core.packages.package import Package
+
+    assert package.distribution is not None
+    reference = package.source.reference if package.source.type == "legacy" else None
+    try:
+        if reference:
+            repository = poetry.pool.repository(reference)
+        elif poetry.pool.has_repository("pypi"):
+            repository = poetry.pool.repository("pypi")
+        else:
+            repository = poetry.pool.repositories[0]
+    except Exception as error:
+        raise FetchError(
+            f"{package.name} {package.version} is locked from source '{reference}', "
+            "which pyproject.toml no longer declares.",
+            "Run `poetry lock`.",
+        ) from error
+    query = Package(
+        package.name,
+        package.version,
+        source_type=package.source.type if reference else None,
+        source_url=package.source.url,
+        source_reference=reference,
+    )
+    try:
+        links = repository.find_links_for_package(query)
+    except Exception as error:
+        raise FetchError(
+            f"The package index of source '{repository.name}' could not list "
+            f"{package.name} {package.version}: {error}",
+            "Check the network and the credentials Poetry has for that source "
+            "(`poetry config http-basic.<source>`, or "
+            "POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD).",
+        ) from error
+    for link in links:
+        if link.filename == package.distribution.filename:
+            return link
+    env_name = re.sub(r"[^A-Z0-9]", "_", repository.name.upper())
+    raise FetchError(
+        f"Source '{repository.name}' did not list {package.distribution.filename}, which "
+        f"poetry.lock locks for {package.name} {package.version}.",
+        f"If the source is private, give Poetry its credentials (`poetry config "
+        f"http-basic.{repository.name} USER PASSWORD`, or POETRY_HTTP_BASIC_{env_name}_USERNAME "
+        f"and POETRY_HTTP_BASIC_{env_name}_PASSWORD); otherwise run `poetry lock --regenerate`.",
+    )
+
+
+def _download(poetry: Poetry, link: Any, authenticator: Any, package: PlannedPackage) -> Path:
+    downloader_class = _downloader_class()
+
+    def download(url: str, dest: Path) -> None:
+        downloader = downloader_class(url, dest, authenticator)
+        for _ in downloader.download_with_progress(chunk_size=1 << 16):
+            pass
+
+    try:
+        archive: Path = poetry.pool.artifact_cache.get_cached_archive_for_link(
+            link, strict=True, download_func=download
+        )
+    except Exception as error:
+        raise FetchError(
+            f"Downloading {link.filename} for {package.name} {package.version} failed: "
+            f"{hide_credentials(str(error))}",
+            "Check the network and the credentials Poetry has for the package's source.",
+        ) from error
+    return archive
+
+
+def _downloader_class() -> Any:
+    """Poetry's Downloader, which moved from poetry.utils.helpers in Poetry 2.5."""
+    try:
+        from poetry.utils.download import Downloader
+    except ImportError:  # Poetry 2.0 - 2.4
+        from poetry.utils.helpers import Downloader  # type: ignore[no-redef,unused-ignore]
+    return Downloader
+
+
+def _check_hash(archive: Path, package: PlannedPackage) -> None:
+    assert package.distribution is not None
+    algorithm, _, expected = package.distribution.hash.partition(":")
+    actual = file_digest(archive, algorithm)
+    if actual != expected:
+        raise FetchError(
+            f"{archive.name} for {package.name} {package.version} does not match the hash in "
+            f"poetry.lock (expected {package.distribution.hash}, "
+            f"got {algorithm}:{actual}).",
+            "Clear Poetry's cache (`poetry cache clear --all <source>`), or run "
+            "`poetry lock --regenerate` if the file really changed.",
+        )
+
+
+def _clone_git(poetry: Poetry, package: PlannedPackage) -> Path:
+    import tempfile
+
+    from poetry.vcs.git import Git
+
+    source = package.source
+    assert source.url is not None
+    url = _locked_git_url(poetry, package.name) or source.url
+    checkout = Path(tempfile.mkdtemp(prefix="ci-image-git-"))
+    try:
+        repo = Git.clone(
+            url=url,
+            source_root=checkout,
+            revision=source.resolved_reference or source.reference,
+        )
+    except Exception as error:
+        raise FetchError(
+            f"Cloning {source.url} for {package.name} failed: {hide_credentials(str(error))}",
+            "Check the repository URL, the network and your git credentials.",
+        ) from error
+    path = Path(repo.path)
+    return path / source.subdirectory if source.subdirectory else path
+
+
+def _locked_git_url(poetry: Poetry, name: str) -> str | None:
+    for locked in poetry.locker.locked_repository().packages:
+        if canonical_name(locked.name) == name and locked.source_type == "git":
+            url: str | None = locked.source_url
+            return url
+    return None
+
+
+def _build_on_host(poetry: Poetry, archive: Path, package: PlannedPackage) -> Path:
+    """A wheel built from an sdist or a checkout with Poetry's Chef (isolated PEP 517 build)."""
+    import tempfile
+
+    from poetry.installation.chef import Chef
+    from poetry.utils.env import EnvManager
+
+    host_env = EnvManager.get_system_env(naive=True)
+    chef = Chef(poetry.pool.artifact_cache, host_env, poetry.pool)
+    output = Path(tempfile.mkdtemp(prefix="ci-image-wheel-"))
+    try:
+        wheel: Path = chef.prepare(archive, output_dir=output)
+    except Exception as error:
+        raise FetchError(
+            f"Building a wheel for {package.name} {package.version} from {archive.name} failed: "
+            f"{hide_credentials(str(error))}",
+            "Build it in your own Dockerfile (see `dockerfile` in the README), or use a version "
+            "of the package that ships wheels.",
+        ) from error
+    return wheel
+
+
+def _check_pure(wheel: Path, package: PlannedPackage, target: Target) -> None:
+    from packaging.utils import parse_wheel_filename
+
+    _, _, _, tags = parse_wheel_filename(wheel.name)
+    if not any(tag.abi == "none" and tag.platform == "any" for tag in tags):
+        raise FetchError(
+            f"{package.name} {package.version} has no wheel for {target.describe()}, and its "
+            f"source builds a platform-specific wheel ({wheel.name}): building it on this host "
+            "would install the host's binary in the image.",
+            "Use your own Dockerfile that installs the build tools and builds it in the image "
+            "(see `dockerfile` in the README), or a version that ships a wheel for the target.",
+        )
