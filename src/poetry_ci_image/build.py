@@ -26,11 +26,13 @@ from poetry_ci_image.dockerfile import with_labels
 from poetry_ci_image.labels import FINGERPRINT_LABEL
 from poetry_ci_image.labels import image_labels
 from poetry_ci_image.venv_files import direct_url
+from poetry_ci_image.workspace import run_directory
 
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from collections.abc import Sequence
+    from pathlib import Path
 
     from poetry_ci_image.engine import Engine
     from poetry_ci_image.poetry.project import Project
@@ -104,6 +106,21 @@ def build_image(
                 engine.tag(existing, extra)
             return BuildOutcome(reference, built=False, seconds=time.monotonic() - started)
 
+    with run_directory() as workdir:
+        _build(project, resolved, engine, reporter, env, extras, workdir)
+    return BuildOutcome(reference, built=True, seconds=time.monotonic() - started)
+
+
+def _build(
+    project: Project,
+    resolved: Resolved,
+    engine: Engine,
+    reporter: Reporter,
+    env: Mapping[str, str],
+    extras: Sequence[str],
+    workdir: Path,
+) -> None:
+    reference = str(resolved.reference)
     settings = resolved.settings
     own_dockerfile = settings.dockerfile is not None
     plan = resolved.plan
@@ -124,7 +141,12 @@ def build_image(
             else None
         )
         fetched = fetch_distributions(
-            project.poetry, plan, resolved.target, reporter.detail, build_sdists=not own_dockerfile
+            project.poetry,
+            plan.packages,
+            resolved.target,
+            reporter.detail,
+            build_sdists=not own_dockerfile,
+            workdir=workdir,
         )
         poetry_wheels = poetry_download.result() if poetry_download else None
     planned = {package.name: package for package in plan.packages}
@@ -143,7 +165,7 @@ def build_image(
 
     reporter.status("Preparing the build context")
     labels = image_labels(resolved, env, settings.project_dir)
-    context = write_context(with_labels(resolved.recipe.dockerfile, labels), contents)
+    context = write_context(with_labels(resolved.recipe.dockerfile, labels), contents, workdir)
     try:
         reporter.status(f"Building {reference}")
 
@@ -165,4 +187,3 @@ def build_image(
         context.unlink(missing_ok=True)
     for extra in extras:
         engine.tag(image_id, extra)
-    return BuildOutcome(reference, built=True, seconds=time.monotonic() - started)

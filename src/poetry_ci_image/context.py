@@ -20,7 +20,6 @@ import tarfile
 import tempfile
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.digests import file_digest
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterable
     from collections.abc import Mapping
+    from pathlib import Path
     from typing import BinaryIO
 
 
@@ -87,11 +87,9 @@ class ContextTar:
         return info
 
 
-def write_context(dockerfile: str, contents: Callable[[ContextTar], None]) -> Path:
-    """Write the context to a temporary .tar and return its path (the caller deletes it)."""
-    fd, name = tempfile.mkstemp(prefix="ci-image-context-", suffix=".tar")
-    os.close(fd)
-    target = Path(name)
+def write_context(dockerfile: str, contents: Callable[[ContextTar], None], workdir: Path) -> Path:
+    """Write the context to a .tar in `workdir` and return its path."""
+    target = workdir / "context.tar"
     try:
         with target.open("wb") as raw, tarfile.open(fileobj=raw, mode="w") as tar:
             context = ContextTar(tar)

@@ -20,8 +20,6 @@ from __future__ import annotations
 VENV = "/opt/venv"
 POETRY_HOME = "/opt/poetry"
 CONTEXT_DIR = "ci-image"
-# The build arguments the plugin passes; `build-args` may not redefine them.
-BUILD_ARGS = ("BASE_IMAGE", "PYTHON_VERSION", "VENV", "POETRY_VERSION")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _TEMPLATE = """\

@@ -58,3 +58,13 @@ class RegistryError(CiImageError):
 
 class TagFileError(CiImageError):
     """The tag-file cannot be read or written."""
+
+
+class Interrupted(CiImageError):
+    """The user (Ctrl-C) or the CI (a cancelled job's SIGTERM) stopped the command."""
+
+    exit_code = 130
+
+
+class UnsupportedPoetryError(CiImageError):
+    """Poetry's internals behave as this plugin does not expect: an unsupported Poetry."""

@@ -159,6 +159,27 @@ def plan_from_dict(data: dict[str, Any]) -> InstallPlan:
     )
 
 
+def read_inputs(
+    root: Path, global_config: Path, poetry_version: str, env: Mapping[str, str]
+) -> ProjectInputs:
+    """The inputs of the project at `root`, read from its files and the environment."""
+    return ProjectInputs(
+        pyproject=(root / "pyproject.toml").read_bytes(),
+        lock=_read(root / "poetry.lock"),
+        local_config=_read(root / "poetry.toml"),
+        global_config=_read(global_config),
+        poetry_settings=poetry_settings(env),
+        poetry_version=poetry_version,
+    )
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
 def poetry_settings(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The environment variables that change how Poetry's installer plans."""
     return tuple(

@@ -17,7 +17,7 @@ from poetry_ci_image.build import extra_references
 from poetry_ci_image.credentials import find_credentials
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
-from poetry_ci_image.tagfile import read_reference
+from poetry_ci_image.tagfile import check_tag_file
 
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from poetry_ci_image.build import Reporter
     from poetry_ci_image.engine import Engine
     from poetry_ci_image.poetry.project import Project
-    from poetry_ci_image.registry import Registry
+    from poetry_ci_image.registry.registries import RegistryOpener
     from poetry_ci_image.resolve import Resolved
 
 
@@ -40,19 +40,18 @@ class PushOutcome:
     seconds: float
 
 
-def check_tag_file(resolved: Resolved) -> None:
+def refuse_stale_tag_file(resolved: Resolved) -> None:
     """Refuse when the tag-file records another image than the lock's: tests would use it."""
     settings = resolved.settings
     if settings.tag_file is None:
         return
-    computed = str(resolved.reference)
-    recorded = read_reference(settings.tag_file, settings.variable)
-    if recorded != computed:
-        name = settings.tag_file.name
+    check = check_tag_file(
+        settings.tag_file, settings.variable, str(resolved.reference), settings.project_dir
+    )
+    if not check.current:
         raise TagFileError(
-            f"{name} records {recorded or 'no image'} ({settings.variable}), "
-            f"but the lock gives {computed}: the test jobs would run in the wrong image.",
-            f"Run `poetry image tag`, commit {name}, and push again.",
+            f"{check.describe()}\nThe test jobs would run in another image than the lock's.",
+            f"{check.hint} Then push again.",
         )
 
 
@@ -60,7 +59,7 @@ def push_image(
     project: Project,
     resolved: Resolved,
     engine: Callable[[], Engine],
-    registry: Registry,
+    registries: RegistryOpener,
     reporter: Reporter,
     env: Mapping[str, str],
     *,
@@ -68,11 +67,12 @@ def push_image(
     force: bool = False,
 ) -> PushOutcome:
     started = time.monotonic()
-    check_tag_file(resolved)
+    refuse_stale_tag_file(resolved)
     reference = resolved.reference
     credentials = find_credentials(reference.registry, env)
+    registry = registries.open(reference.registry)
 
-    if not force and registry.exists(reference, credentials):
+    if not force and registry.manifest_digest(reference.path, str(reference.tag)):
         reporter.status(f"{reference} is already in the registry; nothing to build or push.")
         if extra_tags:
             reporter.status(
@@ -90,7 +90,7 @@ def push_image(
         reporter.status(f"Pushing {target}")
         docker.push(target, credentials, reporter.detail)
 
-    if not registry.exists(reference, credentials):
+    if not registry.manifest_digest(reference.path, str(reference.tag)):
         raise RegistryError(
             f"The registry {reference.registry} accepted the push but does not list {reference}.",
             "Check the registry's logs and storage, then push again.",

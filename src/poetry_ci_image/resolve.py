@@ -14,10 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.fingerprint import fingerprint
 from poetry_ci_image.plan_cache import CachedFacts
 from poetry_ci_image.plan_cache import PlanCache
+from poetry_ci_image.plan_cache import read_inputs
+from poetry_ci_image.poetry.boundary import running_poetry_version
 from poetry_ci_image.poetry.project import ProjectFacts
+from poetry_ci_image.poetry.project import global_config_file
 from poetry_ci_image.recipe import image_recipe
 from poetry_ci_image.reference import parse_repository
 from poetry_ci_image.settings import resolve_settings
@@ -45,7 +49,6 @@ class Resolved:
     plan: InstallPlan
     recipe: ImageRecipe
     fingerprint: Fingerprint
-    poetry_version: str
 
     @property
     def reference(self) -> ImageReference:
@@ -58,14 +61,16 @@ def resolve(
     project: Project, options: Options, env: Mapping[str, str], cache: PlanCache | None = None
 ) -> Resolved:
     cache = cache or PlanCache(None)
-    inputs = project.inputs(env)
+    inputs = read_inputs(project.root, global_config_file(), running_poetry_version(), env)
     facts = _facts(project, inputs, cache)
     settings = resolve_settings(facts.table, options, env, facts.root)
     if settings.repository is not None:
         parse_repository(settings.repository)  # a bad name fails before any work
+    if len(settings.platforms) > 1:
+        raise ConfigError("Several platforms are not supported yet.")
     target, base = resolve_target(
         python=settings.python,
-        platform=settings.platform,
+        platform=settings.platforms[0] if settings.platforms else None,
         libc=settings.libc,
         base=settings.base,
         allowed_minors=facts.allowed_minors,
@@ -84,7 +89,6 @@ def resolve(
         plan=plan,
         recipe=recipe,
         fingerprint=fingerprint(plan, target, recipe),
-        poetry_version=facts.poetry_version,
     )
 
 

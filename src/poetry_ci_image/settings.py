@@ -1,5 +1,9 @@
 """Settings: `[tool.poetry-ci-image]`, overridden by the environment, overridden by options.
 
+`SETTINGS` is the one table of them: each key's type, default, help and example. The command
+options, the validation of the table, the defaults and the README's configuration table are all
+made from it (tests/unit/test_settings.py checks the README against `configuration_table()`).
+
 Plain data in (the table as parsed from pyproject.toml, the options as given, the environment),
 one frozen `Settings` out. Unknown keys and bad types are errors here, before any work starts.
 """
@@ -8,17 +12,17 @@ from __future__ import annotations
 
 import re
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import Literal
 
-from poetry_ci_image.dockerfile import BUILD_ARGS
 from poetry_ci_image.errors import ConfigError
 
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator
     from collections.abc import Sequence
     from pathlib import Path
 
@@ -26,39 +30,245 @@ if TYPE_CHECKING:
 TABLE = "tool.poetry-ci-image"
 REPOSITORY_ENV = "POETRY_CI_IMAGE_REPOSITORY"
 DEFAULT_VARIABLE = "CI_IMAGE"
+DEFAULT_LAYERS = 24
+MAX_LAYERS = 100  # of the dependencies; images may have 127 layers, the base brings its own
 # Appended to the CI platform's own image namespace when no repository is configured.
 CI_REPOSITORY_SUFFIX = "ci-image"
+# The build arguments the plugin passes to your own Dockerfile; `build-args` may not redefine them.
+RESERVED_BUILD_ARGS = ("BASE_IMAGE", "PYTHON_VERSION", "VENV", "POETRY_VERSION")
 
-_VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_BUILD_ARG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-_STRING_KEYS = ("repository", "python", "platform", "libc", "base", "dockerfile", "tag-file")
-_LIST_KEYS = ("hash-files", "with", "without", "only", "extras")
-_BOOL_KEYS = ("all-groups", "all-extras", "poetry")
-KNOWN_KEYS = (*_STRING_KEYS, *_LIST_KEYS, *_BOOL_KEYS, "variable", "build-args")
+Kind = Literal["string", "strings", "bool", "int", "table", "platforms"]
 
 
 @dataclass(frozen=True)
-class Options:
-    """What the command line says. None (or empty) means: not given, the table decides."""
+class Setting:
+    """One key of `[tool.poetry-ci-image]` and its command-line option."""
 
-    repository: str | None = None
-    python: str | None = None
-    platform: str | None = None
-    libc: str | None = None
-    base: str | None = None
-    dockerfile: str | None = None
-    hash_files: tuple[str, ...] = ()
-    build_args: tuple[str, ...] = ()  # "KEY=VALUE"
-    with_groups: tuple[str, ...] = ()
-    without_groups: tuple[str, ...] = ()
-    only_groups: tuple[str, ...] = ()
-    all_groups: bool = False
-    extras: tuple[str, ...] = ()
-    all_extras: bool = False
-    tag_file: str | None = None
-    variable: str | None = None
-    poetry: bool | None = None
+    key: str
+    kind: Kind
+    help: str  # the option's help text
+    default: str  # the default, as the README states it
+    meaning: str  # the README's explanation
+    example: str  # a TOML line that sets it
+    option: str = ""  # the option's name when it is not the key's
+    shortcut: str | None = None
+    value_name: str = ""  # how --help shows the value (build-args: NAME=value)
+    switch_off: bool = False  # an optional key: `--no-<key>` ignores the table's value
+    split: bool = False  # list options are split at commas and spaces, as Poetry's --with
+
+    @property
+    def option_name(self) -> str:
+        return self.option or self.key
+
+    @property
+    def off_option(self) -> str | None:
+        """`--no-<key>`: false for a boolean, "not set" for an optional key."""
+        return f"no-{self.key}" if self.kind == "bool" or self.switch_off else None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "repository",
+        "string",
+        "Image repository, without tag.",
+        f"`${REPOSITORY_ENV}`; in GitLab CI `$CI_REGISTRY_IMAGE/ci-image`; in GitHub Actions "
+        "`ghcr.io/<owner>/<repo>/ci-image`",
+        "image name without tag; required by `tag`, `build` and `push`",
+        'repository = "registry.example.com/team/project/ci-image"',
+    ),
+    Setting(
+        "python",
+        "string",
+        "Target CPython version, X.Y.",
+        "the Python of a `python:X.Y...` base, else the lowest minor the project's "
+        "`requires-python` allows",
+        "target CPython `X.Y` (or `X.Y.Z`, to pin the patch level markers see)",
+        'python = "3.12"',
+    ),
+    Setting(
+        "platform",
+        "platforms",
+        "Target platform(s): linux/amd64, linux/arm64, or both, comma-separated.",
+        "`linux/amd64`",
+        "`linux/amd64`, `linux/arm64`, or a list of both: one tag for an image index",
+        'platform = ["linux/amd64", "linux/arm64"]',
+        split=True,
+    ),
+    Setting(
+        "base",
+        "string",
+        "Base image (default: python:X.Y-slim).",
+        "`python:X.Y-slim`",
+        "base image, read from its registry (`name@sha256:...` pins it)",
+        'base = "python:3.12-slim"',
+    ),
+    Setting(
+        "libc",
+        "string",
+        "Target libc, e.g. 'glibc 2.36' (default: from the base's name).",
+        "from the base's name (see [Targets](#targets))",
+        "`glibc 2.36`, `musl 1.2`, ...; `push` and `build` check it against the base's files",
+        'libc = "glibc 2.36"',
+        switch_off=True,
+    ),
+    Setting(
+        "dockerfile",
+        "string",
+        "Your own Dockerfile, built by the Docker engine, instead of the built-in recipe.",
+        "none: the built-in recipe, no engine",
+        "your own Dockerfile, relative to pyproject.toml (see [Your own "
+        "Dockerfile](#your-own-dockerfile))",
+        'dockerfile = "ci/Dockerfile"',
+        switch_off=True,
+    ),
+    Setting(
+        "hash-files",
+        "strings",
+        "A file whose content feeds the fingerprint (repeatable).",
+        "none",
+        "files whose content feeds the fingerprint and that go into your Dockerfile's build "
+        "context (e.g. an apt package list)",
+        'hash-files = ["ci/apt-packages.txt"]',
+        option="hash-file",
+        switch_off=True,
+    ),
+    Setting(
+        "build-args",
+        "table",
+        "A build argument for your Dockerfile, NAME=value (repeatable).",
+        "none",
+        "build arguments for your Dockerfile (in the fingerprint, and visible in "
+        "`docker history`: never put secrets there)",
+        'build-args = { NAME = "value" }',
+        option="build-arg",
+        value_name="NAME=value",
+        switch_off=True,
+    ),
+    Setting(
+        "with",
+        "strings",
+        "The optional dependency groups to include.",
+        "none",
+        "optional groups to install too, as `poetry install --with`",
+        'with = ["docs"]',
+        switch_off=True,
+        split=True,
+    ),
+    Setting(
+        "without",
+        "strings",
+        "The dependency groups to ignore.",
+        "none",
+        "groups to leave out, as `poetry install --without`",
+        'without = ["docs"]',
+        switch_off=True,
+        split=True,
+    ),
+    Setting(
+        "only",
+        "strings",
+        "The only dependency groups to include.",
+        "none: main and every non-optional group, as `poetry install`",
+        'the only groups to install, as `poetry install --only`; `only = ["main"]` gives a '
+        "runtime image",
+        'only = ["main"]',
+        switch_off=True,
+        split=True,
+    ),
+    Setting(
+        "all-groups",
+        "bool",
+        "Include dependencies from all groups.",
+        "false",
+        "every group, optional ones included",
+        "all-groups = true",
+    ),
+    Setting(
+        "extras",
+        "strings",
+        "Extra sets of dependencies to include.",
+        "none",
+        "extras to install",
+        'extras = ["postgres"]',
+        shortcut="E",
+        switch_off=True,
+        split=True,
+    ),
+    Setting(
+        "all-extras",
+        "bool",
+        "Include all extra dependencies.",
+        "false",
+        "every extra",
+        "all-extras = true",
+    ),
+    Setting(
+        "tag-file",
+        "string",
+        "File that records the reference (.env or .yml).",
+        "none",
+        "where `poetry image tag` records the reference: `*.env` (a `VARIABLE=reference` line; "
+        "other lines are kept) or `*.yml`/`*.yaml` (a GitLab CI `variables:` file, owned by the "
+        "plugin)",
+        'tag-file = "ci-image.env"',
+        switch_off=True,
+    ),
+    Setting(
+        "variable",
+        "string",
+        "Variable name in the tag-file (default: CI_IMAGE).",
+        f"`{DEFAULT_VARIABLE}`",
+        "the variable name in the tag-file",
+        'variable = "CI_IMAGE"',
+    ),
+    Setting(
+        "poetry",
+        "bool",
+        "Put Poetry into the image.",
+        "true",
+        "put Poetry (the version running the plugin) into the image",
+        "poetry = false",
+    ),
+    Setting(
+        "layers",
+        "int",
+        f"How many layers the dependencies may take (default: {DEFAULT_LAYERS}).",
+        f"`{DEFAULT_LAYERS}`",
+        f"layers for the dependencies (1 to {MAX_LAYERS}): large packages get their own, the "
+        "rest share the others (see [The image](#the-image))",
+        f"layers = {DEFAULT_LAYERS}",
+    ),
+)
+BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
+
+
+class Options(Mapping[str, Any]):
+    """What the command line gave, by setting key (`{"hash-files": ("a.txt",)}`).
+
+    A key that is absent was not given: the table decides. `None` is `--no-<key>` of an optional
+    key (ignore the table's value); a boolean's `--no-<key>` is False. Lists come split.
+    """
+
+    def __init__(self, given: Mapping[str, Any] | None = None) -> None:
+        values = dict(given or {})
+        unknown = sorted(set(values) - set(BY_KEY))
+        if unknown:
+            raise ValueError(f"not settings: {', '.join(unknown)}")
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Options({self._values!r})"
 
 
 @dataclass(frozen=True)
@@ -78,7 +288,7 @@ class Settings:
     project_dir: Path
     repository: str | None
     python: str | None
-    platform: str | None
+    platforms: tuple[str, ...]  # empty: the default platform
     libc: str | None
     base: str | None
     dockerfile: Path | None
@@ -88,7 +298,7 @@ class Settings:
     tag_file: Path | None
     variable: str
     poetry_in_image: bool
-    repository_origin: str = field(default="", compare=False)
+    layers: int
 
     def require_repository(self) -> str:
         if self.repository is None:
@@ -118,37 +328,30 @@ def resolve_settings(
     """Merge the table, the environment and the options into one `Settings`."""
     _check_table(table)
 
-    repository, origin = _repository(table, options, env)
-    build_args = _table_build_args(table)
-    for item in options.build_args:
-        key, sep, value = item.partition("=")
-        if not sep or not _BUILD_ARG.match(key):
-            raise ConfigError(
-                f"--build-arg '{item}' is not of the form KEY=VALUE.",
-                "Pass it as --build-arg NAME=value.",
-            )
-        build_args[key] = value
-    reserved = sorted(set(build_args) & set(BUILD_ARGS))
-    if reserved:
-        raise ConfigError(
-            f"The build argument(s) {', '.join(reserved)} are set by the plugin.",
-            "Configure them through python, base and poetry instead of build-args.",
-        )
+    def value(key: str) -> Any:
+        """The option if given (None: switched off), else the table's value, else None."""
+        if key in options:
+            return options[key]
+        return table.get(key)
 
-    variable = options.variable or table.get("variable", DEFAULT_VARIABLE)
-    if not _VARIABLE.match(variable):
+    def path(key: str) -> Path | None:
+        given = value(key)
+        return None if given is None else project_dir / given
+
+    build_args = _build_args(table, options)
+    variable = value("variable") or DEFAULT_VARIABLE
+    if not _NAME.match(variable):
         raise ConfigError(
             f"variable '{variable}' is not a valid variable name.",
             "Use letters, digits and underscores, not starting with a digit (e.g. CI_IMAGE).",
         )
-
     selection = GroupSelection(
-        with_groups=options.with_groups or tuple(table.get("with", ())),
-        without_groups=options.without_groups or tuple(table.get("without", ())),
-        only_groups=options.only_groups or tuple(table.get("only", ())),
-        all_groups=options.all_groups or table.get("all-groups", False),
-        extras=options.extras or tuple(table.get("extras", ())),
-        all_extras=options.all_extras or table.get("all-extras", False),
+        with_groups=tuple(value("with") or ()),
+        without_groups=tuple(value("without") or ()),
+        only_groups=tuple(value("only") or ()),
+        all_groups=bool(value("all-groups")),
+        extras=tuple(value("extras") or ()),
+        all_extras=bool(value("all-extras")),
     )
     if selection.extras and selection.all_extras:
         raise ConfigError(
@@ -162,112 +365,123 @@ def resolve_settings(
             "all-groups is set together with with, without or only.",
             "Use all-groups alone, or name the groups.",
         )
-
-    def path(value: str | None) -> Path | None:
-        return None if value is None else project_dir / value
-
-    hash_files = options.hash_files or tuple(table.get("hash-files", ()))
-    poetry_in_image = options.poetry if options.poetry is not None else table.get("poetry", True)
+    platform = value("platform")
+    platforms = (platform,) if isinstance(platform, str) else tuple(platform or ())
+    layers = value("layers")
+    if layers is None:
+        layers = DEFAULT_LAYERS
+    elif isinstance(layers, str):
+        layers = _parse_int("--layers", layers)
+    if not 1 <= layers <= MAX_LAYERS:
+        raise ConfigError(
+            f"layers is {layers}, outside 1 to {MAX_LAYERS}.",
+            f"Set layers to a number from 1 to {MAX_LAYERS} (the default is {DEFAULT_LAYERS}).",
+        )
+    poetry = value("poetry")
     return Settings(
         project_dir=project_dir,
-        repository=repository,
-        repository_origin=origin,
-        python=options.python or table.get("python"),
-        platform=options.platform or table.get("platform"),
-        libc=options.libc or table.get("libc"),
-        base=options.base or table.get("base"),
-        dockerfile=path(options.dockerfile or table.get("dockerfile")),
-        hash_files=tuple(project_dir / item for item in hash_files),
+        repository=_repository(table, options, env),
+        python=value("python"),
+        platforms=tuple(dict.fromkeys(platforms)),
+        libc=value("libc"),
+        base=value("base"),
+        dockerfile=path("dockerfile"),
+        hash_files=tuple(project_dir / item for item in value("hash-files") or ()),
         build_args=tuple(sorted(build_args.items())),
         selection=selection,
-        tag_file=path(options.tag_file or table.get("tag-file")),
+        tag_file=path("tag-file"),
         variable=variable,
-        poetry_in_image=poetry_in_image,
+        poetry_in_image=True if poetry is None else bool(poetry),
+        layers=layers,
     )
 
 
-def default_repository(env: Mapping[str, str]) -> tuple[str | None, str]:
-    """The repository a CI platform suggests when nothing is configured, and where it came from."""
+def default_repository(env: Mapping[str, str]) -> str | None:
+    """The repository a CI platform suggests when nothing is configured."""
     if env.get("CI_REGISTRY_IMAGE"):
-        return f"{env['CI_REGISTRY_IMAGE']}/{CI_REPOSITORY_SUFFIX}", "CI_REGISTRY_IMAGE"
+        return f"{env['CI_REGISTRY_IMAGE']}/{CI_REPOSITORY_SUFFIX}"
     if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_REPOSITORY"):
         owner_repo = env["GITHUB_REPOSITORY"].lower()
-        return f"ghcr.io/{owner_repo}/{CI_REPOSITORY_SUFFIX}", "GITHUB_REPOSITORY"
-    return None, ""
+        return f"ghcr.io/{owner_repo}/{CI_REPOSITORY_SUFFIX}"
+    return None
 
 
-def _repository(
-    table: Mapping[str, Any], options: Options, env: Mapping[str, str]
-) -> tuple[str | None, str]:
-    if options.repository:
-        return options.repository, "--repository"
+def _repository(table: Mapping[str, Any], options: Options, env: Mapping[str, str]) -> str | None:
+    if options.get("repository"):
+        return str(options["repository"])
     if env.get(REPOSITORY_ENV):
-        return env[REPOSITORY_ENV], REPOSITORY_ENV
+        return env[REPOSITORY_ENV]
     if table.get("repository"):
-        return str(table["repository"]), f"[{TABLE}] repository"
+        return str(table["repository"])
     return default_repository(env)
 
 
-def _table_build_args(table: Mapping[str, Any]) -> dict[str, str]:
-    raw = table.get("build-args", {})
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"build-args in [{TABLE}] must be a table of strings.",
-            'Write it as build-args = { NAME = "value" }.',
-        )
+def _build_args(table: Mapping[str, Any], options: Options) -> dict[str, str]:
+    """The table's build arguments, then the options' (`--no-build-args` drops the table's)."""
     args: dict[str, str] = {}
-    for key, value in raw.items():
-        if not _BUILD_ARG.match(key) or not isinstance(value, str):
+    if "build-args" not in options or options["build-args"] is not None:
+        args.update(table.get("build-args", {}))
+    for item in options.get("build-args") or ():
+        key, sep, given = item.partition("=")
+        if not sep or not _NAME.match(key):
             raise ConfigError(
-                f"build-args entry '{key}' in [{TABLE}] is not NAME = \"string\".",
-                'Write it as build-args = { NAME = "value" }.',
+                f"--build-arg '{item}' is not of the form NAME=value.",
+                "Pass it as --build-arg NAME=value.",
             )
-        args[key] = value
+        args[key] = given
+    reserved = sorted(set(args) & set(RESERVED_BUILD_ARGS))
+    if reserved:
+        raise ConfigError(
+            f"The build argument(s) {', '.join(reserved)} are set by the plugin.",
+            "Configure them through python, base and poetry instead of build-args.",
+        )
     return args
 
 
+def _parse_int(where: str, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{where} '{text}' is not a whole number.", "Pass a number.") from None
+
+
 def _check_table(table: Mapping[str, Any]) -> None:
-    unknown = sorted(set(table) - set(KNOWN_KEYS))
+    unknown = sorted(set(table) - set(BY_KEY))
     if unknown:
         raise ConfigError(
             f"Unknown key(s) in [{TABLE}]: {', '.join(unknown)}.",
-            f"Known keys: {', '.join(KNOWN_KEYS)}.",
+            f"Known keys: {', '.join(BY_KEY)}.",
         )
-    for key in (*_STRING_KEYS, "variable"):
-        if key in table and not isinstance(table[key], str):
-            raise ConfigError(f"{key} in [{TABLE}] must be a string.", _example(key))
-    for key in _LIST_KEYS:
-        if key in table and not _is_string_list(table[key]):
-            raise ConfigError(f"{key} in [{TABLE}] must be a list of strings.", _example(key))
-    for key in _BOOL_KEYS:
-        if key in table and not isinstance(table[key], bool):
-            raise ConfigError(f"{key} in [{TABLE}] must be true or false.", _example(key))
+    for key, raw in table.items():
+        setting = BY_KEY[key]
+        problem = _type_problem(setting, raw)
+        if problem:
+            raise ConfigError(f"{key} in [{TABLE}] {problem}.", f"For example: {setting.example}")
+
+
+def _type_problem(setting: Setting, raw: object) -> str | None:
+    """What is wrong with the type of `raw` for `setting`, or None."""
+    if setting.kind == "string" and not isinstance(raw, str):
+        return "must be a string"
+    if setting.kind == "strings" and not _is_string_list(raw):
+        return "must be a list of strings"
+    if setting.kind == "platforms" and not (isinstance(raw, str) or _is_string_list(raw)):
+        return "must be a string or a list of strings"
+    if setting.kind == "bool" and not isinstance(raw, bool):
+        return "must be true or false"
+    if setting.kind == "int" and (isinstance(raw, bool) or not isinstance(raw, int)):
+        return "must be a whole number"
+    if setting.kind == "table":
+        if not isinstance(raw, dict):
+            return 'must be a table of strings, NAME = "value"'
+        for name, item in raw.items():
+            if not _NAME.match(name) or not isinstance(item, str):
+                return f"has an entry '{name}' that is not NAME = \"string\""
+    return None
 
 
 def _is_string_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def _example(key: str) -> str:
-    examples: dict[str, str] = {
-        "repository": 'repository = "registry.example.com/team/project/ci-image"',
-        "python": 'python = "3.12"',
-        "platform": 'platform = "linux/amd64"',
-        "libc": 'libc = "glibc 2.36"',
-        "base": 'base = "python:3.12-slim"',
-        "dockerfile": 'dockerfile = "ci/Dockerfile"',
-        "tag-file": 'tag-file = "ci-image.env"',
-        "variable": 'variable = "CI_IMAGE"',
-        "hash-files": 'hash-files = ["ci/apt-packages.txt"]',
-        "with": 'with = ["docs"]',
-        "without": 'without = ["docs"]',
-        "only": 'only = ["main"]',
-        "extras": 'extras = ["postgres"]',
-        "all-groups": "all-groups = true",
-        "all-extras": "all-extras = true",
-        "poetry": "poetry = false",
-    }
-    return f"For example: {examples[key]}"
 
 
 def split_list_options(values: Sequence[str]) -> tuple[str, ...]:
@@ -276,3 +490,20 @@ def split_list_options(values: Sequence[str]) -> tuple[str, ...]:
     for value in values:
         items += [item for item in re.split(r"[,\s]+", value) if item]
     return tuple(items)
+
+
+def configuration_table() -> str:
+    """The README's configuration table, in Markdown, made from `SETTINGS`."""
+    rows = ["| key | option | default | meaning |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        option = f"`--{setting.option_name}`"
+        if setting.shortcut:
+            option = f"`-{setting.shortcut}`/{option}"
+        if setting.value_name:
+            option = f"`--{setting.option_name} {setting.value_name}`"
+        if setting.kind in {"strings", "table"} and not setting.split:
+            option += " (repeatable)"
+        if setting.off_option:
+            option += f", `--{setting.off_option}`"
+        rows.append(f"| `{setting.key}` | {option} | {setting.default} | {setting.meaning} |")
+    return "\n".join(rows) + "\n"

@@ -10,8 +10,10 @@ Writes are atomic (a temporary file renamed over the old one) and skipped when n
 
 from __future__ import annotations
 
+import os
 import re
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.atomic import write_atomically
@@ -108,3 +110,31 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
     return value
+
+
+@dataclass(frozen=True)
+class TagFileCheck:
+    """What the tag-file records against what the lock gives: the one check `tag --check` and
+    `push` make, in the same words."""
+
+    name: str  # the tag-file, relative to the project
+    variable: str
+    recorded: str | None
+    computed: str
+
+    @property
+    def current(self) -> bool:
+        return self.recorded == self.computed
+
+    def describe(self) -> str:
+        recorded = self.recorded or f"nothing ({self.variable} missing)"
+        return f"{self.name} is out of date.\n  recorded: {recorded}\n  computed: {self.computed}"
+
+    @property
+    def hint(self) -> str:
+        return f"Run `poetry image tag` and commit {self.name}."
+
+
+def check_tag_file(path: Path, variable: str, computed: str, project_dir: Path) -> TagFileCheck:
+    name = os.path.relpath(path, project_dir).replace(os.sep, "/")
+    return TagFileCheck(name, variable, read_reference(path, variable), computed)

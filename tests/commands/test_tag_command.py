@@ -249,3 +249,23 @@ def test_lists_and_tables_in_the_configuration(project: Path) -> None:
         assert document["image"]["build_args"] == {"EXTRA": "1"}
         assert list(document["image"]["hash_files"]) == ["apt.txt"]
         assert document["groups"] == ["dev", "docs", "main"]
+
+
+def test_an_option_switches_off_the_tables_all_groups(project: Path) -> None:
+    """`all-groups = true` in the table, `--no-all-groups` on the command line: the default."""
+    with (project / "pyproject.toml").open("a") as stream:
+        stream.write("all-groups = true\n")
+    _, everything, _ = tag(project, "--json")
+    code, default, err = tag(project, "--json --no-all-groups")
+    assert (code, err) == (0, "")
+    assert json.loads(everything)["groups"] == ["dev", "docs", "main"]
+    assert json.loads(default)["groups"] == ["dev", "main"]
+
+
+def test_an_option_and_its_opposite_together_are_an_error(project: Path) -> None:
+    """`--poetry --no-poetry` says which two options disagree."""
+    assert tag(project, "--poetry --no-poetry") == (
+        2,
+        "",
+        "Error: --poetry and --no-poetry are both given.\nGive one of them.\n",
+    )

@@ -143,9 +143,9 @@ def write_file(name: str, text: str) -> Callable[[Path], None]:
 
 
 DOCKERFILE = "FROM python:3.10-slim\nRUN apt-get update && apt-get install -y libpq5\n"
-OWN = Options(dockerfile="Dockerfile.ci")
-ONLY_MAIN = Options(only_groups=("main",))
-PY311 = Options(python="3.11")
+OWN = Options({"dockerfile": "Dockerfile.ci"})
+ONLY_MAIN = Options({"only": ("main",)})
+PY311 = Options({"python": "3.11"})
 
 
 CASES = [
@@ -211,7 +211,7 @@ CASES = [
         id="the same project locked by Poetry 1.8 (lock-version 2.0): same",
     ),
     pytest.param(
-        Side(options=Options(with_groups=("docs",), without_groups=("docs",))),
+        Side(options=Options({"with": ("docs",), "without": ("docs",)})),
         Side(),
         True,
         id="--with docs --without docs is the default: same",
@@ -231,19 +231,25 @@ CASES = [
         id="the hash of the file the target installs changed: different",
     ),
     pytest.param(
-        Side(), Side(options=Options(with_groups=("docs",))), False, id="--with docs: different"
+        Side(), Side(options=Options({"with": ("docs",)})), False, id="--with docs: different"
     ),
     pytest.param(Side(), Side(options=ONLY_MAIN), False, id="--only main: different"),
-    pytest.param(Side(), Side(options=Options(extras=("fast",))), False, id="an extra: different"),
-    pytest.param(Side(), Side(options=Options(all_extras=True)), False, id="all extras: different"),
+    pytest.param(
+        Side(), Side(options=Options({"extras": ("fast",)})), False, id="an extra: different"
+    ),
+    pytest.param(
+        Side(), Side(options=Options({"all-extras": True})), False, id="all extras: different"
+    ),
     # The target or the image recipe changed: the tag moves.
     pytest.param(
-        Side(options=PY311), Side(options=Options(python="3.12")), False, id="3.11 vs 3.12"
+        Side(options=PY311), Side(options=Options({"python": "3.12"})), False, id="3.11 vs 3.12"
     ),
-    pytest.param(Side(), Side(options=Options(platform="linux/arm64")), False, id="amd64 vs arm64"),
+    pytest.param(
+        Side(), Side(options=Options({"platform": "linux/arm64"})), False, id="amd64 vs arm64"
+    ),
     pytest.param(
         Side(),
-        Side(options=Options(base="python:3.10-slim-bookworm")),
+        Side(options=Options({"base": "python:3.10-slim-bookworm"})),
         False,
         id="another base image: different",
     ),
@@ -260,19 +266,22 @@ CASES = [
         id="an edit to your Dockerfile: different",
     ),
     pytest.param(
-        Side(edits=(write_file("apt.txt", "libpq5\n"),), options=Options(hash_files=("apt.txt",))),
+        Side(
+            edits=(write_file("apt.txt", "libpq5\n"),),
+            options=Options({"hash-files": ("apt.txt",)}),
+        ),
         Side(
             edits=(write_file("apt.txt", "libpq5\ncurl\n"),),
-            options=Options(hash_files=("apt.txt",)),
+            options=Options({"hash-files": ("apt.txt",)}),
         ),
         False,
         id="an edit to a hash-file: different",
     ),
     pytest.param(
-        Side(), Side(options=Options(build_args=("EXTRA=1",))), False, id="a build argument"
+        Side(), Side(options=Options({"build-args": ("EXTRA=1",)})), False, id="a build argument"
     ),
     pytest.param(
-        Side(), Side(options=Options(poetry=False)), False, id="Poetry left out of the image"
+        Side(), Side(options=Options({"poetry": False})), False, id="Poetry left out of the image"
     ),
 ]
 

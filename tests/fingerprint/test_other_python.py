@@ -46,7 +46,7 @@ def test_same_tag_from_poetry_on_another_python(tmp_path: Path) -> None:
     project = copy_project("base", tmp_path / "webapp")
     # Poetry's own version is an input when it goes into the image; this test is about the
     # Python under Poetry (and runs in .ci/poetry-matrix against other Poetry versions).
-    here = resolve_project(project, Options(poetry=False)).fingerprint
+    here = resolve_project(project, Options({"poetry": False})).fingerprint
     result = subprocess.run(
         [str(ALT_POETRY), "--no-ansi", "image", "tag", "--json", "--no-poetry"],
         cwd=project,

@@ -45,7 +45,7 @@ def run(
     project: Path, cache: PlanCache, env: dict[str, str] | None = None, **options: str
 ) -> tuple[Resolved, int]:
     counting = CountingProject(project)
-    resolved = resolve(counting, Options(**options), env or {}, cache)  # type: ignore[arg-type]
+    resolved = resolve(counting, Options(options), env or {}, cache)
     return resolved, counting.loads
 
 

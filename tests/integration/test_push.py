@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 
 from typing import TYPE_CHECKING
@@ -137,8 +138,14 @@ def test_push_refuses_a_stale_tag_file(
         env={**tool_env, "DOCKER_HOST": NO_ENGINE},
     )
     assert result.returncode == 2
-    assert f"ci-image.env records {registry.host}/shop/ci-image:old (CI_IMAGE)" in result.stderr
-    assert result.stderr.endswith("Run `poetry image tag`, commit ci-image.env, and push again.\n")
+    name = os.path.relpath(tmp_path / "ci-image.env", project)
+    assert result.stderr.startswith(
+        f"Error: {name} is out of date.\n  recorded: {registry.host}/shop/ci-image:old\n"
+    )
+    assert result.stderr.endswith(
+        "The test jobs would run in another image than the lock's.\n"
+        f"Run `poetry image tag` and commit {name}. Then push again.\n"
+    )
 
 
 @pytest.fixture(scope="module")

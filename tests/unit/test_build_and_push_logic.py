@@ -6,6 +6,8 @@ built, when nothing is pushed, and that the no-op push never reaches for an engi
 
 from __future__ import annotations
 
+import threading
+
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
@@ -26,6 +28,8 @@ from poetry_ci_image.settings import Options
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from collections.abc import Iterable
+    from collections.abc import Iterator
     from collections.abc import Mapping
     from pathlib import Path
 
@@ -33,7 +37,8 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.credentials import Credentials
     from poetry_ci_image.engine import Engine
-    from poetry_ci_image.reference import ImageReference
+    from poetry_ci_image.registry.client import Manifest
+    from poetry_ci_image.registry.registries import Registry
     from poetry_ci_image.resolve import Resolved
 
 
@@ -80,10 +85,42 @@ class FakeEngine:
 
 @dataclass
 class FakeRegistry:
-    references: set[str] = field(default_factory=set)
+    """A registry that has the manifests of `references` ("host/path:tag")."""
 
-    def exists(self, reference: ImageReference, credentials: Credentials | None) -> bool:
-        return str(reference) in self.references
+    references: set[str] = field(default_factory=set)
+    name: str = "registry.example"
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def open(self, registry: str) -> Registry:
+        assert registry == self.name
+        return self
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        present = f"{self.name}/{repository}:{reference}" in self.references
+        return "sha256:" + "0" * 64 if present else None
+
+    def get_manifest(self, repository: str, reference: str) -> Manifest:
+        raise AssertionError("not asked here")
+
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> None:
+        raise AssertionError("not asked here")
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        raise AssertionError("not asked here")
+
+    def get_blob(self, repository: str, digest: str) -> bytes:
+        raise AssertionError("not asked here")
+
+    def stream_blob(self, repository: str, digest: str) -> Iterator[bytes]:
+        raise AssertionError("not asked here")
+
+    def mount_blob(self, repository: str, digest: str, source: str) -> bool:
+        raise AssertionError("not asked here")
+
+    def upload_blob(
+        self, repository: str, digest: str, size: int, chunks: Callable[[], Iterable[bytes]]
+    ) -> None:
+        raise AssertionError("not asked here")
 
 
 @dataclass
@@ -100,7 +137,7 @@ class Lines:
 @pytest.fixture
 def resolved(tmp_path: Path) -> Resolved:
     project = copy_project("base", tmp_path / "webapp")
-    return resolve_project(project, Options(repository=REPOSITORY, poetry=False))
+    return resolve_project(project, Options({"repository": REPOSITORY, "poetry": False}))
 
 
 def no_engine() -> Engine:
@@ -179,8 +216,8 @@ def test_push_refuses_a_tag_file_that_records_another_image(tmp_path: Path) -> N
     project = copy_project("base", tmp_path / "webapp")
     (project / "ci-image.env").write_text(f"CI_IMAGE={REPOSITORY}:old\n")
     resolved = resolve_project(
-        project, Options(repository=REPOSITORY, poetry=False, tag_file="ci-image.env")
+        project, Options({"repository": REPOSITORY, "poetry": False, "tag-file": "ci-image.env"})
     )
     with pytest.raises(TagFileError) as raised:
         push_image(unloaded(resolved), resolved, no_engine, FakeRegistry(), Lines(), {})
-    assert raised.value.hint == "Run `poetry image tag`, commit ci-image.env, and push again."
+    assert raised.value.hint == "Run `poetry image tag` and commit ci-image.env. Then push again."

@@ -6,7 +6,7 @@ import pytest
 
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.reference import parse_repository
-from poetry_ci_image.registry import base_url
+from poetry_ci_image.registry.client import base_url
 
 
 @pytest.mark.parametrize(

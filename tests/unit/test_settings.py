@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.settings import SETTINGS
 from poetry_ci_image.settings import GroupSelection
 from poetry_ci_image.settings import Options
+from poetry_ci_image.settings import configuration_table
 from poetry_ci_image.settings import resolve_settings
 from poetry_ci_image.settings import split_list_options
 
@@ -49,7 +51,7 @@ def test_defaults() -> None:
         ),
         pytest.param(
             {"repository": "reg.example/a"},
-            Options(repository="reg.example/c"),
+            Options({"repository": "reg.example/c"}),
             {"POETRY_CI_IMAGE_REPOSITORY": "reg.example/b"},
             "reg.example/c",
             id="option wins over everything",
@@ -84,48 +86,97 @@ def test_repository_precedence(
     assert settings_of(table, options, env).repository == repository
 
 
-def test_options_win_over_the_table() -> None:
-    """Every key has an option, and the option wins."""
-    table = {
-        "python": "3.11",
-        "platform": "linux/amd64",
-        "base": "python:3.11-slim",
-        "dockerfile": "ci/Dockerfile",
-        "tag-file": "ci.env",
-        "variable": "IMAGE",
-        "hash-files": ["a.txt"],
-        "build-args": {"A": "1"},
-        "with": ["docs"],
-        "extras": ["fast"],
-        "poetry": True,
-    }
-    options = Options(
-        python="3.12",
-        platform="linux/arm64",
-        base="python:3.12-slim",
-        dockerfile="Dockerfile.ci",
-        tag_file="ci.yml",
-        variable="OTHER",
-        hash_files=("b.txt",),
-        build_args=("A=2", "B=3"),
-        with_groups=("lint",),
-        extras=("slow",),
-        poetry=False,
+# Every key: a table value, an option value, and what the option gives in Settings.
+EVERY_KEY = [
+    ("repository", "reg.example/a", "reg.example/b", "repository", "reg.example/b"),
+    ("python", "3.11", "3.12", "python", "3.12"),
+    ("platform", "linux/amd64", ("linux/arm64",), "platforms", ("linux/arm64",)),
+    ("base", "python:3.11-slim", "python:3.12-slim", "base", "python:3.12-slim"),
+    ("libc", "glibc 2.36", "glibc 2.31", "libc", "glibc 2.31"),
+    ("dockerfile", "ci/Dockerfile", "Dockerfile.ci", "dockerfile", ROOT / "Dockerfile.ci"),
+    ("hash-files", ["a.txt"], ("b.txt",), "hash_files", (ROOT / "b.txt",)),
+    ("build-args", {"A": "1"}, ("A=2", "B=3"), "build_args", (("A", "2"), ("B", "3"))),
+    ("with", ["docs"], ("lint",), "selection.with_groups", ("lint",)),
+    ("without", ["docs"], ("lint",), "selection.without_groups", ("lint",)),
+    ("only", ["main"], ("dev",), "selection.only_groups", ("dev",)),
+    ("all-groups", True, False, "selection.all_groups", False),
+    ("extras", ["fast"], ("slow",), "selection.extras", ("slow",)),
+    ("all-extras", True, False, "selection.all_extras", False),
+    ("tag-file", "ci.env", "ci.yml", "tag_file", ROOT / "ci.yml"),
+    ("variable", "IMAGE", "OTHER", "variable", "OTHER"),
+    ("poetry", True, False, "poetry_in_image", False),
+    ("layers", 10, "12", "layers", 12),
+]
+
+
+def attribute(settings: Any, path: str) -> Any:
+    for name in path.split("."):
+        settings = getattr(settings, name)
+    return settings
+
+
+def test_the_table_of_keys_is_complete() -> None:
+    """The cases below name every key of SETTINGS, no more, no less."""
+    assert [row[0] for row in EVERY_KEY] == [setting.key for setting in SETTINGS]
+
+
+@pytest.mark.parametrize(
+    ("key", "in_table", "given", "field", "expected"),
+    [pytest.param(*row, id=row[0]) for row in EVERY_KEY],
+)
+def test_the_option_wins_over_the_table(
+    key: str, in_table: Any, given: Any, field: str, expected: Any
+) -> None:
+    """Every key has an option, and the option wins over the table."""
+    assert attribute(settings_of({key: in_table}, Options({key: given})), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "in_table", "field", "off"),
+    [
+        pytest.param("all-groups", True, "selection.all_groups", False, id="--no-all-groups"),
+        pytest.param("all-extras", True, "selection.all_extras", False, id="--no-all-extras"),
+        pytest.param("poetry", True, "poetry_in_image", False, id="--no-poetry"),
+        pytest.param("tag-file", "ci.env", "tag_file", None, id="--no-tag-file"),
+        pytest.param("dockerfile", "ci/Dockerfile", "dockerfile", None, id="--no-dockerfile"),
+        pytest.param("libc", "musl 1.2", "libc", None, id="--no-libc"),
+        pytest.param("hash-files", ["a.txt"], "hash_files", (), id="--no-hash-files"),
+        pytest.param("build-args", {"A": "1"}, "build_args", (), id="--no-build-args"),
+        pytest.param("with", ["docs"], "selection.with_groups", (), id="--no-with"),
+        pytest.param("without", ["docs"], "selection.without_groups", (), id="--no-without"),
+        pytest.param("only", ["main"], "selection.only_groups", (), id="--no-only"),
+        pytest.param("extras", ["fast"], "selection.extras", (), id="--no-extras"),
+    ],
+)
+def test_an_option_switches_off_what_the_table_turns_on(
+    key: str, in_table: Any, field: str, off: Any
+) -> None:
+    """`--no-<key>` is False for a boolean, and "as if the table did not set it" otherwise."""
+    value = False if isinstance(in_table, bool) else None
+    assert attribute(settings_of({key: in_table}, Options({key: value})), field) == off
+
+
+def test_every_key_can_be_switched_off_or_overridden() -> None:
+    """Booleans and optional keys have `--no-<key>`; the rest are overridden by a value."""
+    with_off = {setting.key for setting in SETTINGS if setting.off_option}
+    assert with_off == {
+        "all-groups", "all-extras", "poetry", "tag-file", "dockerfile", "libc",
+        "hash-files", "build-args", "with", "without", "only", "extras",
+    }  # fmt: skip
+    required = {setting.key for setting in SETTINGS} - with_off
+    assert required == {"repository", "python", "platform", "base", "variable", "layers"}
+
+
+def test_the_readme_documents_every_key_as_the_code_reads_it() -> None:
+    """The README's configuration table is the one `configuration_table()` makes from SETTINGS."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("<!-- configuration-table: start -->\n") + len(
+        "<!-- configuration-table: start -->\n"
     )
-    settings = settings_of(table, options)
-    assert (settings.python, settings.platform, settings.base) == (
-        "3.12",
-        "linux/arm64",
-        "python:3.12-slim",
+    end = readme.index("<!-- configuration-table: end -->")
+    assert readme[start:end] == configuration_table(), (
+        "README.md's configuration table is stale: run `.venv/bin/python scripts/readme.py`"
     )
-    assert settings.dockerfile == ROOT / "Dockerfile.ci"
-    assert settings.tag_file == ROOT / "ci.yml"
-    assert settings.variable == "OTHER"
-    assert settings.hash_files == (ROOT / "b.txt",)
-    assert settings.build_args == (("A", "2"), ("B", "3"))
-    assert settings.selection.with_groups == ("lint",)
-    assert settings.selection.extras == ("slow",)
-    assert settings.poetry_in_image is False
 
 
 @pytest.mark.parametrize(
@@ -158,13 +209,13 @@ def test_options_win_over_the_table() -> None:
         pytest.param(
             {"build-args": {"A": 1}},
             Options(),
-            "build-args entry 'A' in [tool.poetry-ci-image] is not NAME = \"string\".",
+            "build-args in [tool.poetry-ci-image] has an entry 'A' that is not NAME = \"string\".",
             id="a build argument that is not a string",
         ),
         pytest.param(
             {},
-            Options(build_args=("NOVALUE",)),
-            "--build-arg 'NOVALUE' is not of the form KEY=VALUE.",
+            Options({"build-args": ("NOVALUE",)}),
+            "--build-arg 'NOVALUE' is not of the form NAME=value.",
             id="a build argument without a value",
         ),
         pytest.param(
@@ -187,7 +238,7 @@ def test_options_win_over_the_table() -> None:
         ),
         pytest.param(
             {"all-groups": True},
-            Options(only_groups=("main",)),
+            Options({"only": ("main",)}),
             "all-groups is set together with with, without or only.",
             id="all groups and only",
         ),

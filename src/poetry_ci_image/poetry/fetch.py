@@ -1,29 +1,62 @@
 """The plan's files on the host: downloaded through Poetry's cache and credentials, hash-checked,
-and built into wheels when they are sdists or git checkouts."""
+and built into wheels when they are sdists or git checkouts.
+
+Downloads go to Poetry's artifact cache (shared with `poetry install`); git checkouts and wheels
+built on the host go to the run's work directory, which the command removes when it ends.
+
+This module imports Poetry's downloader, builder and git support: import it only to fetch.
+"""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import threading
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
+import requests
+
+from cleo.io.null_io import NullIO
+from packaging.utils import parse_wheel_filename
+from poetry.console.exceptions import PoetryConsoleError
+from poetry.core.packages.package import Package
+from poetry.core.packages.utils.link import Link
+from poetry.installation.chef import Chef
+from poetry.installation.chef import ChefError
+from poetry.repositories.exceptions import PackageNotFoundError
+from poetry.repositories.exceptions import RepositoryError
+from poetry.utils.authenticator import Authenticator
+from poetry.utils.env import EnvManager
+from poetry.vcs.git import Git
+
 from poetry_ci_image.digests import file_digest
 from poetry_ci_image.errors import FetchError
+from poetry_ci_image.errors import Interrupted
+from poetry_ci_image.poetry.boundary import poetry_boundary
 from poetry_ci_image.poetry.planner import canonical_name
 from poetry_ci_image.urls import hide_credentials
 
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from collections.abc import Iterable
 
     from poetry.poetry import Poetry
 
-    from poetry_ci_image.plan import InstallPlan
     from poetry_ci_image.plan import PlannedPackage
     from poetry_ci_image.target import Target
+
+
+# What each step may meet that is the user's or the network's, not a Poetry this plugin misreads.
+INDEX_ERRORS = (RepositoryError, PackageNotFoundError, requests.RequestException, OSError)
+DOWNLOAD_ERRORS = (requests.RequestException, OSError, RuntimeError, PoetryConsoleError)
+GIT_ERRORS = (PoetryConsoleError, RuntimeError, OSError, subprocess.SubprocessError)
+BUILD_ERRORS = (ChefError, PoetryConsoleError, RuntimeError, OSError, subprocess.SubprocessError)
 
 
 @dataclass(frozen=True)
@@ -34,27 +67,25 @@ class FetchedFile:
 
 def fetch_distributions(
     poetry: Poetry,
-    plan: InstallPlan,
+    packages: Iterable[PlannedPackage],
     target: Target,
     on_progress: Callable[[str], None],
     *,
     build_sdists: bool,
+    workdir: Path,
+    cancelled: threading.Event | None = None,
 ) -> list[FetchedFile]:
     """Download (through Poetry's cache and credentials) the planned files and check their hashes.
 
-    sdists and git dependencies are built into wheels on the host when `build_sdists` is true; a
-    wheel that comes out platform-specific is refused, since the host is not the target.
+    sdists and git dependencies are built into wheels on the host (in `workdir`) when
+    `build_sdists` is true; a wheel that comes out platform-specific is refused, since the host
+    is not the target. Setting `cancelled` stops the downloads at their next chunk.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from cleo.io.null_io import NullIO
-    from poetry.utils.authenticator import Authenticator
-
-    authenticator = Authenticator(poetry.config, NullIO())
+    fetcher = _Fetcher(poetry, workdir, cancelled or threading.Event())
     workers = max(1, min(8, int(poetry.config.get("installer.max-workers") or 8)))
 
     def fetch_one(package: PlannedPackage) -> FetchedFile:
-        archive = _fetch_archive(poetry, package, authenticator)
+        archive = fetcher.archive(package)
         if package.distribution is not None:
             _check_hash(archive, package)
         ready = archive.name.endswith(".whl") or (package.source.type != "git" and not build_sdists)
@@ -62,35 +93,112 @@ def fetch_distributions(
             on_progress(f"{package.name} {package.version}: {archive.name}")
             return FetchedFile(package.name, archive)
         on_progress(f"{package.name} {package.version}: building a wheel from {archive.name}")
-        wheel = _build_on_host(poetry, archive, package)
+        wheel = fetcher.build(archive, package)
         _check_pure(wheel, package, target)
         return FetchedFile(package.name, wheel)
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fetch_one, plan.packages))
+    with poetry_boundary("fetching the locked files"):
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+        try:
+            return list(pool.map(fetch_one, packages))
+        except BaseException:
+            fetcher.cancelled.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _fetch_archive(poetry: Poetry, package: PlannedPackage, authenticator: Any) -> Path:
-    from poetry.core.packages.utils.link import Link
+class _Fetcher:
+    """Poetry's downloader, authenticator and builder, for one run."""
 
-    source = package.source
-    if source.type == "git":
-        return _clone_git(poetry, package)
-    if source.type == "file":
-        assert source.url is not None
-        path = poetry.pyproject_path.parent / source.url
-        if not path.is_file():
-            raise FetchError(
-                f"{package.name} {package.version}: the locked file {source.url} does not exist.",
-                "Restore it, or change the dependency and run `poetry lock`.",
-            )
+    def __init__(self, poetry: Poetry, workdir: Path, cancelled: threading.Event) -> None:
+        self.poetry = poetry
+        self.workdir = workdir
+        self.cancelled = cancelled
+        self._authenticator = Authenticator(poetry.config, NullIO())
+        self._downloader = _downloader_class()
+        self._lock = threading.Lock()
+        self._serial = 0
+
+    def _directory(self, prefix: str) -> Path:
+        with self._lock:
+            self._serial += 1
+            path = self.workdir / f"{prefix}-{self._serial}"
+        path.mkdir(parents=True)
         return path
-    assert package.distribution is not None
-    if source.type == "url":
-        link = Link(_locked_url(poetry, package))
-    else:
-        link = _index_link(poetry, package)
-    return _download(poetry, link, authenticator, package)
+
+    def archive(self, package: PlannedPackage) -> Path:
+        source = package.source
+        if source.type == "git":
+            return self._clone(package)
+        if source.type == "file":
+            assert source.url is not None
+            path = self.poetry.pyproject_path.parent / source.url
+            if not path.is_file():
+                raise FetchError(
+                    f"{package.name} {package.version}: the locked file {source.url} does not "
+                    "exist.",
+                    "Restore it, or change the dependency and run `poetry lock`.",
+                )
+            return path
+        assert package.distribution is not None
+        if source.type == "url":
+            link = Link(_locked_url(self.poetry, package))
+        else:
+            link = _index_link(self.poetry, package)
+        return self._download(link, package)
+
+    def _download(self, link: Link, package: PlannedPackage) -> Path:
+        def download(url: str, dest: Path) -> None:
+            downloader = self._downloader(url, dest, self._authenticator)
+            for _ in downloader.download_with_progress(chunk_size=1 << 16):
+                if self.cancelled.is_set():
+                    raise Interrupted("The download was interrupted.")
+
+        try:
+            archive: Path = self.poetry.pool.artifact_cache.get_cached_archive_for_link(
+                link, strict=True, download_func=download
+            )
+        except DOWNLOAD_ERRORS as error:
+            raise FetchError(
+                f"Downloading {link.filename} for {package.name} {package.version} failed: "
+                f"{hide_credentials(str(error))}",
+                "Check the network and the credentials Poetry has for the package's source.",
+            ) from error
+        return archive
+
+    def _clone(self, package: PlannedPackage) -> Path:
+        source = package.source
+        assert source.url is not None
+        url = _locked_git_url(self.poetry, package.name) or source.url
+        try:
+            repo = Git.clone(
+                url=url,
+                source_root=self._directory("git"),
+                revision=source.resolved_reference or source.reference,
+            )
+        except GIT_ERRORS as error:
+            raise FetchError(
+                f"Cloning {source.url} for {package.name} failed: {hide_credentials(str(error))}",
+                "Check the repository URL, the network and your git credentials.",
+            ) from error
+        path = Path(repo.path)
+        return path / source.subdirectory if source.subdirectory else path
+
+    def build(self, archive: Path, package: PlannedPackage) -> Path:
+        """A wheel built from an sdist or a checkout with Poetry's Chef (isolated PEP 517 build)."""
+        host_env = EnvManager.get_system_env(naive=True)
+        chef = Chef(self.poetry.pool.artifact_cache, host_env, self.poetry.pool)
+        try:
+            wheel: Path = chef.prepare(archive, output_dir=self._directory("wheel"))
+        except BUILD_ERRORS as error:
+            raise FetchError(
+                f"Building a wheel for {package.name} {package.version} from {archive.name} "
+                f"failed: {hide_credentials(str(error))}",
+                "Build it in your own Dockerfile (see `dockerfile` in the README), or use a "
+                "version of the package that ships wheels.",
+            ) from error
+        return wheel
 
 
 def _locked_url(poetry: Poetry, package: PlannedPackage) -> str:
@@ -102,9 +210,7 @@ def _locked_url(poetry: Poetry, package: PlannedPackage) -> str:
     raise FetchError(f"{package.name}: its URL is missing from poetry.lock.", "Run `poetry lock`.")
 
 
-def _index_link(poetry: Poetry, package: PlannedPackage) -> Any:
-    from poetry.core.packages.package import Package
-
+def _index_link(poetry: Poetry, package: PlannedPackage) -> Link:
     assert package.distribution is not None
     reference = package.source.reference if package.source.type == "legacy" else None
     try:
@@ -114,7 +220,7 @@ def _index_link(poetry: Poetry, package: PlannedPackage) -> Any:
             repository = poetry.pool.repository("pypi")
         else:
             repository = poetry.pool.repositories[0]
-    except Exception as error:
+    except (IndexError, ValueError) as error:  # Poetry's "Repository ... does not exist"
         raise FetchError(
             f"{package.name} {package.version} is locked from source '{reference}', "
             "which pyproject.toml no longer declares.",
@@ -129,7 +235,7 @@ def _index_link(poetry: Poetry, package: PlannedPackage) -> Any:
     )
     try:
         links = repository.find_links_for_package(query)
-    except Exception as error:
+    except INDEX_ERRORS as error:
         raise FetchError(
             f"The package index of source '{repository.name}' could not list "
             f"{package.name} {package.version}: {error}",
@@ -139,7 +245,8 @@ def _index_link(poetry: Poetry, package: PlannedPackage) -> Any:
         ) from error
     for link in links:
         if link.filename == package.distribution.filename:
-            return link
+            found: Link = link
+            return found
     env_name = re.sub(r"[^A-Z0-9]", "_", repository.name.upper())
     raise FetchError(
         f"Source '{repository.name}' did not list {package.distribution.filename}, which "
@@ -148,27 +255,6 @@ def _index_link(poetry: Poetry, package: PlannedPackage) -> Any:
         f"http-basic.{repository.name} USER PASSWORD`, or POETRY_HTTP_BASIC_{env_name}_USERNAME "
         f"and POETRY_HTTP_BASIC_{env_name}_PASSWORD); otherwise run `poetry lock --regenerate`.",
     )
-
-
-def _download(poetry: Poetry, link: Any, authenticator: Any, package: PlannedPackage) -> Path:
-    downloader_class = _downloader_class()
-
-    def download(url: str, dest: Path) -> None:
-        downloader = downloader_class(url, dest, authenticator)
-        for _ in downloader.download_with_progress(chunk_size=1 << 16):
-            pass
-
-    try:
-        archive: Path = poetry.pool.artifact_cache.get_cached_archive_for_link(
-            link, strict=True, download_func=download
-        )
-    except Exception as error:
-        raise FetchError(
-            f"Downloading {link.filename} for {package.name} {package.version} failed: "
-            f"{hide_credentials(str(error))}",
-            "Check the network and the credentials Poetry has for the package's source.",
-        ) from error
-    return archive
 
 
 def _downloader_class() -> Any:
@@ -194,30 +280,6 @@ def _check_hash(archive: Path, package: PlannedPackage) -> None:
         )
 
 
-def _clone_git(poetry: Poetry, package: PlannedPackage) -> Path:
-    import tempfile
-
-    from poetry.vcs.git import Git
-
-    source = package.source
-    assert source.url is not None
-    url = _locked_git_url(poetry, package.name) or source.url
-    checkout = Path(tempfile.mkdtemp(prefix="ci-image-git-"))
-    try:
-        repo = Git.clone(
-            url=url,
-            source_root=checkout,
-            revision=source.resolved_reference or source.reference,
-        )
-    except Exception as error:
-        raise FetchError(
-            f"Cloning {source.url} for {package.name} failed: {hide_credentials(str(error))}",
-            "Check the repository URL, the network and your git credentials.",
-        ) from error
-    path = Path(repo.path)
-    return path / source.subdirectory if source.subdirectory else path
-
-
 def _locked_git_url(poetry: Poetry, name: str) -> str | None:
     for locked in poetry.locker.locked_repository().packages:
         if canonical_name(locked.name) == name and locked.source_type == "git":
@@ -226,31 +288,7 @@ def _locked_git_url(poetry: Poetry, name: str) -> str | None:
     return None
 
 
-def _build_on_host(poetry: Poetry, archive: Path, package: PlannedPackage) -> Path:
-    """A wheel built from an sdist or a checkout with Poetry's Chef (isolated PEP 517 build)."""
-    import tempfile
-
-    from poetry.installation.chef import Chef
-    from poetry.utils.env import EnvManager
-
-    host_env = EnvManager.get_system_env(naive=True)
-    chef = Chef(poetry.pool.artifact_cache, host_env, poetry.pool)
-    output = Path(tempfile.mkdtemp(prefix="ci-image-wheel-"))
-    try:
-        wheel: Path = chef.prepare(archive, output_dir=output)
-    except Exception as error:
-        raise FetchError(
-            f"Building a wheel for {package.name} {package.version} from {archive.name} failed: "
-            f"{hide_credentials(str(error))}",
-            "Build it in your own Dockerfile (see `dockerfile` in the README), or use a version "
-            "of the package that ships wheels.",
-        ) from error
-    return wheel
-
-
 def _check_pure(wheel: Path, package: PlannedPackage, target: Target) -> None:
-    from packaging.utils import parse_wheel_filename
-
     _, _, _, tags = parse_wheel_filename(wheel.name)
     if not any(tag.abi == "none" and tag.platform == "any" for tag in tags):
         raise FetchError(

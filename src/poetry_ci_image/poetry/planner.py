@@ -3,10 +3,15 @@
 The install plan is not re-implemented: Poetry's own `Installer` runs against the lock with an
 environment that describes the target, and an executor that records the operations instead of
 performing them. That is what `poetry install` on the target would do, for any lock version and
-the user's installer settings (`installer.re-resolve`, `installer.no-binary`, ...).
+the user's installer settings (`installer.re-resolve`, `installer.no-binary`, ...). Poetry's
+`Chooser` then picks each package's file from the names and hashes the lock lists: no network.
+
+This module imports Poetry's installer: import it only to plan (a plan-cache miss).
 """
 
 from __future__ import annotations
+
+import os
 
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,23 +19,38 @@ from typing import Any
 from typing import cast
 from urllib.parse import quote
 
+from cleo.io.null_io import NullIO
+from packaging.utils import canonicalize_name
+from poetry.core.packages.utils.link import Link
+from poetry.installation.chooser import Chooser
+from poetry.installation.installer import Installer
+from poetry.repositories.installed_repository import InstalledRepository
+from poetry.repositories.repository import Repository
+from poetry.repositories.repository_pool import RepositoryPool
+from poetry.utils.env import MockEnv
+
 from poetry_ci_image.errors import LockError
 from poetry_ci_image.errors import PlanError
 from poetry_ci_image.plan import Distribution
 from poetry_ci_image.plan import InstallPlan
 from poetry_ci_image.plan import PlannedPackage
 from poetry_ci_image.plan import Source
+from poetry_ci_image.poetry.boundary import poetry_boundary
 from poetry_ci_image.urls import strip_credentials
 
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
+try:  # newer Poetry says "no candidates" with its own error type; Poetry 2.0 a RuntimeError
+    from poetry.console.exceptions import PoetryRuntimeError
 
+    NO_CANDIDATES: tuple[type[Exception], ...] = (RuntimeError, PoetryRuntimeError)
+except ImportError:  # Poetry 2.0
+    NO_CANDIDATES = (RuntimeError,)
+
+if TYPE_CHECKING:
     from packaging.tags import Tag
     from poetry.core.packages.package import Package
     from poetry.installation.operations.operation import Operation
     from poetry.poetry import Poetry
-    from poetry.utils.env import Env
     from poetry.utils.env.base_env import MarkerEnv
 
     from poetry_ci_image.settings import GroupSelection
@@ -39,28 +59,68 @@ if TYPE_CHECKING:
 
 def plan_install(poetry: Poetry, target: Target, selection: GroupSelection) -> InstallPlan:
     """What `poetry install` with `selection` would install on `target`, from the lock alone."""
-    from cleo.io.null_io import NullIO
-    from packaging.utils import canonicalize_name
-    from poetry.installation.installer import Installer
-    from poetry.repositories.installed_repository import InstalledRepository
+    with poetry_boundary("planning the install from poetry.lock"):
+        _check_lock(poetry)
+        groups = _select_groups(poetry, selection)
+        extras = (
+            [str(e) for e in poetry.package.extras]
+            if selection.all_extras
+            else list(selection.extras)
+        )
+        env = TargetEnv(target)
+        packages = _installed_by_poetry(poetry, env, groups, extras)
+        chooser = LockedFilesChooser(poetry, env, packages)
+        planned: list[PlannedPackage] = []
+        directories: list[str] = []
+        for package in packages:
+            if package.source_type == "directory":
+                directories.append(package.name)
+                continue
+            planned.append(_planned(package, chooser, target))
+    planned.sort(key=lambda p: p.name)
+    return InstallPlan(
+        packages=tuple(planned),
+        groups=tuple(sorted(groups)),
+        extras=tuple(sorted({canonical_name(e) for e in extras})),
+        directories=tuple(sorted(directories)),
+    )
 
+
+def canonical_name(name: str) -> str:
+    return str(canonicalize_name(name))
+
+
+def _check_lock(poetry: Poetry) -> None:
+    """A missing or unreadable poetry.lock, said as such (Poetry would only quote TOML's parser)."""
     locker = poetry.locker
     if not locker.is_locked():
         raise LockError(
             f"poetry.lock was not found in {poetry.pyproject_path.parent}.",
             "Run `poetry lock` to create it, and commit it.",
         )
-    # Freshness is the installer's first check: its ValueError says it in Poetry's words.
-    groups = _select_groups(poetry, selection)
-    extras = list(poetry.package.extras) if selection.all_extras else list(selection.extras)
+    try:
+        locker.lock_data  # noqa: B018 (parsing is what is checked)
+    except ValueError as error:  # TOML's decode error
+        raise LockError(
+            f"poetry.lock is not a valid lock file: {error}.",
+            "Restore it from version control (`git checkout poetry.lock`), or run `poetry lock`.",
+        ) from None
+    except RuntimeError as error:  # Poetry's words: no metadata, an incompatible lock version
+        raise LockError(
+            f"poetry.lock cannot be read: {error}",
+            "Restore it from version control, or run `poetry lock`.",
+        ) from None
 
-    env = _target_env(target)
-    recorder = _RecordingExecutor()
+
+def _installed_by_poetry(
+    poetry: Poetry, env: TargetEnv, groups: set[str], extras: list[str]
+) -> list[Package]:
+    recorder = RecordingExecutor()
     installer = Installer(
         NullIO(),
         env,
         poetry.package,
-        locker,
+        poetry.locker,
         poetry.pool,
         poetry.config,
         installed=InstalledRepository(),
@@ -72,33 +132,7 @@ def plan_install(poetry: Poetry, target: Target, selection: GroupSelection) -> I
         installer.run()
     except ValueError as error:  # Poetry's own words: stale lock, unknown extra
         raise LockError(str(error)) from error
-    except Exception as error:  # e.g. a lock Poetry cannot parse
-        raise LockError(
-            f"Poetry could not work out what to install from poetry.lock: {error}",
-            "Check that `poetry install --dry-run` works, or run `poetry lock`.",
-        ) from error
-
-    chooser = _offline_chooser(poetry, env, recorder.packages)
-    planned: list[PlannedPackage] = []
-    directories: list[str] = []
-    for package in recorder.packages:
-        if package.source_type == "directory":
-            directories.append(package.name)
-            continue
-        planned.append(_planned(package, chooser, target))
-    planned.sort(key=lambda p: p.name)
-    return InstallPlan(
-        packages=tuple(planned),
-        groups=tuple(sorted(groups)),
-        extras=tuple(sorted({canonical_name(e) for e in extras})),
-        directories=tuple(sorted(directories)),
-    )
-
-
-def canonical_name(name: str) -> str:
-    from packaging.utils import canonicalize_name
-
-    return str(canonicalize_name(name))
+    return recorder.packages
 
 
 def _select_groups(poetry: Poetry, selection: GroupSelection) -> set[str]:
@@ -133,7 +167,7 @@ def _select_groups(poetry: Poetry, selection: GroupSelection) -> set[str]:
     return {canonical_name(name) for name in chosen}
 
 
-class _RecordingExecutor:
+class RecordingExecutor:
     """Stands in for Poetry's Executor: keeps the packages to install, performs nothing."""
 
     def __init__(self) -> None:
@@ -147,41 +181,41 @@ class _RecordingExecutor:
             self.packages.append(operation.package)
         return 0
 
-    def dry_run(self, dry_run: bool = True) -> _RecordingExecutor:
+    def dry_run(self, dry_run: bool = True) -> RecordingExecutor:
         return self
 
-    def verbose(self, verbose: bool = True) -> _RecordingExecutor:
+    def verbose(self, verbose: bool = True) -> RecordingExecutor:
         return self
 
-    def disable(self) -> _RecordingExecutor:
+    def disable(self) -> RecordingExecutor:
         self.enabled = False
         return self
 
 
-def _target_env(target: Target) -> Env:
-    """A Poetry `Env` whose markers and wheel tags are the target's, not the host's."""
-    from poetry.utils.env import MockEnv
+class TargetEnv(MockEnv):
+    """A Poetry `Env` whose markers and wheel tags are the target's, not the host's.
 
-    marker_env = target.marker_env()
-    supported_tags = _TagList(target.supported_tags())
+    Every marker value comes from the target (MockEnv alone leaks some from the host).
+    """
 
-    class TargetEnv(MockEnv):
-        def get_marker_env(self) -> MarkerEnv:
-            return cast("MarkerEnv", dict(marker_env))
+    def __init__(self, target: Target) -> None:
+        self._target_markers = target.marker_env()
+        self._target_tags = TagList(target.supported_tags())
+        super().__init__(
+            version_info=target.python,
+            platform="linux",
+            platform_machine=target.machine,
+            supported_tags=self._target_tags,
+        )
 
-        def get_supported_tags(self) -> list[Tag]:
-            return list(supported_tags)
+    def get_marker_env(self) -> MarkerEnv:
+        return cast("MarkerEnv", dict(self._target_markers))
 
-    env: Env = TargetEnv(
-        version_info=target.python,
-        platform="linux",
-        platform_machine=target.machine,
-        supported_tags=supported_tags,
-    )
-    return env
+    def get_supported_tags(self) -> list[Tag]:
+        return list(self._target_tags)
 
 
-class _TagList(list["Tag"]):
+class TagList(list["Tag"]):
     """The target's tags, best first, with constant-time `in` and `index`.
 
     Poetry's Wheel.get_minimum_supported_index calls both once per wheel tag on a list of some
@@ -206,44 +240,42 @@ class _TagList(list["Tag"]):
             raise ValueError(f"{tag} is not a supported tag") from None
 
 
-def _offline_chooser(
-    poetry: Poetry, env: Env, packages: list[Package]
-) -> Callable[[Package], Distribution]:
+class LockedFiles(Repository):
+    """A repository that lists, for a package, the files the lock records (name and hash)."""
+
+    def find_links_for_package(self, package: Package) -> list[Link]:
+        # The hash travels in the URL fragment, which every poetry-core 2.x Link parses.
+        return [
+            Link(f"https://locked.invalid/{quote(e['file'])}#{e['hash'].replace(':', '=', 1)}")
+            for e in package.files
+        ]
+
+
+class LockedFilesChooser:
     """Poetry's Chooser, fed the file names and hashes of the lock instead of the index."""
-    from poetry.core.packages.utils.link import Link
-    from poetry.installation.chooser import Chooser
-    from poetry.repositories.repository import Repository
-    from poetry.repositories.repository_pool import RepositoryPool
 
-    class LockedFiles(Repository):
-        def find_links_for_package(self, package: Package) -> list[Link]:
-            # The hash travels in the URL fragment, which every poetry-core 2.x Link parses.
-            return [
-                Link(f"https://locked.invalid/{quote(e['file'])}#{e['hash'].replace(':', '=', 1)}")
-                for e in package.files
-            ]
+    def __init__(self, poetry: Poetry, env: TargetEnv, packages: list[Package]) -> None:
+        names = {"pypi"} | {
+            package.source_reference
+            for package in packages
+            if package.source_type == "legacy" and package.source_reference
+        }
+        pool = RepositoryPool()
+        for name in sorted(names):
+            pool.add_repository(LockedFiles(name))
+        self._chooser = Chooser(pool, env, poetry.config)
 
-    names = {"pypi"} | {
-        package.source_reference
-        for package in packages
-        if package.source_type == "legacy" and package.source_reference
-    }
-    pool = RepositoryPool()
-    for name in sorted(names):
-        pool.add_repository(LockedFiles(name))
-    chooser = Chooser(pool, env, poetry.config)
-
-    def choose(package: Package) -> Distribution:
-        link = chooser.choose_for(package)
+    def choose(self, package: Package) -> Distribution | None:
+        """The file the target installs, or None when the lock has none it can install."""
+        try:
+            link = self._chooser.choose_for(package)
+        except NO_CANDIDATES:  # Poetry's "Unable to find installation candidates for ..."
+            return None
         hashes = {entry["file"]: entry["hash"] for entry in package.files}
         return Distribution(filename=link.filename, hash=hashes[link.filename])
 
-    return choose
 
-
-def _planned(
-    package: Package, choose: Callable[[Package], Distribution], target: Target
-) -> PlannedPackage:
+def _planned(package: Package, chooser: LockedFilesChooser, target: Target) -> PlannedPackage:
     source_type = package.source_type or "pypi"
     source = Source(
         type=source_type,
@@ -263,15 +295,15 @@ def _planned(
         entry = package.files[0]
         distribution = Distribution(filename=entry["file"], hash=entry["hash"])
     else:
-        try:
-            distribution = choose(package)
-        except Exception as error:
+        choice = chooser.choose(package)
+        if choice is None:
             raise PlanError(
                 f"{package.pretty_name} {package.pretty_version} has no distribution in "
                 f"poetry.lock that {target.describe()} can install.",
                 "Choose another target (python, platform, base), or a version of the package "
                 "that ships files for it, then run `poetry lock`.",
-            ) from error
+            )
+        distribution = choice
     return PlannedPackage(
         canonical_name(package.name), package.pretty_version, source, distribution
     )
@@ -289,12 +321,6 @@ def _public_url(package: Package, source_type: str) -> str | None:
             try:
                 return path.relative_to(root).as_posix()
             except ValueError:
-                return Path(_relpath(path, root)).as_posix()
+                return Path(os.path.relpath(path, root)).as_posix()
         return path.as_posix()
     return strip_credentials(url)
-
-
-def _relpath(path: Path, root: Path) -> str:
-    import os
-
-    return os.path.relpath(path, root)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.plan_cache import ProjectInputs
-from poetry_ci_image.plan_cache import poetry_settings
+from poetry_ci_image.poetry.boundary import poetry_boundary
+from poetry_ci_image.poetry.boundary import running_poetry_version
 
 
 if TYPE_CHECKING:
@@ -38,20 +38,6 @@ class Project:
             self._poetry = self._load()
         return self._poetry
 
-    def inputs(self, env: Mapping[str, str]) -> ProjectInputs:
-        """What the facts and the plan are computed from, for the plan cache's key."""
-        from poetry.__version__ import __version__ as poetry_version
-        from poetry.locations import CONFIG_DIR
-
-        return ProjectInputs(
-            pyproject=(self.root / "pyproject.toml").read_bytes(),
-            lock=_read(self.root / "poetry.lock"),
-            local_config=_read(self.root / "poetry.toml"),
-            global_config=_read(Path(CONFIG_DIR) / "config.toml"),
-            poetry_settings=poetry_settings(env),
-            poetry_version=poetry_version,
-        )
-
 
 def project_root(directory: Path) -> Path:
     """The directory of the pyproject.toml Poetry uses for `directory` (it searches upwards)."""
@@ -71,17 +57,18 @@ def application_directory(application: Any) -> Path:
     return Path(directory)
 
 
-def plan_cache_directory() -> Path:
+def cache_directory() -> Path:
+    """Poetry's cache directory (`cache-dir`, POETRY_CACHE_DIR), where the plugin keeps its own."""
     from poetry.config.config import Config
 
-    return Path(Config.create().get("cache-dir")) / "ci-image" / "plans"
+    return Path(Config.create().get("cache-dir"))
 
 
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
+def global_config_file() -> Path:
+    """Poetry's global config.toml (it may not exist)."""
+    from poetry.locations import CONFIG_DIR
+
+    return Path(CONFIG_DIR) / "config.toml"
 
 
 @dataclass(frozen=True)
@@ -96,22 +83,22 @@ class ProjectFacts:
 
 
 def project_facts(poetry: Poetry) -> ProjectFacts:
-    from poetry.__version__ import __version__ as poetry_version
     from poetry.core.constraints.version import parse_constraint
 
-    package = poetry.package
-    allowed = tuple(
-        minor
-        for minor in KNOWN_MINORS
-        if package.python_constraint.allows_any(parse_constraint(f"~{minor}"))
-    )
-    tool = poetry.pyproject.data.get("tool", {})
-    table = tool.get("poetry-ci-image", {})
+    with poetry_boundary("reading the project"):
+        package = poetry.package
+        allowed = tuple(
+            minor
+            for minor in KNOWN_MINORS
+            if package.python_constraint.allows_any(parse_constraint(f"~{minor}"))
+        )
+        tool = poetry.pyproject.data.get("tool", {})
+        table = tool.get("poetry-ci-image", {})
     return ProjectFacts(
         root=poetry.pyproject_path.parent,
         # Plain values: Poetry may hand tomlkit items, which neither compare nor copy as dicts.
         table=json.loads(json.dumps(table)),
         python_constraint=package.python_versions,
         allowed_minors=allowed,
-        poetry_version=poetry_version,
+        poetry_version=running_poetry_version(),
     )

@@ -1,0 +1,200 @@
+"""What every `poetry image` command shares: the settings options, progress output, and the one
+place where errors become output and exit codes.
+
+Every `CiImageError` becomes `Error: ...` plus a hint on stderr and its exit status (2; 130 for
+an interrupt); check modes exit 1 when the check fails. Anything else is a bug or an unsupported
+Poetry: one message that says where to report it, and the traceback only with -vvv.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import traceback
+
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+
+from cleo.formatters.formatter import Formatter
+from cleo.helpers import option
+from poetry.console.commands.command import Command
+
+from poetry_ci_image import ISSUES_URL
+from poetry_ci_image import __version__
+from poetry_ci_image.errors import BuildError
+from poetry_ci_image.errors import CiImageError
+from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.errors import Interrupted
+from poetry_ci_image.settings import SETTINGS
+from poetry_ci_image.settings import Options
+from poetry_ci_image.settings import Setting
+from poetry_ci_image.settings import split_list_options
+
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from cleo.io.inputs.option import Option
+    from poetry.poetry import Poetry
+
+    from poetry_ci_image.poetry.project import Project
+    from poetry_ci_image.resolve import Resolved
+
+
+INTERRUPTED = Interrupted(
+    "Interrupted. Nothing was left half-done: the tag-file and the registry's tag are each "
+    "written in one step, last.",
+    "Run the command again to finish the work.",
+)
+
+
+def _off_help(setting: Setting) -> str:
+    if setting.kind == "bool":
+        return f"The opposite of --{setting.key}."
+    return f"Ignore {setting.key} in [tool.poetry-ci-image]: use the default."
+
+
+def settings_options() -> list[Option]:
+    """A `--<key>` option for every setting, and `--no-<key>` where it can be switched off."""
+    options: list[Option] = []
+    for setting in SETTINGS:
+        options.append(
+            option(
+                setting.option_name,
+                setting.shortcut,
+                setting.help,
+                flag=setting.kind == "bool",
+                multiple=setting.kind in {"strings", "table", "platforms"},
+            )
+        )
+        if setting.off_option:
+            options.append(option(setting.off_option, None, _off_help(setting)))
+    return options
+
+
+class ImageCommand(Command):
+    """The base of every `image` command: settings options and error handling."""
+
+    options: ClassVar[list[Option]] = settings_options()
+    _given_poetry: Poetry | None = None
+
+    def set_poetry(self, poetry: Poetry) -> None:
+        """A Poetry given from outside (tests, other plugins) instead of the application's."""
+        self._given_poetry = poetry
+        super().set_poetry(poetry)
+
+    def handle(self) -> int:
+        previous = _terminate_as_interrupt()
+        try:
+            return self.perform()
+        except KeyboardInterrupt:
+            return self._fail(INTERRUPTED)
+        except BuildError as error:
+            if error.log_tail and not self.io.is_verbose():
+                self.line_error("Last lines of the build log:")
+                for line in error.log_tail:
+                    self.line_error(f"  {_escape(line)}")
+            return self._fail(error)
+        except CiImageError as error:
+            return self._fail(error)
+        except Exception as error:  # the last resort: a bug, or a Poetry the plugin misreads
+            if self.io.is_debug():
+                self.line_error(_escape("".join(traceback.format_exception(error)).rstrip()))
+            return self._fail(
+                CiImageError(
+                    f"poetry-ci-image {__version__} failed unexpectedly: "
+                    f"{type(error).__name__}: {error}",
+                    f"This is a bug: report it at {ISSUES_URL} with the output of the command "
+                    "run with -vvv (which shows the traceback).",
+                )
+            )
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+    def perform(self) -> int:
+        raise NotImplementedError
+
+    def _fail(self, error: CiImageError) -> int:
+        if self.io.is_debug() and error.__cause__ is not None:
+            self.line_error(_escape("".join(traceback.format_exception(error.__cause__)).rstrip()))
+        self.line_error(f"<error>Error: {_escape(error.message)}</error>")
+        if error.hint:
+            self.line_error(_escape(error.hint))
+        return error.exit_code
+
+    def given_options(self) -> Options:
+        """The settings options as given on the command line, by setting key."""
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            given = self.option(setting.option_name)
+            off = bool(self.option(setting.off_option)) if setting.off_option else False
+            if off and given:
+                raise ConfigError(
+                    f"--{setting.option_name} and --{setting.off_option} are both given.",
+                    "Give one of them.",
+                )
+            if setting.kind == "bool":
+                if given or off:
+                    values[setting.key] = bool(given)
+            elif off:
+                values[setting.key] = None
+            elif isinstance(given, list):
+                if given:
+                    values[setting.key] = (
+                        split_list_options(given) if setting.split else tuple(given)
+                    )
+            elif given is not None:
+                values[setting.key] = given
+        return Options(values)
+
+    def project(self) -> Project:
+        """The project; Poetry is loaded only if the work needs it (a cache miss, a build)."""
+        from poetry_ci_image.poetry import project as poetry_project
+
+        given = self._given_poetry
+        if given is not None:
+            return poetry_project.Project(given.pyproject_path.parent, lambda: given)
+        root = poetry_project.project_root(
+            poetry_project.application_directory(self.get_application())
+        )
+        return poetry_project.Project(root, lambda: self.poetry)
+
+    def resolve(self, project: Project | None = None) -> Resolved:
+        from poetry_ci_image.plan_cache import PlanCache
+        from poetry_ci_image.poetry.project import cache_directory
+        from poetry_ci_image.resolve import resolve
+
+        no_cache = self.io.input.has_option("no-cache") and self.io.input.option("no-cache")
+        cache = PlanCache(None if no_cache else cache_directory() / "ci-image" / "plans")
+        return resolve(project or self.project(), self.given_options(), os.environ, cache)
+
+    def out(self, text: str) -> None:
+        """The command's result, on stdout."""
+        self.line(_escape(text))
+
+    def status(self, message: str) -> None:
+        """A line a person follows the work by, on stderr."""
+        self.line_error(_escape(message))
+
+    def detail(self, message: str) -> None:
+        """A line shown with -v only (each download, each retry, each layer)."""
+        if self.io.is_verbose():
+            self.line_error(_escape(message))
+
+
+def _escape(text: str) -> str:
+    return Formatter.escape(text)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _terminate_as_interrupt() -> Any:
+    """A cancelled CI job gets SIGTERM: stop as on Ctrl-C, so the run directory is removed."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread (an embedding application): leave it alone
+        return None

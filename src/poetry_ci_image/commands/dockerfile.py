@@ -1,0 +1,29 @@
+"""`poetry image dockerfile`: a Dockerfile to start your own from."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import ClassVar
+
+from cleo.helpers import option
+
+from poetry_ci_image.commands.base import ImageCommand
+
+
+if TYPE_CHECKING:
+    from cleo.io.inputs.option import Option
+
+
+class DockerfileCommand(ImageCommand):
+    name = "image dockerfile"
+    description = "Print the built-in Dockerfile, to start your own from it."
+    options: ClassVar[list[Option]] = [
+        option("poetry", None, "The variant that puts Poetry into the image (the default)."),
+        option("no-poetry", None, "The variant that leaves Poetry out."),
+    ]
+
+    def perform(self) -> int:
+        from poetry_ci_image.dockerfile import builtin_dockerfile
+
+        self.out(builtin_dockerfile(with_poetry=not self.option("no-poetry")).rstrip("\n"))
+        return 0

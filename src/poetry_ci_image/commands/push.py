@@ -1,0 +1,54 @@
+"""`poetry image push`: a no-op when the registry has the image, else build and push it."""
+
+from __future__ import annotations
+
+import os
+
+from typing import TYPE_CHECKING
+from typing import ClassVar
+
+from cleo.helpers import option
+
+from poetry_ci_image.commands.base import ImageCommand
+
+
+if TYPE_CHECKING:
+    from cleo.io.inputs.option import Option
+
+
+class PushCommand(ImageCommand):
+    name = "image push"
+    description = "Make sure the registry has the image: a no-op when it does, else build and push."
+    options: ClassVar[list[Option]] = [
+        *ImageCommand.options,
+        option(
+            "tag",
+            None,
+            "Also push this tag (e.g. latest) with a new image.",
+            flag=False,
+            multiple=True,
+        ),
+        option("force", None, "Build and push even if the registry has the image already."),
+    ]
+
+    def perform(self) -> int:
+        from poetry_ci_image.engine import DockerEngine
+        from poetry_ci_image.push import push_image
+        from poetry_ci_image.registry.registries import Registries
+
+        project = self.project()
+        resolved = self.resolve(project)
+        outcome = push_image(
+            project,
+            resolved,
+            lambda: DockerEngine(os.environ),
+            Registries(os.environ, self.detail),
+            self,
+            os.environ,
+            extra_tags=tuple(self.option("tag") or ()),
+            force=bool(self.option("force")),
+        )
+        if outcome.pushed:
+            self.status(f"Pushed {outcome.reference} in {outcome.seconds:.1f} s.")
+        self.out(outcome.reference)
+        return 0

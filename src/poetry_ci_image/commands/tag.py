@@ -1,0 +1,125 @@
+"""`poetry image tag`: the reference, recorded in the tag-file; or checked against it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+
+from cleo.helpers import option
+
+from poetry_ci_image.commands.base import ImageCommand
+
+
+if TYPE_CHECKING:
+    from cleo.io.inputs.option import Option
+
+    from poetry_ci_image.resolve import Resolved
+
+
+class TagCommand(ImageCommand):
+    name = "image tag"
+    description = "Print the image reference whose tag fingerprints the locked dependencies."
+    options: ClassVar[list[Option]] = [
+        *ImageCommand.options,
+        option("json", None, "Print the reference, the fingerprint and its inputs as JSON."),
+        option(
+            "check", None, "Exit 1 unless the tag-file records this reference (writes nothing)."
+        ),
+        option("remote", None, "Exit 1 unless the registry has this reference (no engine needed)."),
+        option("dotenv", None, "Also write VARIABLE=reference to this dotenv file.", flag=False),
+        option("github-output", None, "Also write image=... and tag=... to $GITHUB_OUTPUT."),
+    ]
+    help = """\
+The <info>image tag</> command prints <comment><repository>:<tag></>, where the tag is a
+fingerprint of what <info>poetry install</> would put into the image for the target.
+With <comment>tag-file</> configured it also records the reference there.
+
+<info>--check</>   exit 0 when the tag-file records this reference, 1 when not (git pre-push hook).
+<info>--remote</>  exit 0 when the registry has this reference, 1 when not.
+Errors exit 2.
+"""
+
+    def perform(self) -> int:
+        resolved = self.resolve()
+        if self.option("check") or self.option("remote"):
+            return self._check(resolved)
+        if self.option("json"):
+            self.out(json.dumps(describe(resolved), indent=2))
+            return 0
+        reference = str(resolved.reference)
+        self._record(resolved, reference)
+        self.out(reference)
+        return 0
+
+    def _record(self, resolved: Resolved, reference: str) -> None:
+        from poetry_ci_image import outputs
+        from poetry_ci_image.tagfile import write_reference
+
+        settings = resolved.settings
+        if settings.tag_file is not None:
+            changed = write_reference(settings.tag_file, settings.variable, reference)
+            name = os.path.relpath(settings.tag_file, settings.project_dir)
+            self.status(f"{'Wrote' if changed else 'Unchanged:'} {name}")
+        if self.option("dotenv"):
+            outputs.write_dotenv(self.option("dotenv"), settings.variable, reference)
+        if self.option("github-output"):
+            outputs.write_github_output(os.environ, resolved.reference)
+
+    def _check(self, resolved: Resolved) -> int:
+        from poetry_ci_image.tagfile import check_tag_file
+
+        reference = resolved.reference
+        settings = resolved.settings
+        if self.option("check"):
+            check = check_tag_file(
+                settings.require_tag_file(), settings.variable, str(reference), settings.project_dir
+            )
+            if not check.current:
+                self.status(check.describe())
+                self.status(check.hint)
+                return 1
+            self.status(f"{check.name} is up to date.")
+        if self.option("remote"):
+            from poetry_ci_image.credentials import find_credentials
+            from poetry_ci_image.registry.client import RegistryClient
+
+            registry = RegistryClient(
+                reference.registry,
+                find_credentials(reference.registry, os.environ),
+                api_host=reference.api_host,
+                notify=self.detail,
+            )
+            if registry.manifest_digest(reference.path, str(reference.tag)) is None:
+                self.status(f"{reference} is not in the registry.")
+                self.status("Run `poetry image push` to build and push it.")
+                return 1
+            self.status(f"{reference} is in the registry.")
+        self.out(str(reference))
+        return 0
+
+
+def describe(resolved: Resolved) -> dict[str, Any]:
+    """`tag --json`: the reference, the fingerprint, and every input of it."""
+    from poetry_ci_image.fingerprint import SCHEMA_VERSION
+
+    settings = resolved.settings
+    reference = str(resolved.reference) if settings.repository else None
+    return {
+        "reference": reference,
+        "repository": settings.repository,
+        "tag": resolved.fingerprint.tag,
+        "fingerprint": resolved.fingerprint.digest,
+        "schema": SCHEMA_VERSION,
+        "target": resolved.target.as_dict(),
+        "image": resolved.recipe.as_dict(),
+        "groups": list(resolved.plan.groups),
+        "extras": list(resolved.plan.extras),
+        "packages": [package.as_dict() for package in resolved.plan.packages],
+        "not_in_image": {
+            "directory_dependencies": list(resolved.plan.directories),
+        },
+    }

@@ -1,0 +1,549 @@
+"""A registry's HTTP API (the OCI distribution spec), as the plugin needs it: no Docker engine.
+
+`RegistryClient` speaks to one registry: manifests (HEAD, GET, PUT), blobs (HEAD, GET, upload,
+cross-repository mount). It answers the registry's authentication challenge (Basic, or Bearer
+with a token for exactly the scopes a request needs, anonymous when there are no credentials, as
+Docker Hub's token service wants) and retries what can succeed on a second try: a reset
+connection, a timeout, a 5xx, a 429 (after its Retry-After), with bounded exponential back-off,
+saying so through `notify` (shown with -v). A persistent failure ends in one `RegistryError`.
+
+Loopback registries (127.0.0.0/8, localhost, ::1) are spoken to over plain HTTP, as the Docker
+engine does; every other one over HTTPS (with the CA bundle requests uses: REQUESTS_CA_BUNDLE).
+
+Why not a library: python-dxf (the most complete) refuses any authentication over plain HTTP,
+so the loopback registries of CI services and tests could not log in; forces the token realm to
+HTTPS; has no retries; and leaves an upload session open when a mount is refused. oras-py is
+built around artifacts, not images. What the plugin needs is small, so it is written here on
+`requests` (which Poetry already brings), with Docker's own credential resolution kept
+(credentials.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import re
+import threading
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from poetry_ci_image.errors import RegistryError
+from poetry_ci_image.urls import hide_credentials
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Iterable
+    from collections.abc import Iterator
+    from collections.abc import Mapping
+
+    from poetry_ci_image.credentials import Credentials
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
+TIMEOUT = (10, 120)  # seconds to connect, seconds between bytes
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_RANGE = re.compile(r"^0-(\d+)$")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to try again: `attempts` tries, back-off doubling from `first`."""
+
+    attempts: int = 5
+    first: float = 0.5
+    longest: float = 8.0  # no single wait is longer (a Retry-After is capped to it)
+
+    def delay(self, attempt: int, retry_after: str | None) -> float:
+        """The wait before try `attempt + 1` (attempt counts from 1)."""
+        if retry_after:
+            try:
+                return min(self.longest, max(0.0, float(retry_after)))
+            except ValueError:
+                pass  # an HTTP date: fall back to the back-off
+        return min(self.longest, self.first * 2.0 ** (attempt - 1))
+
+
+def base_url(registry_host: str) -> str:
+    """`http://` for loopback registries (as the Docker engine does), `https://` otherwise."""
+    if registry_host.startswith("["):
+        host = registry_host.split("]")[0] + "]"
+    else:
+        host = registry_host.rsplit(":", 1)[0]
+    loopback = host in {"localhost", "[::1]"} or host.startswith("127.")
+    return f"{'http' if loopback else 'https'}://{registry_host}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    body: bytes
+    media_type: str
+    digest: str  # sha256 of `body`
+
+
+class SizedBody:
+    """A request body of known length, sent in chunks (requests then sends Content-Length, not
+    chunked encoding); stops the upload when the run is cancelled."""
+
+    def __init__(self, chunks: Iterable[bytes], size: int, cancelled: threading.Event) -> None:
+        self._chunks = chunks
+        self._size = size
+        self._cancelled = cancelled
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            if self._cancelled.is_set():
+                raise KeyboardInterrupt
+            yield chunk
+
+
+class _Retry(Exception):
+    """A failure worth another try: the request, and why."""
+
+    def __init__(self, reason: str, retry_after: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class RegistryClient:
+    """One registry's API, for the repositories of one command run.
+
+    `name` is the registry as the user wrote it (for messages: `docker.io`); `api_host` is where
+    its API answers (`registry-1.docker.io`, or a mirror). Thread-safe: blobs upload in parallel.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        credentials: Credentials | None,
+        *,
+        api_host: str | None = None,
+        notify: Callable[[str], None] = lambda message: None,
+        retry: RetryPolicy = RetryPolicy(),
+        cancelled: threading.Event | None = None,
+    ) -> None:
+        self.name = name
+        self.credentials = credentials
+        self._base = base_url(api_host or name)
+        self._notify = notify
+        self._retry = retry
+        self._cancelled = cancelled or threading.Event()
+        self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._lock = threading.Lock()
+        self._authorization: dict[str, str] = {}  # scope -> Authorization header
+        self._basic: str | None = None  # the registry asked for Basic: every request sends it
+
+    # Manifests ----------------------------------------------------------------------------------
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        """The digest the registry gives for `reference` (a tag or digest), or None if missing."""
+        response = self._request(
+            "HEAD",
+            f"/v2/{repository}/manifests/{reference}",
+            repository,
+            headers={"Accept": ", ".join(MANIFEST_TYPES)},
+            allow={200, 404},
+        )
+        if response.status_code == 404:
+            return None
+        digest = response.headers.get("Docker-Content-Digest")
+        if digest:
+            return digest
+        return self.get_manifest(repository, reference).digest  # registries that omit the header
+
+    def get_manifest(self, repository: str, reference: str) -> Manifest:
+        response = self._request(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            repository,
+            headers={"Accept": ", ".join(MANIFEST_TYPES)},
+            allow={200, 404},
+        )
+        if response.status_code == 404:
+            raise RegistryError(
+                f"{self.name}/{repository}:{reference} does not exist.",
+                "Check the image name and tag (for a base image: `base` in "
+                "[tool.poetry-ci-image]).",
+            )
+        body = response.content
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        if reference.startswith("sha256:") and digest != reference:
+            raise RegistryError(
+                f"{self.name} sent a manifest for {repository}@{reference} whose digest is "
+                f"{digest}.",
+                "The registry or a proxy in between altered it; check them.",
+            )
+        media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        return Manifest(body, media_type, digest)
+
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> None:
+        self._request(
+            "PUT",
+            f"/v2/{repository}/manifests/{reference}",
+            repository,
+            push=True,
+            headers={"Content-Type": media_type},
+            data=lambda: body,
+            allow={200, 201, 202},
+        )
+
+    # Blobs --------------------------------------------------------------------------------------
+
+    def has_blob(self, repository: str, digest: str) -> bool:
+        response = self._request(
+            "HEAD", f"/v2/{repository}/blobs/{digest}", repository, allow={200, 404}
+        )
+        return response.status_code == 200
+
+    def get_blob(self, repository: str, digest: str) -> bytes:
+        """A small blob (an image config), digest-checked."""
+        return b"".join(self.stream_blob(repository, digest))
+
+    def stream_blob(self, repository: str, digest: str) -> Iterator[bytes]:
+        """A blob's bytes, in chunks; the digest is checked at the end (a RegistryError if not)."""
+        response = self._request(
+            "GET", f"/v2/{repository}/blobs/{digest}", repository, stream=True, allow={200}
+        )
+        algorithm, _, expected = digest.partition(":")
+        hasher = hashlib.new(algorithm)
+        try:
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                if self._cancelled.is_set():
+                    raise KeyboardInterrupt
+                hasher.update(chunk)
+                yield chunk
+        except requests.RequestException as error:
+            raise RegistryError(
+                f"Reading {digest[:19]} from {self.name}/{repository} failed: {_reason(error)}",
+                "Try again; check the network if it persists.",
+            ) from None
+        finally:
+            response.close()
+        if hasher.hexdigest() != expected:
+            raise RegistryError(
+                f"{self.name}/{repository} sent a blob whose content is not {digest}.",
+                "The registry or a proxy in between altered it; check them, then try again.",
+            )
+
+    def mount_blob(self, repository: str, digest: str, source: str) -> bool:
+        """Link a blob from `source` (a repository of this registry); False if it was not."""
+        response = self._request(
+            "POST",
+            f"/v2/{repository}/blobs/uploads/?mount={digest}&from={source}",
+            repository,
+            push=True,
+            mount_from=source,
+            allow={201, 202},
+        )
+        if response.status_code == 201:
+            return True
+        # 202: the registry started an ordinary upload instead; close that session.
+        location = response.headers.get("Location")
+        if location:
+            with contextlib.suppress(RegistryError, _Retry):  # else it expires on its own
+                self._request("DELETE", location, repository, push=True, allow=None, attempts=1)
+        return False
+
+    def upload_blob(
+        self, repository: str, digest: str, size: int, chunks: Callable[[], Iterable[bytes]]
+    ) -> None:
+        """Upload a blob in one PUT; `chunks` gives its bytes again for each try."""
+        for attempt in range(1, self._retry.attempts + 1):
+            start = self._request(
+                "POST", f"/v2/{repository}/blobs/uploads/", repository, push=True, allow={202}
+            )
+            location = start.headers.get("Location")
+            if not location:
+                raise RegistryError(
+                    f"{self.name} started an upload to {repository} without saying where to send "
+                    "it (no Location header).",
+                    "Check the registry, or any proxy in front of it.",
+                )
+            separator = "&" if "?" in location else "?"
+            try:
+                self._request(
+                    "PUT",
+                    f"{location}{separator}digest={digest}",
+                    repository,
+                    push=True,
+                    headers={"Content-Type": "application/octet-stream"},
+                    data=lambda: SizedBody(chunks(), size, self._cancelled),
+                    allow={201, 204},
+                    attempts=1,  # a new upload session for every try
+                )
+                return
+            except _Retry as failure:
+                if attempt == self._retry.attempts:
+                    raise self._gave_up("PUT", f"/v2/{repository}/blobs/", failure) from None
+                self._wait(attempt, failure, "PUT", f"/v2/{repository}/blobs/ ({digest[:19]})")
+
+    # Requests -----------------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        repository: str,
+        *,
+        push: bool = False,
+        mount_from: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: Callable[[], SizedBody | bytes] | None = None,
+        stream: bool = False,
+        allow: set[int] | None,
+        attempts: int | None = None,
+    ) -> requests.Response:
+        """Send a request, authenticating and retrying; a RegistryError unless its status is in
+        `allow` (None: any). With `attempts=1` a retryable failure raises `_Retry` instead."""
+        url = urljoin(self._base, path)
+        scope = _scope(repository, push, mount_from)
+        tries = attempts or self._retry.attempts
+        for attempt in range(1, tries + 1):
+            try:
+                response = self._send(method, url, scope, headers, data, stream)
+                if response.status_code == 401:
+                    self._authenticate(response, scope, repository)
+                    response = self._send(method, url, scope, headers, data, stream)
+                if response.status_code in RETRY_STATUSES:
+                    response.close()
+                    raise _Retry(
+                        f"HTTP {response.status_code}{_detail(response)}",
+                        response.headers.get("Retry-After"),
+                    )
+            except _Retry as failure:
+                if attempts == 1:
+                    raise
+                if attempt == tries:
+                    raise self._gave_up(method, path, failure) from None
+                self._wait(attempt, failure, method, path)
+                continue
+            if allow is not None and response.status_code not in allow:
+                raise self._refused(method, path, repository, response)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        scope: str,
+        headers: Mapping[str, str] | None,
+        data: Callable[[], SizedBody | bytes] | None,
+        stream: bool,
+    ) -> requests.Response:
+        if self._cancelled.is_set():
+            raise KeyboardInterrupt
+        sent = dict(headers or {})
+        with self._lock:
+            authorization = self._basic or self._authorization.get(scope)
+        if authorization:
+            sent["Authorization"] = authorization
+        try:
+            return self._session.request(
+                method,
+                url,
+                headers=sent,
+                data=data() if data is not None else None,
+                stream=stream,
+                timeout=TIMEOUT,
+                allow_redirects=method in {"GET", "HEAD"},
+            )
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise _Retry(_reason(error)) from None
+        except requests.RequestException as error:
+            raise RegistryError(
+                f"A request to {self.name} failed: {_reason(error)}",
+                "Check the registry's address and the network.",
+            ) from None
+
+    def _authenticate(self, response: requests.Response, scope: str, repository: str) -> None:
+        """Answer the registry's challenge, for `scope`."""
+        challenge = response.headers.get("WWW-Authenticate", "")
+        response.close()
+        kind, _, params_text = challenge.partition(" ")
+        if kind.lower() == "basic":
+            if self.credentials is None:
+                raise RegistryError(
+                    f"The registry {self.name} needs credentials, and none were found.",
+                    f"Run `docker login {self.name}`"
+                    " (GitLab CI: CI_REGISTRY_USER/CI_REGISTRY_PASSWORD are used on $CI_REGISTRY).",
+                )
+            pair = f"{self.credentials.username}:{self.credentials.password}".encode()
+            with self._lock:
+                self._basic = "Basic " + base64.b64encode(pair).decode()
+            return
+        if kind.lower() != "bearer":
+            raise RegistryError(
+                f"The registry {self.name} asks for an unsupported authentication scheme '{kind}'.",
+                "Report it, naming the registry's product.",
+            )
+        params = dict(_CHALLENGE_PARAM.findall(params_text))
+        realm = params.pop("realm", "")
+        if not realm:
+            raise RegistryError(
+                f"The registry {self.name} asked for a token without saying where to get one.",
+                "Check the registry's authentication settings.",
+            )
+        query: list[tuple[str, str]] = (
+            [("service", params["service"])] if "service" in params else []
+        )
+        query += [("scope", item) for item in scope.split()]
+        auth = (self.credentials.username, self.credentials.password) if self.credentials else None
+        token_response = self._token(realm, query, auth)
+        if token_response.status_code in (401, 403):
+            raise RegistryError(
+                f"The registry {self.name} refused access to {repository} "
+                + (
+                    f"with the credentials from {self.credentials.origin}"
+                    if self.credentials
+                    else "without credentials"
+                )
+                + f" (HTTP {token_response.status_code} from its token service).",
+                f"Log in with `docker login {self.name}`, and check that this account may "
+                + ("push to" if "push" in scope else "read")
+                + " the repository.",
+            )
+        if token_response.status_code != 200:
+            raise RegistryError(
+                f"The token service of {self.name} answered HTTP {token_response.status_code}.",
+                "Try again later, or check the registry's status.",
+            )
+        try:
+            body: Any = token_response.json()
+            token = body.get("token") or body.get("access_token")
+        except (ValueError, AttributeError):
+            token = None
+        if not token or not isinstance(token, str):
+            raise RegistryError(
+                f"The token service of {self.name} answered without a token.",
+                "Check the registry's authentication settings.",
+            )
+        with self._lock:
+            self._authorization[scope] = f"Bearer {token}"
+
+    def _token(
+        self, realm: str, query: list[tuple[str, str]], auth: tuple[str, str] | None
+    ) -> requests.Response:
+        for attempt in range(1, self._retry.attempts + 1):
+            try:
+                response = self._session.get(realm, params=query, auth=auth, timeout=TIMEOUT)
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                failure = _Retry(
+                    f"HTTP {response.status_code}", response.headers.get("Retry-After")
+                )
+            except (requests.ConnectionError, requests.Timeout) as error:
+                failure = _Retry(_reason(error))
+            except requests.RequestException as error:
+                raise RegistryError(
+                    f"The token service of {self.name} failed: {_reason(error)}",
+                    "Check the network and the registry's address.",
+                ) from None
+            if attempt == self._retry.attempts:
+                raise RegistryError(
+                    f"The token service of {self.name} cannot be reached: {failure.reason}",
+                    "Check the network, the registry host name and port, and any proxy settings.",
+                )
+            self._wait(attempt, failure, "GET", "the token service")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, attempt: int, failure: _Retry, method: str, what: str) -> None:
+        delay = self._retry.delay(attempt, failure.retry_after)
+        self._notify(
+            f"{self.name}: {method} {_short_path(what)} failed ({failure.reason}); "
+            f"trying again in {delay:.1f} s ({attempt + 1} of {self._retry.attempts})"
+        )
+        if self._cancelled.wait(delay):
+            raise KeyboardInterrupt
+
+    def _gave_up(self, method: str, path: str, failure: _Retry) -> RegistryError:
+        if failure.reason.startswith("HTTP "):
+            return RegistryError(
+                f"The registry {self.name} answered {failure.reason} for {method} "
+                f"{_short_path(path)}, {self._retry.attempts} times.",
+                "Try again later, or check the registry's status.",
+            )
+        return RegistryError(
+            f"The registry {self.name} cannot be reached: {failure.reason}",
+            "Check the network, the registry host name and port, and any proxy settings.",
+        )
+
+    def _refused(
+        self, method: str, path: str, repository: str, response: requests.Response
+    ) -> RegistryError:
+        status = response.status_code
+        detail = _detail(response)
+        response.close()
+        if status in (401, 403):
+            origin = (
+                f"with the credentials from {self.credentials.origin}"
+                if self.credentials
+                else "without credentials"
+            )
+            return RegistryError(
+                f"The registry {self.name} refused access to {repository} (HTTP {status}) "
+                f"{origin}.",
+                f"Log in with `docker login {self.name}`"
+                + (
+                    " (or check CI_REGISTRY_USER/CI_REGISTRY_PASSWORD)"
+                    if not self.credentials
+                    else ""
+                )
+                + ", and check that this account may "
+                + ("push to" if method in {"PUT", "POST", "PATCH", "DELETE"} else "read")
+                + " the repository.",
+            )
+        return RegistryError(
+            f"The registry {self.name} answered HTTP {status}{detail} for {method} "
+            f"{_short_path(path)}.",
+            "Check the image name and the registry's status.",
+        )
+
+
+def _scope(repository: str, push: bool, mount_from: str | None) -> str:
+    scope = f"repository:{repository}:{'pull,push' if push else 'pull'}"
+    if mount_from:
+        scope += f" repository:{mount_from}:pull"
+    return scope
+
+
+def _detail(response: requests.Response) -> str:
+    """The registry's own error words (`{"errors": [{"message": ...}]}`), if it gave any."""
+    if response.request is not None and response.request.method == "HEAD":
+        return ""
+    try:
+        body: Any = response.json()
+        messages = [str(item.get("message", "")) for item in body.get("errors", [])]
+    except (ValueError, AttributeError, TypeError):
+        return ""
+    text = "; ".join(message for message in messages if message)
+    return f" ({text[:200]})" if text else ""
+
+
+def _short_path(path: str) -> str:
+    """A request path for messages: no upload session ids, no query strings."""
+    path = re.sub(r"^https?://[^/]+", "", path).split("?")[0]
+    return re.sub(r"/uploads/[^/]+$", "/uploads/...", path)
+
+
+def _reason(error: Exception) -> str:
+    text = hide_credentials(str(error))
+    return text if len(text) < 200 else text[:200] + "..."

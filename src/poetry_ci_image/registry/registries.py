@@ -1,0 +1,99 @@
+"""The registries one command run speaks to, each through one client with its credentials.
+
+`Registry` is what the rest of the plugin needs from a registry (the seam unit tests fake);
+`Registries` opens the real ones: credentials from the Docker configuration or the CI platform
+(credentials.py), Docker Hub at its API host or at the mirror `POETRY_CI_IMAGE_DOCKER_HUB_MIRROR`
+names (a pull-through cache, for reading images named on Docker Hub).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from typing import TYPE_CHECKING
+from typing import Protocol
+
+from poetry_ci_image.credentials import find_credentials
+from poetry_ci_image.reference import DOCKER_HUB
+from poetry_ci_image.reference import DOCKER_HUB_API
+from poetry_ci_image.registry.client import RegistryClient
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Iterable
+    from collections.abc import Iterator
+    from collections.abc import Mapping
+
+    from poetry_ci_image.registry.client import Manifest
+
+
+DOCKER_HUB_MIRROR_ENV = "POETRY_CI_IMAGE_DOCKER_HUB_MIRROR"
+
+
+class Registry(Protocol):
+    name: str
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None: ...
+
+    def get_manifest(self, repository: str, reference: str) -> Manifest: ...
+
+    def put_manifest(
+        self, repository: str, reference: str, body: bytes, media_type: str
+    ) -> None: ...
+
+    def has_blob(self, repository: str, digest: str) -> bool: ...
+
+    def get_blob(self, repository: str, digest: str) -> bytes: ...
+
+    def stream_blob(self, repository: str, digest: str) -> Iterator[bytes]: ...
+
+    def mount_blob(self, repository: str, digest: str, source: str) -> bool: ...
+
+    def upload_blob(
+        self, repository: str, digest: str, size: int, chunks: Callable[[], Iterable[bytes]]
+    ) -> None: ...
+
+
+class RegistryOpener(Protocol):
+    cancelled: threading.Event
+
+    def open(self, registry: str) -> Registry: ...
+
+
+class Registries:
+    """Opens each registry once per run; `notify` hears about retries (shown with -v)."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        notify: Callable[[str], None],
+        cancelled: threading.Event | None = None,
+    ) -> None:
+        self._env = env
+        self._notify = notify
+        self.cancelled = cancelled or threading.Event()
+        self._open: dict[str, RegistryClient] = {}
+        self._lock = threading.Lock()
+
+    def open(self, registry: str) -> Registry:
+        """The client for `registry` (a host[:port], or `docker.io`)."""
+        with self._lock:
+            client = self._open.get(registry)
+            if client is None:
+                api_host = None
+                credentials_for = registry
+                if registry == DOCKER_HUB:
+                    mirror = self._env.get(DOCKER_HUB_MIRROR_ENV)
+                    api_host = mirror or DOCKER_HUB_API
+                    # Docker Hub's credentials never go to a mirror: the mirror's own, if any.
+                    credentials_for = mirror or DOCKER_HUB
+                client = RegistryClient(
+                    registry,
+                    find_credentials(credentials_for, self._env),
+                    api_host=api_host,
+                    notify=self._notify,
+                    cancelled=self.cancelled,
+                )
+                self._open[registry] = client
+            return client
