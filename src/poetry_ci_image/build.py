@@ -1,50 +1,45 @@
-"""`poetry image build`: the image of the install plan, built by a Docker engine.
+"""`poetry image build`: the image of the lock, for the local engine or as an OCI image layout.
 
-The files of the plan are fetched on the host (Poetry's cache and credentials) and, for the
-built-in Dockerfile, installed on the host into the build context (venv_files.py); the build
-runs with no network. So no credential ever reaches the image, and private indexes, proxies and
-air-gapped runners work alike.
+The built-in recipe assembles the image on the host (image/assemble.py) and hands it to the
+engine with `docker load`, so the engine's image ID is the config digest the registry would show;
+with `--output DIR` it writes an OCI image layout instead and needs no engine at all. Your own
+Dockerfile is built by the engine (own_dockerfile.py).
+
+`assemble` is the step both `build` and `push` start with.
 """
 
 from __future__ import annotations
 
 import time
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from typing import Protocol
 
-from poetry_ci_image.context import ContextTar
-from poetry_ci_image.context import Shipped
-from poetry_ci_image.context import add_hash_files
-from poetry_ci_image.context import add_pip_contract
-from poetry_ci_image.context import add_venvs
-from poetry_ci_image.context import write_context
-from poetry_ci_image.dockerfile import VENV
-from poetry_ci_image.dockerfile import with_labels
+from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.image.assemble import BuildSpec
+from poetry_ci_image.image.assemble import PlatformBuild
+from poetry_ci_image.image.assemble import assemble_image
+from poetry_ci_image.image.cache import BuildCache
+from poetry_ci_image.image.layout import docker_archive
+from poetry_ci_image.image.layout import fetch_base_layers
+from poetry_ci_image.image.layout import write_oci_layout
 from poetry_ci_image.labels import FINGERPRINT_LABEL
 from poetry_ci_image.labels import image_labels
-from poetry_ci_image.venv_files import direct_url
+from poetry_ci_image.own_dockerfile import build_with_engine
 from poetry_ci_image.workspace import run_directory
 
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable
     from collections.abc import Sequence
     from pathlib import Path
 
     from poetry_ci_image.engine import Engine
+    from poetry_ci_image.image.assemble import Image
+    from poetry_ci_image.image.assemble import Reporter
     from poetry_ci_image.poetry.project import Project
+    from poetry_ci_image.registry.registries import RegistryOpener
     from poetry_ci_image.resolve import Resolved
-
-
-class Reporter(Protocol):
-    def status(self, message: str) -> None:
-        """A line a person follows the work by."""
-
-    def detail(self, message: str) -> None:
-        """A line shown with -v only (the build log, each download)."""
 
 
 @dataclass(frozen=True)
@@ -52,23 +47,98 @@ class BuildOutcome:
     reference: str
     built: bool  # False when the engine already had the image
     seconds: float
-
-
-def build_args(resolved: Resolved) -> dict[str, str]:
-    """The build arguments every Dockerfile gets (see dockerfile.py), then the user's."""
-    args = {
-        "BASE_IMAGE": resolved.recipe.base,
-        "PYTHON_VERSION": resolved.target.python_minor,
-        "VENV": VENV,
-        "POETRY_VERSION": resolved.recipe.poetry_version or "",
-    }
-    args.update(resolved.recipe.build_args)
-    return args
+    image_id: str | None = None  # the engine's image ID (for the built-in recipe: config digest)
 
 
 def extra_references(resolved: Resolved, tags: Sequence[str]) -> list[str]:
     repository = resolved.reference
     return [str(repository.with_tag(tag)) for tag in tags]
+
+
+def assemble(
+    project: Project,
+    resolved: Resolved,
+    registries: RegistryOpener,
+    reporter: Reporter,
+    workdir: Path,
+    cache: BuildCache,
+) -> Image:
+    """The built-in recipe's image of `resolved`, assembled on the host."""
+    from poetry_ci_image.poetry.fetch import PoetrySources
+
+    spec = BuildSpec(
+        platforms=tuple(PlatformBuild(p.target, p.plan) for p in resolved.platforms),
+        base=resolved.base,
+        poetry_version=resolved.recipe.poetry_version,
+        layers=resolved.recipe.layers,
+        epoch=resolved.recipe.epoch,
+        labels=image_labels(resolved),
+    )
+    sources = PoetrySources(
+        project, workdir, reporter.status, reporter.detail, registries.cancelled
+    )
+    return assemble_image(spec, sources, registries, cache, reporter, workdir)
+
+
+def build_image(
+    project: Project,
+    resolved: Resolved,
+    engine: Callable[[], Engine],
+    registries: RegistryOpener,
+    reporter: Reporter,
+    cache_root: Path | None,
+    *,
+    extra_tags: Sequence[str] = (),
+    force: bool = False,
+    output: Path | None = None,
+) -> BuildOutcome:
+    started = time.monotonic()
+    reference = str(resolved.reference)
+    references = [reference, *extra_references(resolved, extra_tags)]
+    if output is not None:
+        if not resolved.recipe.builtin:
+            raise ConfigError(
+                "--output writes the built-in recipe's image; your own Dockerfile is built by "
+                "the engine.",
+                "Leave out --output, or remove dockerfile from [tool.poetry-ci-image].",
+            )
+        with run_directory() as workdir:
+            cache = BuildCache(cache_root, workdir)
+            image = assemble(project, resolved, registries, reporter, workdir, cache)
+            base_files: dict[str, Path] = {}
+            for platform in image.platforms:
+                base_files.update(fetch_base_layers(platform, registries, cache, reporter.status))
+            reporter.status(f"Writing the OCI image layout {output}")
+            write_oci_layout(image, resolved.fingerprint.tag, output, base_files)
+        return BuildOutcome(reference, True, time.monotonic() - started, image.digest)
+
+    if len(resolved.platforms) > 1:
+        raise ConfigError(
+            "A Docker engine holds one platform per image, and several are configured "
+            f"({', '.join(p.target.platform for p in resolved.platforms)}).",
+            "Write them all as an OCI image layout with --output DIR, push them with "
+            "`poetry image push`, or build one with --platform.",
+        )
+    docker = engine()
+    if not force:
+        existing = _existing_image(resolved, docker, reporter)
+        if existing is not None:
+            for extra in references[1:]:
+                docker.tag(existing, extra)
+            return BuildOutcome(reference, False, time.monotonic() - started, existing)
+
+    with run_directory() as workdir:
+        if not resolved.recipe.builtin:
+            image_id = build_with_engine(project, resolved, docker, reporter, references, workdir)
+            return BuildOutcome(reference, True, time.monotonic() - started, image_id)
+        cache = BuildCache(cache_root, workdir)
+        image = assemble(project, resolved, registries, reporter, workdir, cache)
+        platform = image.platforms[0]
+        present = docker.layers_of(platform.base.config_digest)
+        base_files = fetch_base_layers(platform, registries, cache, reporter.status, present)
+        reporter.status(f"Loading {reference} into the Docker engine")
+        docker.load(docker_archive(platform, references, base_files), reporter.detail)
+    return BuildOutcome(reference, True, time.monotonic() - started, platform.config_digest)
 
 
 def _existing_image(resolved: Resolved, engine: Engine, reporter: Reporter) -> str | None:
@@ -83,107 +153,3 @@ def _existing_image(resolved: Resolved, engine: Engine, reporter: Reporter) -> s
     reporter.status(f"The engine has an image of this fingerprint ({image[:19]}); tagging it.")
     engine.tag(image, reference)
     return image
-
-
-def build_image(
-    project: Project,
-    resolved: Resolved,
-    engine: Engine,
-    reporter: Reporter,
-    env: Mapping[str, str],
-    *,
-    extra_tags: Sequence[str] = (),
-    force: bool = False,
-) -> BuildOutcome:
-    started = time.monotonic()
-    reference = str(resolved.reference)
-    extras = extra_references(resolved, extra_tags)
-
-    if not force:
-        existing = _existing_image(resolved, engine, reporter)
-        if existing is not None:
-            for extra in extras:
-                engine.tag(existing, extra)
-            return BuildOutcome(reference, built=False, seconds=time.monotonic() - started)
-
-    with run_directory() as workdir:
-        _build(project, resolved, engine, reporter, env, extras, workdir)
-    return BuildOutcome(reference, built=True, seconds=time.monotonic() - started)
-
-
-def _build(
-    project: Project,
-    resolved: Resolved,
-    engine: Engine,
-    reporter: Reporter,
-    env: Mapping[str, str],
-    extras: Sequence[str],
-    workdir: Path,
-) -> None:
-    reference = str(resolved.reference)
-    settings = resolved.settings
-    own_dockerfile = settings.dockerfile is not None
-    plan = resolved.plan
-    reporter.status(
-        f"Fetching {len(plan.packages)} locked distributions for {resolved.target.describe()}"
-    )
-    from poetry_ci_image.poetry.fetch import fetch_distributions
-    from poetry_ci_image.poetry.wheels import embedded_pip_wheel
-    from poetry_ci_image.poetry.wheels import poetry_wheels as download_poetry_wheels
-
-    with ThreadPoolExecutor(max_workers=1) as background:
-        # Poetry's own wheels (a download the first time) come meanwhile.
-        poetry_download = (
-            background.submit(
-                download_poetry_wheels, project.poetry, resolved.target, reporter.status
-            )
-            if settings.poetry_in_image
-            else None
-        )
-        fetched = fetch_distributions(
-            project.poetry,
-            plan.packages,
-            resolved.target,
-            reporter.detail,
-            build_sdists=not own_dockerfile,
-            workdir=workdir,
-        )
-        poetry_wheels = poetry_download.result() if poetry_download else None
-    planned = {package.name: package for package in plan.packages}
-    shipped = [
-        Shipped(item.name, planned[item.name].version, item.path, direct_url(planned[item.name]))
-        for item in fetched
-    ]
-
-    def contents(context: ContextTar) -> None:
-        if own_dockerfile:
-            pip_wheel = embedded_pip_wheel(resolved.target)
-            add_pip_contract(context, shipped, pip_wheel, poetry_wheels)
-        else:
-            add_venvs(context, shipped, poetry_wheels, resolved.target.python_minor)
-        add_hash_files(context, settings.hash_files, settings.project_dir)
-
-    reporter.status("Preparing the build context")
-    labels = image_labels(resolved, env, settings.project_dir)
-    context = write_context(with_labels(resolved.recipe.dockerfile, labels), contents, workdir)
-    try:
-        reporter.status(f"Building {reference}")
-
-        def on_line(line: str) -> None:
-            if line.startswith("Step "):
-                reporter.status(f"  {line}")
-            else:
-                reporter.detail(f"    {line}")
-
-        image_id = engine.build(
-            context,
-            reference=reference,
-            build_args=build_args(resolved),
-            # The built-in Dockerfile needs no network: everything is in the context.
-            network_mode=None if own_dockerfile else "none",
-            on_line=on_line,
-        )
-    finally:
-        context.unlink(missing_ok=True)
-    for extra in extras:
-        engine.tag(image_id, extra)

@@ -1,15 +1,9 @@
-"""The build context: a tar with the Dockerfile and what it installs.
+"""Your own Dockerfile's build context: a tar with the Dockerfile and what it installs.
 
-Two layouts (see dockerfile.py):
-
-- the built-in Dockerfile gets the venvs' files ready-made, one tar per venv
-  (`ci-image/venv.tar`, `ci-image/poetry-venv.tar`), installed on the host from the plan's
-  wheels by venv_files.py;
-- your own Dockerfile gets the documented contract: `ci-image/requirements.txt`,
-  `ci-image/dists/`, `ci-image/pip.whl`, `ci-image/poetry-wheels/`.
-
-Both get the `hash-files`. Files are streamed from where they lie into the tar, uncompressed
-(wheels are zip files already), with fixed metadata, so the same inputs give the same context.
+The documented contract (see dockerfile.py): `ci-image/requirements.txt`, `ci-image/dists/`,
+`ci-image/pip.whl`, `ci-image/poetry-wheels/`, and the `hash-files`. Files are streamed from
+where they lie into the tar, uncompressed (wheels are zip files already), with fixed metadata,
+so the same inputs give the same context.
 """
 
 from __future__ import annotations
@@ -17,23 +11,18 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-import tempfile
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.digests import file_digest
 from poetry_ci_image.dockerfile import CONTEXT_DIR
-from poetry_ci_image.dockerfile import POETRY_HOME
-from poetry_ci_image.dockerfile import VENV
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.venv_files import install_wheels
 
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterable
-    from collections.abc import Mapping
     from pathlib import Path
     from typing import BinaryIO
 
@@ -75,7 +64,7 @@ class ContextTar:
         if arcname in self._names:
             raise ConfigError(
                 f"Two files would land at one place in the build context: {arcname}.",
-                "Rename the hash-files that collide with the plugin's ci-image/ directory.",
+                "This is a bug in poetry-ci-image: report it, with your [tool.poetry-ci-image].",
             )
         self._names.add(arcname)
         info = tarfile.TarInfo(arcname)
@@ -101,43 +90,6 @@ def write_context(dockerfile: str, contents: Callable[[ContextTar], None], workd
     return target
 
 
-def add_venvs(
-    context: ContextTar, shipped: Iterable[Shipped], poetry_wheels: Path | None, python: str
-) -> None:
-    """The built-in layout: each venv's files as one tar, which the Dockerfile ADDs.
-
-    One file for the engine to receive and unpack, rather than thousands to extract from the
-    context and copy again: on the benchmark's webservice this cut the engine's part by a third.
-    """
-    shipped = sorted(shipped, key=lambda s: s.name)
-    metadata = {s.path.name: {"direct_url.json": s.direct_url} for s in shipped if s.direct_url}
-    if poetry_wheels is not None:
-        wheels = sorted(poetry_wheels.glob("*.whl"))
-        _add_venv_tar(context, "poetry-venv.tar", wheels, POETRY_HOME, python, {})
-    _add_venv_tar(context, "venv.tar", [s.path for s in shipped], VENV, python, metadata)
-
-
-def _add_venv_tar(
-    context: ContextTar,
-    name: str,
-    wheels: list[Path],
-    venv: str,
-    python: str,
-    metadata: Mapping[str, Mapping[str, bytes]],
-) -> None:
-    with tempfile.TemporaryFile() as raw:
-        with tarfile.open(fileobj=raw, mode="w") as tar:
-            inner = ContextTar(tar)
-            # Never an empty archive, even for an empty plan: ADD unpacks only what is a tar.
-            inner.add_directory(f"lib/python{python}/site-packages")
-            install_wheels(
-                wheels, inner.add, prefix=".", venv=venv, python=python, metadata=metadata
-            )
-        size = raw.tell()
-        raw.seek(0)
-        context.add_stream(f"{CONTEXT_DIR}/{name}", raw, size)
-
-
 def add_pip_contract(
     context: ContextTar, shipped: Iterable[Shipped], pip_wheel: Path, poetry_wheels: Path | None
 ) -> None:
@@ -159,6 +111,12 @@ def add_hash_files(context: ContextTar, hash_files: Iterable[Path], project_dir:
             raise ConfigError(
                 f"hash-files entry {relative} lies outside the project.",
                 "List files inside the project directory.",
+            )
+        if relative == "Dockerfile" or relative.startswith(f"{CONTEXT_DIR}/"):
+            raise ConfigError(
+                f"hash-files entry {relative} collides with the build context's own "
+                f"{'Dockerfile' if relative == 'Dockerfile' else CONTEXT_DIR + '/ directory'}.",
+                "Move the file (or rename the directory) and list its new path in hash-files.",
             )
         context.add(relative, path)
 

@@ -1,7 +1,7 @@
-"""The built-in Dockerfile, and the contract your own Dockerfile is given.
+"""Your own Dockerfile: the build context it is given, and a Dockerfile to start from.
 
-The built-in Dockerfile gets the venvs' files made on the host (context.add_venvs). Your own
-Dockerfile gets this build context instead (context.add_pip_contract):
+With `dockerfile` configured, the Docker engine builds that file with this context
+(context.py):
 
     Dockerfile                      the Dockerfile being built
     ci-image/requirements.txt       `name==version --hash=sha256:...`, one line per planned package
@@ -10,33 +10,53 @@ Dockerfile gets this build context instead (context.add_pip_contract):
     ci-image/poetry-wheels/         Poetry's wheels for the target (when Poetry goes in the image)
     <hash-files>                    each at its path relative to the project
 
-Both get these build arguments: BASE_IMAGE, PYTHON_VERSION (X.Y), VENV (/opt/venv),
-POETRY_VERSION (empty when Poetry stays out), plus the user's `build-args`.
+and these build arguments: BASE_IMAGE, PYTHON_VERSION (X.Y), VENV (/opt/venv), POETRY_VERSION
+(empty when Poetry stays out), plus the user's `build-args`. The plugin appends one LABEL
+instruction with its labels. `poetry image dockerfile` prints `starter_dockerfile()`.
 """
 
 from __future__ import annotations
 
+from poetry_ci_image.recipe import POETRY_HOME
+from poetry_ci_image.recipe import VENV
 
-VENV = "/opt/venv"
-POETRY_HOME = "/opt/poetry"
+
 CONTEXT_DIR = "ci-image"
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-_TEMPLATE = """\
-# The built-in Dockerfile of poetry-ci-image (`poetry image dockerfile` prints it).
-# The venvs' files were installed on the host from the locked, hash-checked wheels;
-# this build only creates the venvs with the base image's Python and unpacks them in.
+_STARTER = """\
+# A Dockerfile to start your own from (`dockerfile = "ci/Dockerfile"` in [tool.poetry-ci-image]).
+# It makes what the built-in recipe makes: the locked dependencies in {venv}, Poetry in
+# {poetry_home}; add what your jobs need (system packages, compilers) where marked.
 ARG BASE_IMAGE
 FROM ${{BASE_IMAGE}}
-ARG PYTHON_VERSION
-RUN python3 -c "import sys; v = '%d.%d' % sys.version_info[:2]; \\
-sys.exit(0 if v == '${{PYTHON_VERSION}}' else 'The base image runs Python ' + v \\
-+ ', the target is ${{PYTHON_VERSION}}: set python or base in [tool.poetry-ci-image].')" \\
- && python3 -m venv --without-pip {venv}{poetry_venv}
-{poetry_copy}ADD ci-image/venv.tar {venv}/
-ENV VIRTUAL_ENV={venv} \\
-    PATH={venv}/bin:${{PATH:-{default_path}}}{poetry_path}
+ARG VENV
+ARG POETRY_VERSION
+# Your additions, e.g.:
+# RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev gcc \\
+#  && rm -rf /var/lib/apt/lists/*
+COPY ci-image/ /tmp/ci-image/
+RUN python3 -m venv --without-pip "$VENV" \\
+ && "$VENV/bin/python" /tmp/ci-image/pip.whl/pip install --no-index --no-deps --no-compile \\
+    --require-hashes --find-links /tmp/ci-image/dists -r /tmp/ci-image/requirements.txt \\
+{poetry_install} && rm -rf /tmp/ci-image
+ENV VIRTUAL_ENV=$VENV PATH=$VENV/bin:$PATH{poetry_path}
 """
+
+_POETRY_INSTALL = """\
+ && python3 -m venv --without-pip {poetry_home} \\
+ && {poetry_home}/bin/python /tmp/ci-image/pip.whl/pip install --no-index --no-deps \\
+    --find-links /tmp/ci-image/poetry-wheels /tmp/ci-image/poetry-wheels/*.whl \\
+"""
+
+
+def starter_dockerfile(*, with_poetry: bool) -> str:
+    """A Dockerfile for the context above: the venv from the locked files, Poetry if wanted."""
+    return _STARTER.format(
+        venv=VENV,
+        poetry_home=POETRY_HOME,
+        poetry_install=_POETRY_INSTALL.format(poetry_home=POETRY_HOME) if with_poetry else "",
+        poetry_path=f":{POETRY_HOME}/bin" if with_poetry else "",
+    )
 
 
 def with_labels(dockerfile: str, labels: dict[str, str]) -> str:
@@ -53,20 +73,3 @@ def _quote(text: str) -> str:
     """A double-quoted Dockerfile word: no variable expansion, no line break."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
     return '"' + " ".join(escaped.splitlines()) + '"'
-
-
-def builtin_dockerfile(*, with_poetry: bool) -> str:
-    """The built-in Dockerfile: with Poetry in its own venv, or without it."""
-    return _TEMPLATE.format(
-        venv=VENV,
-        poetry_venv=f" \\\n && python3 -m venv --without-pip {POETRY_HOME}" if with_poetry else "",
-        poetry_copy=(
-            f"ADD ci-image/poetry-venv.tar {POETRY_HOME}/\n"
-            # Poetry runs in every CI job: its bytecode saves each job about 2 s of start-up.
-            f"RUN {POETRY_HOME}/bin/python -m compileall -q -j 0 {POETRY_HOME}/lib\n"
-            if with_poetry
-            else ""
-        ),
-        poetry_path=f":{POETRY_HOME}/bin" if with_poetry else "",
-        default_path=DEFAULT_PATH,
-    )

@@ -54,6 +54,14 @@ class Engine(Protocol):
 
     def tag(self, image: str, reference: str) -> None: ...
 
+    def layers_of(self, image: str) -> frozenset[str]:
+        """The diff_ids of `image` (an ID or a reference) if the engine has it, else none."""
+        ...
+
+    def load(self, archive: Iterator[bytes], on_line: Callable[[str], None]) -> None:
+        """`docker load` of a docker-archive stream."""
+        ...
+
     def push(
         self,
         reference: str,
@@ -151,6 +159,35 @@ class DockerEngine:
         if not image_id:
             image_id = reference
         return image_id
+
+    def layers_of(self, image: str) -> frozenset[str]:
+        import docker.errors
+
+        try:
+            inspected = self.api.inspect_image(image)
+        except docker.errors.ImageNotFound:
+            return frozenset()
+        except docker.errors.DockerException as error:
+            raise EngineError(f"The Docker engine failed to inspect {image}: {error}") from None
+        return frozenset(inspected.get("RootFS", {}).get("Layers") or ())
+
+    def load(self, archive: Iterator[bytes], on_line: Callable[[str], None]) -> None:
+        import docker.errors
+
+        try:
+            for event in self.api.load_image(archive):
+                if "error" in event:
+                    raise EngineError(
+                        f"The Docker engine refused the image: {event['error']}",
+                        "Check the engine's log (`docker info`, the daemon's journal).",
+                    )
+                if event.get("stream"):
+                    on_line(str(event["stream"]).strip())
+        except docker.errors.DockerException as error:
+            raise EngineError(
+                f"The Docker engine refused to load the image: {error}",
+                "Check that the engine runs and that you may use it (`docker info`).",
+            ) from None
 
     def tag(self, image: str, reference: str) -> None:
         import docker.errors

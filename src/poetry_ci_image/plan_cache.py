@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 # Bump when what is stored, or how it is computed, changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 KEEP_ENTRIES = 200
 
 
@@ -74,6 +74,7 @@ class CachedFacts:
     table: dict[str, Any]
     python_constraint: str
     allowed_minors: tuple[str, ...]
+    name: str | None
 
 
 class PlanCache:
@@ -90,6 +91,7 @@ class PlanCache:
             table=data["table"],
             python_constraint=data["python_constraint"],
             allowed_minors=tuple(data["allowed_minors"]),
+            name=data.get("name"),
         )
 
     def store_facts(self, inputs: ProjectInputs, facts: CachedFacts) -> None:

@@ -1,8 +1,9 @@
 """`poetry image push`: make sure the image of the lock is in the registry.
 
 The path every pipeline takes when dependencies did not change is one registry request: the tag
-exists, done, without the Docker engine. Otherwise the image is built (or taken from the engine),
-pushed, and its manifest confirmed.
+exists, done, with no engine and no Poetry loaded. Otherwise the built-in recipe assembles the
+image on the host and sends it through the registry API (registry/transfer.py): no Docker engine
+anywhere. Your own Dockerfile is built and pushed by the engine.
 """
 
 from __future__ import annotations
@@ -12,23 +13,29 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.build import build_image
+from poetry_ci_image.build import assemble
 from poetry_ci_image.build import extra_references
 from poetry_ci_image.credentials import find_credentials
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
+from poetry_ci_image.image.cache import BuildCache
+from poetry_ci_image.own_dockerfile import build_with_engine
+from poetry_ci_image.registry.transfer import push_to_registry
 from poetry_ci_image.tagfile import check_tag_file
+from poetry_ci_image.workspace import run_directory
 
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Mapping
     from collections.abc import Sequence
+    from pathlib import Path
 
-    from poetry_ci_image.build import Reporter
     from poetry_ci_image.engine import Engine
+    from poetry_ci_image.image.assemble import Reporter
     from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.registry.registries import RegistryOpener
+    from poetry_ci_image.registry.transfer import TransferStats
     from poetry_ci_image.resolve import Resolved
 
 
@@ -36,8 +43,9 @@ if TYPE_CHECKING:
 class PushOutcome:
     reference: str
     pushed: bool  # False when the registry already had it
-    built: bool
     seconds: float
+    digest: str | None = None  # what the tag points at
+    transfer: TransferStats | None = None
 
 
 def refuse_stale_tag_file(resolved: Resolved) -> None:
@@ -62,6 +70,7 @@ def push_image(
     registries: RegistryOpener,
     reporter: Reporter,
     env: Mapping[str, str],
+    cache_root: Path | None,
     *,
     extra_tags: Sequence[str] = (),
     force: bool = False,
@@ -69,32 +78,61 @@ def push_image(
     started = time.monotonic()
     refuse_stale_tag_file(resolved)
     reference = resolved.reference
-    credentials = find_credentials(reference.registry, env)
     registry = registries.open(reference.registry)
+    assert reference.tag is not None
+    if not force:
+        present = registry.manifest_digest(reference.path, reference.tag)
+        if present is not None:
+            reporter.status(f"{reference} is already in the registry; nothing to build or push.")
+            if extra_tags:
+                reporter.status(
+                    "Extra tags are only pushed with a new image; use --force to push them now."
+                )
+            return PushOutcome(str(reference), False, time.monotonic() - started, present)
 
-    if not force and registry.manifest_digest(reference.path, str(reference.tag)):
-        reporter.status(f"{reference} is already in the registry; nothing to build or push.")
-        if extra_tags:
-            reporter.status(
-                "Extra tags are only pushed with a new image; use --force to push them now."
-            )
-        return PushOutcome(
-            str(reference), pushed=False, built=False, seconds=time.monotonic() - started
+    if not resolved.recipe.builtin:
+        return _push_with_engine(project, resolved, engine(), reporter, env, extra_tags, started)
+
+    with run_directory() as workdir:
+        cache = BuildCache(cache_root, workdir)
+        image = assemble(project, resolved, registries, reporter, workdir, cache)
+        reporter.status(f"Pushing {reference} ({image.digest[:19]})")
+        stats = push_to_registry(
+            image, reference, extra_tags, registries, cache, reporter.status, reporter.detail
         )
-
-    docker = engine()
-    outcome = build_image(
-        project, resolved, docker, reporter, env, extra_tags=extra_tags, force=force
-    )
-    for target in [str(reference), *extra_references(resolved, extra_tags)]:
-        reporter.status(f"Pushing {target}")
-        docker.push(target, credentials, reporter.detail)
-
-    if not registry.manifest_digest(reference.path, str(reference.tag)):
+    listed = registry.manifest_digest(reference.path, reference.tag)
+    if listed is None:
         raise RegistryError(
             f"The registry {reference.registry} accepted the push but does not list {reference}.",
             "Check the registry's logs and storage, then push again.",
         )
-    return PushOutcome(
-        str(reference), pushed=True, built=outcome.built, seconds=time.monotonic() - started
-    )
+    if listed != image.digest:
+        reporter.status(
+            f"Note: {reference} now names {listed[:19]}, not {image.digest[:19]}: another job "
+            "pushed the same tag at the same time, with other bytes (other Poetry dependencies?)."
+        )
+    return PushOutcome(str(reference), True, time.monotonic() - started, listed, stats)
+
+
+def _push_with_engine(
+    project: Project,
+    resolved: Resolved,
+    docker: Engine,
+    reporter: Reporter,
+    env: Mapping[str, str],
+    extra_tags: Sequence[str],
+    started: float,
+) -> PushOutcome:
+    """Your own Dockerfile: the engine's image of it (reused or built), pushed by the engine."""
+    from poetry_ci_image.build import _existing_image
+
+    reference = resolved.reference
+    references = [str(reference), *extra_references(resolved, extra_tags)]
+    if _existing_image(resolved, docker, reporter) is None:
+        with run_directory() as workdir:
+            build_with_engine(project, resolved, docker, reporter, references, workdir)
+    credentials = find_credentials(reference.registry, env)
+    for target in references:
+        reporter.status(f"Pushing {target}")
+        docker.push(target, credentials, reporter.detail)
+    return PushOutcome(str(reference), True, time.monotonic() - started)

@@ -1,50 +1,124 @@
-"""The image recipe: the Dockerfile text and the other inputs the fingerprint covers."""
+"""The image recipe: what the image holds besides the locked packages, and how it is made.
+
+Two recipes:
+
+- the built-in one (no `dockerfile`): the plugin assembles the image itself, with no Docker
+  engine (image/assemble.py). Its bytes follow from the plan, the base, Poetry's version, the
+  layer budget, the epoch (SOURCE_DATE_EPOCH) and `BUILDER_FORMAT`, so those are what the
+  fingerprint covers;
+- your own Dockerfile: the engine builds it, and the fingerprint covers its text, the
+  `hash-files` and the build arguments instead.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import Any
 
-from poetry_ci_image.dockerfile import builtin_dockerfile
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.fingerprint import ImageRecipe
 
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from poetry_ci_image.settings import Settings
 
 
-def image_recipe(settings: Settings, base: str, poetry_version: str) -> ImageRecipe:
+# Bump when the same inputs would give other image bytes: it is in the fingerprint (a plugin
+# upgrade that changes how images are made moves every tag, on purpose) and in the build cache.
+BUILDER_FORMAT = 1
+VENV = "/opt/venv"
+POETRY_HOME = "/opt/poetry"
+EPOCH_ENV = "SOURCE_DATE_EPOCH"
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    """What the image holds besides the locked packages."""
+
+    base: str
+    poetry_version: str | None  # Poetry in the image, or None
+    layers: int = 0  # the built-in recipe's layer budget for the dependencies
+    epoch: int = 0  # the built-in recipe's timestamps
+    dockerfile: str | None = None  # your own Dockerfile's text
+    hash_files: tuple[tuple[str, str], ...] = ()  # (path relative to the project, sha256)
+    build_args: tuple[tuple[str, str], ...] = ()  # your Dockerfile's build arguments
+
+    @property
+    def builtin(self) -> bool:
+        return self.dockerfile is None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.dockerfile is None:
+            return {
+                "base": self.base,
+                "builder": {"format": BUILDER_FORMAT, "layers": self.layers, "epoch": self.epoch},
+                "poetry": self.poetry_version,
+            }
+        return {
+            "base": self.base,
+            "dockerfile_sha256": hashlib.sha256(self.dockerfile.encode()).hexdigest(),
+            "hash_files": dict(self.hash_files),
+            "build_args": dict(self.build_args),
+            "poetry": self.poetry_version,
+        }
+
+
+def image_recipe(
+    settings: Settings, base: str, poetry_version: str, env: Mapping[str, str]
+) -> ImageRecipe:
+    poetry = poetry_version if settings.poetry_in_image else None
+    if settings.dockerfile is None:
+        if settings.hash_files or settings.build_args:
+            raise ConfigError(
+                "hash-files and build-args apply to your own Dockerfile, and none is configured.",
+                "Remove them from [tool.poetry-ci-image], or set dockerfile.",
+            )
+        return ImageRecipe(
+            base=base, poetry_version=poetry, layers=settings.layers, epoch=source_date_epoch(env)
+        )
     return ImageRecipe(
         base=base,
-        dockerfile=dockerfile_text(settings),
+        poetry_version=poetry,
+        dockerfile=dockerfile_text(settings.dockerfile, settings.project_dir),
         hash_files=tuple(
             (_relative(path, settings.project_dir), _sha256(path, "hash-files"))
             for path in sorted(settings.hash_files)
         ),
         build_args=settings.build_args,
-        poetry_version=poetry_version if settings.poetry_in_image else None,
     )
 
 
-def dockerfile_text(settings: Settings) -> str:
-    if settings.dockerfile is None:
-        return builtin_dockerfile(with_poetry=settings.poetry_in_image)
+def source_date_epoch(env: Mapping[str, str]) -> int:
+    """The time every file and history entry of the image carries: SOURCE_DATE_EPOCH, else 0."""
+    value = env.get(EPOCH_ENV, "").strip()
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise ConfigError(
+            f"{EPOCH_ENV} is '{value}', not a number of seconds since 1970.",
+            "Set it to a whole number (e.g. `git log -1 --format=%ct`), or unset it.",
+        )
+    return int(value)
+
+
+def dockerfile_text(path: Path, project_dir: Path) -> str:
     try:
-        return settings.dockerfile.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            f"The Dockerfile {_relative(settings.dockerfile, settings.project_dir)} is missing.",
+            f"The Dockerfile {_relative(path, project_dir)} is missing.",
             "Fix dockerfile in [tool.poetry-ci-image] (a path relative to pyproject.toml), or "
-            "remove it to use the built-in Dockerfile (`poetry image dockerfile` prints it).",
+            "remove it to use the built-in recipe (`poetry image dockerfile` prints a start).",
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(
-            f"The Dockerfile {settings.dockerfile} cannot be read: {error}",
+            f"The Dockerfile {path} cannot be read: {error}",
             "Make it a readable UTF-8 text file.",
         ) from None
 

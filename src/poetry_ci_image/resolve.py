@@ -1,11 +1,11 @@
 """One pass from the project to the image reference, in one direction.
 
-    pyproject + options + environment -> Settings -> Target
-    lock + Target + groups/extras     -> InstallPlan
-    InstallPlan + Target + recipe     -> Fingerprint -> reference
+    pyproject + options + environment  -> Settings -> a Target per platform
+    lock + Target + groups/extras      -> InstallPlan (per platform)
+    InstallPlans + Targets + recipe    -> Fingerprint -> reference
 
 Every command starts here; nothing after it recomputes any of these. The project facts and the
-plan come from the plan cache when their inputs have not changed (see plan_cache.py); Poetry
+plans come from the plan cache when their inputs have not changed (see plan_cache.py); Poetry
 itself is only loaded on a miss.
 """
 
@@ -23,8 +23,10 @@ from poetry_ci_image.poetry.boundary import running_poetry_version
 from poetry_ci_image.poetry.project import ProjectFacts
 from poetry_ci_image.poetry.project import global_config_file
 from poetry_ci_image.recipe import image_recipe
+from poetry_ci_image.reference import parse_image
 from poetry_ci_image.reference import parse_repository
 from poetry_ci_image.settings import resolve_settings
+from poetry_ci_image.target import DEFAULT_PLATFORM
 from poetry_ci_image.target import resolve_target
 
 
@@ -32,10 +34,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from poetry_ci_image.fingerprint import Fingerprint
-    from poetry_ci_image.fingerprint import ImageRecipe
     from poetry_ci_image.plan import InstallPlan
     from poetry_ci_image.plan_cache import ProjectInputs
     from poetry_ci_image.poetry.project import Project
+    from poetry_ci_image.recipe import ImageRecipe
     from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.settings import Options
     from poetry_ci_image.settings import Settings
@@ -43,12 +45,33 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Resolved:
-    settings: Settings
+class TargetPlan:
+    """One platform of the image: its target, and what `poetry install` installs there."""
+
     target: Target
     plan: InstallPlan
+
+
+@dataclass(frozen=True)
+class Resolved:
+    settings: Settings
+    project_name: str | None
+    platforms: tuple[TargetPlan, ...]
     recipe: ImageRecipe
     fingerprint: Fingerprint
+
+    @property
+    def target(self) -> Target:
+        """The first platform's target (the only one, but for multi-platform images)."""
+        return self.platforms[0].target
+
+    @property
+    def plan(self) -> InstallPlan:
+        return self.platforms[0].plan
+
+    @property
+    def base(self) -> ImageReference:
+        return parse_image(self.recipe.base)
 
     @property
     def reference(self) -> ImageReference:
@@ -66,29 +89,40 @@ def resolve(
     settings = resolve_settings(facts.table, options, env, facts.root)
     if settings.repository is not None:
         parse_repository(settings.repository)  # a bad name fails before any work
-    if len(settings.platforms) > 1:
-        raise ConfigError("Several platforms are not supported yet.")
-    target, base = resolve_target(
-        python=settings.python,
-        platform=settings.platforms[0] if settings.platforms else None,
-        libc=settings.libc,
-        base=settings.base,
-        allowed_minors=facts.allowed_minors,
-        python_constraint=facts.python_constraint,
-    )
-    plan = cache.plan(inputs, target, settings.selection) if inputs.lock else None
-    if plan is None:
-        from poetry_ci_image.poetry.planner import plan_install
+    platforms = settings.platforms or (DEFAULT_PLATFORM,)
+    if len(platforms) > 1 and settings.dockerfile is not None:
+        raise ConfigError(
+            f"Several platforms ({', '.join(platforms)}) need the built-in recipe; your own "
+            "Dockerfile is built by the engine, for the engine's platform.",
+            "Choose one platform, or remove dockerfile from [tool.poetry-ci-image].",
+        )
+    planned: list[TargetPlan] = []
+    base = ""
+    for platform in platforms:
+        target, base = resolve_target(
+            python=settings.python,
+            platform=platform,
+            libc=settings.libc,
+            base=settings.base,
+            allowed_minors=facts.allowed_minors,
+            python_constraint=facts.python_constraint,
+            poetry_in_image=settings.poetry_in_image,
+        )
+        plan = cache.plan(inputs, target, settings.selection) if inputs.lock else None
+        if plan is None:
+            from poetry_ci_image.poetry.planner import plan_install
 
-        plan = plan_install(project.poetry, target, settings.selection)
-        cache.store_plan(inputs, target, settings.selection, plan)
-    recipe = image_recipe(settings, base, facts.poetry_version)
+            plan = plan_install(project.poetry, target, settings.selection)
+            cache.store_plan(inputs, target, settings.selection, plan)
+        planned.append(TargetPlan(target, plan))
+    parse_image(base)  # a bad base fails here, not halfway through a build
+    recipe = image_recipe(settings, base, facts.poetry_version, env)
     return Resolved(
         settings=settings,
-        target=target,
-        plan=plan,
+        project_name=facts.name,
+        platforms=tuple(planned),
         recipe=recipe,
-        fingerprint=fingerprint(plan, target, recipe),
+        fingerprint=fingerprint([(p.target, p.plan) for p in planned], recipe),
     )
 
 
@@ -99,7 +133,10 @@ def _facts(project: Project, inputs: ProjectInputs, cache: PlanCache) -> Project
 
         facts = project_facts(project.poetry)
         cache.store_facts(
-            inputs, CachedFacts(dict(facts.table), facts.python_constraint, facts.allowed_minors)
+            inputs,
+            CachedFacts(
+                dict(facts.table), facts.python_constraint, facts.allowed_minors, facts.name
+            ),
         )
         return facts
     return ProjectFacts(
@@ -108,4 +145,5 @@ def _facts(project: Project, inputs: ProjectInputs, cache: PlanCache) -> Project
         python_constraint=cached.python_constraint,
         allowed_minors=cached.allowed_minors,
         poetry_version=inputs.poetry_version,
+        name=cached.name,
     )

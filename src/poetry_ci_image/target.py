@@ -24,6 +24,14 @@ if TYPE_CHECKING:
 
 
 PLATFORMS = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
+# CPython minors a target may be: 3.8 (the oldest with wheels for today's manylinux tags) to the
+# newest release this version of the plugin knows; NEXT_MINOR is in development.
+OLDEST_MINOR = 8
+NEWEST_MINOR = 15
+NEXT_MINOR = NEWEST_MINOR + 1
+KNOWN_MINORS = tuple(f"3.{minor}" for minor in range(OLDEST_MINOR, NEXT_MINOR + 1))
+# Poetry 2, which goes into the image unless poetry = false, runs on CPython 3.9 and later.
+POETRY_OLDEST_MINOR = 9
 DEFAULT_PLATFORM = "linux/amd64"
 
 # glibc of the Debian and Ubuntu releases that official images are built on, by code name.
@@ -75,12 +83,6 @@ class Target:
     @property
     def arch(self) -> str:
         return self.platform.split("/")[1]
-
-    @property
-    def tag_prefix(self) -> str:
-        """The readable start of the image tag: `py3.11-amd64` (`py3.11-amd64-musl` on musl)."""
-        suffix = "-musl" if self.libc.family == "musl" else ""
-        return f"py{self.python_minor}-{self.arch}{suffix}"
 
     def describe(self) -> str:
         return f"CPython {self.python_minor} on {self.platform} ({self.libc})"
@@ -202,6 +204,30 @@ def parse_python(value: str, source: str) -> tuple[int, int, int]:
     return (3, int(match["minor"]), int(match["micro"] or 0))
 
 
+def _check_release(minor: int, origin: str) -> None:
+    """Refuse a CPython minor the plugin cannot build for, saying why."""
+    newest = f"3.{NEWEST_MINOR}"
+    if minor < OLDEST_MINOR:
+        raise ConfigError(
+            f"The target Python 3.{minor} ({origin}) is older than poetry-ci-image supports "
+            f"(3.{OLDEST_MINOR} to {newest}).",
+            f"Set python (or base) in [tool.poetry-ci-image] to 3.{OLDEST_MINOR} or later.",
+        )
+    if minor == NEXT_MINOR:
+        raise ConfigError(
+            f"The target Python 3.{minor} ({origin}) is not released yet; the newest CPython "
+            f"is {newest}.",
+            f"Set python (or base) in [tool.poetry-ci-image] to a released one, up to {newest}.",
+        )
+    if minor > NEXT_MINOR:
+        raise ConfigError(
+            f"The target Python 3.{minor} ({origin}) is not a CPython release: the newest is "
+            f"{newest}.",
+            f"Set python (or base) in [tool.poetry-ci-image] to a version from 3.{OLDEST_MINOR} "
+            f"to {newest}.",
+        )
+
+
 def resolve_target(
     *,
     python: str | None,
@@ -210,6 +236,7 @@ def resolve_target(
     base: str | None,
     allowed_minors: Iterable[str],
     python_constraint: str,
+    poetry_in_image: bool = True,
 ) -> tuple[Target, str]:
     """The target and the base image reference, from settings and the project's Python constraint.
 
@@ -225,10 +252,13 @@ def resolve_target(
 
     if python is not None:
         version = parse_python(python, "python")
+        origin = "python"
     elif base is not None and (base_minor := python_of_base(base)) is not None:
         version = parse_python(base_minor, f"the Python of base '{base}'")
+        origin = f"the Python of base '{base}'"
     elif allowed:
         version = parse_python(allowed[0], "python")
+        origin = "the lowest Python the project allows"
     else:
         raise ConfigError(
             f"The project's Python constraint '{python_constraint}' allows no CPython 3.x release.",
@@ -241,6 +271,13 @@ def resolve_target(
         raise ConfigError(
             f"The target Python {minor} does not match base image '{base}' (Python {base_minor}).",
             "Set python and base to the same version, or leave one of them unset.",
+        )
+    _check_release(version[1], origin)
+    if poetry_in_image and version[1] < POETRY_OLDEST_MINOR:
+        raise ConfigError(
+            f"Poetry runs on CPython 3.{POETRY_OLDEST_MINOR} and later, and the target is {minor}: "
+            "it cannot go into the image.",
+            "Set poetry = false in [tool.poetry-ci-image] (or --no-poetry), or a newer python.",
         )
     if minor not in allowed:
         raise ConfigError(

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 REPOSITORY = "registry.example/team/webapp/ci-image"
 # The tag of the `base` fixture for CPython 3.10 on linux/amd64, Poetry left out of the image.
 # If it changes, the fingerprint changed for every user: bump SCHEMA_VERSION if that is the
-# intent (a changed built-in Dockerfile also changes it, rightly).
-BASE_TAG = "py3.10-amd64-41573c9c8f7f7da7"
+# intent (a changed BUILDER_FORMAT also changes it, rightly).
+BASE_TAG = "py3.10-amd64-4048b1f7057e6404"
 BASE_REFERENCE = f"{REPOSITORY}:{BASE_TAG}"
 
 
@@ -130,14 +130,16 @@ def test_json_lists_every_input(project: Path) -> None:
     assert document["reference"] == BASE_REFERENCE
     assert document["tag"] == BASE_TAG
     assert document["fingerprint"].startswith(BASE_TAG.rsplit("-", 1)[1])
-    assert document["target"] == {
-        "implementation": "cpython",
-        "python": "3.10",
-        "platform": "linux/amd64",
-        "libc": "glibc 2.41",
-    }
+    assert [platform["target"] for platform in document["platforms"]] == [
+        {
+            "implementation": "cpython",
+            "python": "3.10",
+            "platform": "linux/amd64",
+            "libc": "glibc 2.41",
+        }
+    ]
     assert document["groups"] == ["dev", "main"]
-    numpy = next(p for p in document["packages"] if p["name"] == "numpy")
+    numpy = next(p for p in document["platforms"][0]["packages"] if p["name"] == "numpy")
     assert numpy["version"] == "2.2.6"
     assert numpy["file"] == (
         "numpy-2.2.6-cp310-cp310-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
@@ -147,7 +149,7 @@ def test_json_lists_every_input(project: Path) -> None:
         "url": "https://pypi.example/simple",
         "reference": "pypi-simple",
     }
-    assert "orjson" not in {p["name"] for p in document["packages"]}
+    assert "orjson" not in {p["name"] for p in document["platforms"][0]["packages"]}
 
 
 @pytest.mark.parametrize(
@@ -204,7 +206,7 @@ def test_json_lists_every_input(project: Path) -> None:
             "--dockerfile ci/Dockerfile",
             "Error: The Dockerfile ci/Dockerfile is missing.\n"
             "Fix dockerfile in [tool.poetry-ci-image] (a path relative to pyproject.toml), or "
-            "remove it to use the built-in Dockerfile (`poetry image dockerfile` prints it).\n",
+            "remove it to use the built-in recipe (`poetry image dockerfile` prints a start).\n",
             id="missing Dockerfile",
         ),
     ],
@@ -241,7 +243,11 @@ def test_lists_and_tables_in_the_configuration(project: Path) -> None:
     """Arrays and inline tables of [tool.poetry-ci-image] are read, twice (through the cache)."""
     (project / "apt.txt").write_text("libpq5\n")
     with (project / "pyproject.toml").open("a") as stream:
-        stream.write('hash-files = ["apt.txt"]\nbuild-args = { EXTRA = "1" }\nwith = ["docs"]\n')
+        stream.write(
+            'dockerfile = "Dockerfile.ci"\nhash-files = ["apt.txt"]\n'
+            'build-args = { EXTRA = "1" }\nwith = ["docs"]\n'
+        )
+    (project / "Dockerfile.ci").write_text("FROM python:3.10-slim\n")
     for _ in range(2):
         code, out, err = tag(project, "--json")
         assert (code, err) == (0, "")

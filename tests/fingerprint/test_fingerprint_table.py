@@ -36,13 +36,14 @@ class Side:
     scenario: str = "base"
     edits: tuple[Callable[[Path], None], ...] = ()
     options: Options = field(default_factory=Options)
+    env: tuple[tuple[str, str], ...] = ()
 
 
 def resolved(side: Side, where: Path) -> Resolved:
     project = copy_project(side.scenario, where)
     for edit in side.edits:
         edit(project)
-    return resolve_project(project, side.options)
+    return resolve_project(project, side.options, env=dict(side.env))
 
 
 # ---------------------------------------------------------------------------- edits
@@ -144,6 +145,7 @@ def write_file(name: str, text: str) -> Callable[[Path], None]:
 
 DOCKERFILE = "FROM python:3.10-slim\nRUN apt-get update && apt-get install -y libpq5\n"
 OWN = Options({"dockerfile": "Dockerfile.ci"})
+OWN_WITH_APT = Options({"dockerfile": "Dockerfile.ci", "hash-files": ("apt.txt",)})
 ONLY_MAIN = Options({"only": ("main",)})
 PY311 = Options({"python": "3.11"})
 
@@ -267,18 +269,51 @@ CASES = [
     ),
     pytest.param(
         Side(
-            edits=(write_file("apt.txt", "libpq5\n"),),
-            options=Options({"hash-files": ("apt.txt",)}),
+            edits=(write_dockerfile(DOCKERFILE), write_file("apt.txt", "libpq5\n")),
+            options=OWN_WITH_APT,
         ),
         Side(
-            edits=(write_file("apt.txt", "libpq5\ncurl\n"),),
-            options=Options({"hash-files": ("apt.txt",)}),
+            edits=(write_dockerfile(DOCKERFILE), write_file("apt.txt", "libpq5\ncurl\n")),
+            options=OWN_WITH_APT,
         ),
         False,
-        id="an edit to a hash-file: different",
+        id="an edit to a hash-file of your Dockerfile: different",
     ),
     pytest.param(
-        Side(), Side(options=Options({"build-args": ("EXTRA=1",)})), False, id="a build argument"
+        Side(edits=(write_dockerfile(DOCKERFILE),), options=OWN),
+        Side(
+            edits=(write_dockerfile(DOCKERFILE),),
+            options=Options({"dockerfile": "Dockerfile.ci", "build-args": ("EXTRA=1",)}),
+        ),
+        False,
+        id="a build argument of your Dockerfile: different",
+    ),
+    pytest.param(
+        Side(), Side(options=Options({"layers": "12"})), False, id="another layer budget: different"
+    ),
+    pytest.param(
+        Side(),
+        Side(env=(("SOURCE_DATE_EPOCH", "1700000000"),)),
+        False,
+        id="SOURCE_DATE_EPOCH set: different (every timestamp in the image)",
+    ),
+    pytest.param(
+        Side(),
+        Side(env=(("SOURCE_DATE_EPOCH", "0"),)),
+        True,
+        id="SOURCE_DATE_EPOCH=0 is the default: same",
+    ),
+    pytest.param(
+        Side(),
+        Side(options=Options({"platform": ("linux/amd64", "linux/arm64")})),
+        False,
+        id="a second platform: different",
+    ),
+    pytest.param(
+        Side(options=Options({"platform": ("linux/amd64", "linux/arm64")})),
+        Side(options=Options({"platform": ("linux/amd64", "linux/arm64", "linux/amd64")})),
+        True,
+        id="a platform named twice: same",
     ),
     pytest.param(
         Side(), Side(options=Options({"poetry": False})), False, id="Poetry left out of the image"

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from poetry.poetry import Poetry
 
     from poetry_ci_image.plan_cache import PlanCache
@@ -40,14 +42,18 @@ def load_poetry(project: Path) -> Poetry:
 
 
 def resolve_project(
-    project: Path, options: Options | None = None, cache: PlanCache | None = None
+    project: Path,
+    options: Options | None = None,
+    cache: PlanCache | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Resolved:
-    """What every command computes first, for the project at `project`, with no environment."""
+    """What every command computes first, for the project at `project` (no environment)."""
     from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.resolve import resolve
     from poetry_ci_image.settings import Options
 
-    return resolve(Project(project, lambda: load_poetry(project)), options or Options(), {}, cache)
+    loaded = Project(project, lambda: load_poetry(project))
+    return resolve(loaded, options or Options(), dict(env or {}), cache)
 
 
 def replace_in(path: Path, old: str, new: str) -> None:

@@ -27,7 +27,8 @@ def resolve(**settings: str) -> tuple[Target, str]:
         libc=settings.get("libc"),
         base=settings.get("base"),
         allowed_minors=[m for m in settings.get("allowed", ",".join(ALL_MINORS)).split(",") if m],
-        python_constraint=">=3.10,<4",
+        python_constraint=settings.get("constraint", ">=3.10,<4"),
+        poetry_in_image=settings.get("poetry", "true") == "true",
     )
 
 
@@ -141,6 +142,57 @@ def test_resolve_target_errors(settings: dict[str, str], message: str) -> None:
         resolve(**settings)
     assert raised.value.message == message
     assert raised.value.hint
+
+
+# Why a target Python is refused: the exact reason, whatever the project's constraint allows.
+PYTHON_REFUSALS = [
+    pytest.param(
+        {"python": "3.99", "base": "python:3.99-slim", "constraint": ">=3.11,<4"},
+        "The target Python 3.99 (python) is not a CPython release: the newest is 3.15.",
+        id="a minor that does not exist, inside the constraint",
+    ),
+    pytest.param(
+        {"base": "python:3.99-slim"},
+        "The target Python 3.99 (the Python of base 'python:3.99-slim') is not a CPython "
+        "release: the newest is 3.15.",
+        id="a base that names a minor that does not exist",
+    ),
+    pytest.param(
+        {"python": "3.16"},
+        "The target Python 3.16 (python) is not released yet; the newest CPython is 3.15.",
+        id="the minor in development",
+    ),
+    pytest.param(
+        {"python": "3.7", "poetry": "false"},
+        "The target Python 3.7 (python) is older than poetry-ci-image supports (3.8 to 3.15).",
+        id="too old for the plugin",
+    ),
+    pytest.param(
+        {"python": "3.8", "allowed": "3.8,3.9"},
+        "Poetry runs on CPython 3.9 and later, and the target is 3.8: it cannot go into the image.",
+        id="too old for Poetry in the image",
+    ),
+    pytest.param(
+        {"python": "3.9"},
+        "The target Python 3.9 is outside the project's Python constraint '>=3.10,<4'.",
+        id="a real minor outside the constraint",
+    ),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), PYTHON_REFUSALS)
+def test_why_a_target_python_is_refused(settings: dict[str, str], message: str) -> None:
+    """The message says the true reason: unknown, unreleased, too old, or the constraint."""
+    with pytest.raises(ConfigError) as raised:
+        resolve(**settings)
+    assert raised.value.message == message
+    assert raised.value.hint
+
+
+def test_python_3_8_without_poetry_is_a_target() -> None:
+    """3.8 is a target when Poetry stays out of the image."""
+    target, _ = resolve(python="3.8", allowed="3.8,3.9", poetry="false")
+    assert target.python_minor == "3.8"
 
 
 def test_marker_env_is_the_targets_whatever_the_host() -> None:

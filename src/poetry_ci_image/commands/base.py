@@ -33,6 +33,7 @@ from poetry_ci_image.settings import split_list_options
 
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import FrameType
 
     from cleo.io.inputs.option import Option
@@ -166,9 +167,17 @@ class ImageCommand(Command):
         from poetry_ci_image.poetry.project import cache_directory
         from poetry_ci_image.resolve import resolve
 
-        no_cache = self.io.input.has_option("no-cache") and self.io.input.option("no-cache")
-        cache = PlanCache(None if no_cache else cache_directory() / "ci-image" / "plans")
+        cache = PlanCache(None if self._no_cache() else cache_directory() / "ci-image" / "plans")
         return resolve(project or self.project(), self.given_options(), os.environ, cache)
+
+    def build_cache(self) -> Path | None:
+        """Where the builder keeps layers between runs; None with `poetry --no-cache`."""
+        from poetry_ci_image.poetry.project import cache_directory
+
+        return None if self._no_cache() else cache_directory() / "ci-image"
+
+    def _no_cache(self) -> bool:
+        return bool(self.io.input.has_option("no-cache") and self.io.input.option("no-cache"))
 
     def out(self, text: str) -> None:
         """The command's result, on stdout."""
@@ -182,6 +191,20 @@ class ImageCommand(Command):
         """A line shown with -v only (each download, each retry, each layer)."""
         if self.io.is_verbose():
             self.line_error(_escape(message))
+
+
+def image_options(verb: str) -> list[Option]:
+    """The options `build` and `push` share: extra tags, and doing it again anyway."""
+    return [
+        option(
+            "tag",
+            None,
+            f"Also {verb} the image with this tag, e.g. latest (repeatable).",
+            flag=False,
+            multiple=True,
+        ),
+        option("force", None, f"{verb.capitalize()} even if the image is there already."),
+    ]
 
 
 def _escape(text: str) -> str:

@@ -1,15 +1,17 @@
-"""`poetry image build`: the image of the lock, for the local engine or an OCI layout."""
+"""`poetry image build`: the image of the lock, for the local engine or an OCI image layout."""
 
 from __future__ import annotations
 
 import os
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import ClassVar
 
 from cleo.helpers import option
 
 from poetry_ci_image.commands.base import ImageCommand
+from poetry_ci_image.commands.base import image_options
 
 
 if TYPE_CHECKING:
@@ -18,35 +20,39 @@ if TYPE_CHECKING:
 
 class BuildCommand(ImageCommand):
     name = "image build"
-    description = "Build the image holding the locked dependencies, for the local Docker engine."
+    description = "Build the image of the locked dependencies: into the engine, or a directory."
     options: ClassVar[list[Option]] = [
         *ImageCommand.options,
+        *image_options("tag"),
         option(
-            "tag",
-            None,
-            "Also tag the image with this tag (e.g. latest).",
+            "output",
+            "o",
+            "Write an OCI image layout to this directory instead (no engine needed).",
             flag=False,
-            multiple=True,
         ),
-        option("force", None, "Build even if the engine has the image already."),
     ]
 
     def perform(self) -> int:
         from poetry_ci_image.build import build_image
         from poetry_ci_image.engine import DockerEngine
+        from poetry_ci_image.registry.registries import Registries
 
         project = self.project()
         resolved = self.resolve(project)
+        output = self.option("output")
         outcome = build_image(
             project,
             resolved,
-            DockerEngine(os.environ),
+            lambda: DockerEngine(os.environ),
+            Registries(os.environ, self.detail),
             self,
-            os.environ,
+            self.build_cache(),
             extra_tags=tuple(self.option("tag") or ()),
             force=bool(self.option("force")),
+            output=Path(output) if output else None,
         )
         if outcome.built:
-            self.status(f"Built {outcome.reference} in {outcome.seconds:.1f} s.")
+            where = f" to {output}" if output else ""
+            self.status(f"Built {outcome.reference}{where} in {outcome.seconds:.1f} s.")
         self.out(outcome.reference)
         return 0

@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 
 class DockerfileCommand(ImageCommand):
     name = "image dockerfile"
-    description = "Print the built-in Dockerfile, to start your own from it."
+    description = "Print a Dockerfile to start your own from (for `dockerfile` in the table)."
     options: ClassVar[list[Option]] = [
         option("poetry", None, "The variant that puts Poetry into the image (the default)."),
         option("no-poetry", None, "The variant that leaves Poetry out."),
     ]
 
     def perform(self) -> int:
-        from poetry_ci_image.dockerfile import builtin_dockerfile
+        from poetry_ci_image.dockerfile import starter_dockerfile
 
-        self.out(builtin_dockerfile(with_poetry=not self.option("no-poetry")).rstrip("\n"))
+        self.out(starter_dockerfile(with_poetry=not self.option("no-poetry")).rstrip("\n"))
         return 0

@@ -7,9 +7,8 @@ import os
 from typing import TYPE_CHECKING
 from typing import ClassVar
 
-from cleo.helpers import option
-
 from poetry_ci_image.commands.base import ImageCommand
+from poetry_ci_image.commands.base import image_options
 
 
 if TYPE_CHECKING:
@@ -19,17 +18,7 @@ if TYPE_CHECKING:
 class PushCommand(ImageCommand):
     name = "image push"
     description = "Make sure the registry has the image: a no-op when it does, else build and push."
-    options: ClassVar[list[Option]] = [
-        *ImageCommand.options,
-        option(
-            "tag",
-            None,
-            "Also push this tag (e.g. latest) with a new image.",
-            flag=False,
-            multiple=True,
-        ),
-        option("force", None, "Build and push even if the registry has the image already."),
-    ]
+    options: ClassVar[list[Option]] = [*ImageCommand.options, *image_options("push")]
 
     def perform(self) -> int:
         from poetry_ci_image.engine import DockerEngine
@@ -45,6 +34,7 @@ class PushCommand(ImageCommand):
             Registries(os.environ, self.detail),
             self,
             os.environ,
+            self.build_cache(),
             extra_tags=tuple(self.option("tag") or ()),
             force=bool(self.option("force")),
         )

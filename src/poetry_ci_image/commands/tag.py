@@ -103,7 +103,7 @@ Errors exit 2.
 
 
 def describe(resolved: Resolved) -> dict[str, Any]:
-    """`tag --json`: the reference, the fingerprint, and every input of it."""
+    """`tag --json`: the reference, the fingerprint, and every input of it, per platform."""
     from poetry_ci_image.fingerprint import SCHEMA_VERSION
 
     settings = resolved.settings
@@ -114,12 +114,15 @@ def describe(resolved: Resolved) -> dict[str, Any]:
         "tag": resolved.fingerprint.tag,
         "fingerprint": resolved.fingerprint.digest,
         "schema": SCHEMA_VERSION,
-        "target": resolved.target.as_dict(),
         "image": resolved.recipe.as_dict(),
         "groups": list(resolved.plan.groups),
         "extras": list(resolved.plan.extras),
-        "packages": [package.as_dict() for package in resolved.plan.packages],
-        "not_in_image": {
-            "directory_dependencies": list(resolved.plan.directories),
-        },
+        "platforms": [
+            {
+                "target": platform.target.as_dict(),
+                "packages": [package.as_dict() for package in platform.plan.packages],
+                "not_in_image": {"directory_dependencies": list(platform.plan.directories)},
+            }
+            for platform in resolved.platforms
+        ],
     }

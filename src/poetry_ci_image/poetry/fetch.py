@@ -45,10 +45,12 @@ from poetry_ci_image.urls import hide_credentials
 if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterable
+    from collections.abc import Sequence
 
     from poetry.poetry import Poetry
 
     from poetry_ci_image.plan import PlannedPackage
+    from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.target import Target
 
 
@@ -298,3 +300,42 @@ def _check_pure(wheel: Path, package: PlannedPackage, target: Target) -> None:
             "Use your own Dockerfile that installs the build tools and builds it in the image "
             "(see `dockerfile` in the README), or a version that ships a wheel for the target.",
         )
+
+
+class PoetrySources:
+    """Where the build's wheels come from: the plan's files through Poetry's cache and
+    credentials (sdists and git checkouts built on the host), and Poetry's own wheels for the
+    target. Poetry is loaded only when something has to be fetched."""
+
+    def __init__(
+        self,
+        project: Project,
+        workdir: Path,
+        on_status: Callable[[str], None],
+        on_detail: Callable[[str], None],
+        cancelled: threading.Event,
+    ) -> None:
+        self._project = project
+        self._workdir = workdir
+        self._status = on_status
+        self._detail = on_detail
+        self._cancelled = cancelled
+
+    def wheels(self, packages: Sequence[PlannedPackage], target: Target) -> dict[str, Path]:
+        fetched = fetch_distributions(
+            self._project.poetry,
+            packages,
+            target,
+            self._detail,
+            build_sdists=True,
+            workdir=self._workdir,
+            cancelled=self._cancelled,
+        )
+        return {item.name: item.path for item in fetched}
+
+    def poetry_wheels(self, target: Target) -> list[Path]:
+        from poetry_ci_image.poetry.wheels import poetry_wheels
+
+        with poetry_boundary("fetching Poetry's wheels for the image"):
+            directory = poetry_wheels(target, self._status, self._cancelled)
+        return sorted(directory.glob("*.whl"))

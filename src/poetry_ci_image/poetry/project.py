@@ -12,6 +12,7 @@ from typing import Any
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.poetry.boundary import poetry_boundary
 from poetry_ci_image.poetry.boundary import running_poetry_version
+from poetry_ci_image.target import KNOWN_MINORS
 
 
 if TYPE_CHECKING:
@@ -19,9 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from poetry.poetry import Poetry
-
-
-KNOWN_MINORS = tuple(f"3.{minor}" for minor in range(8, 17))
 
 
 class Project:
@@ -80,6 +78,7 @@ class ProjectFacts:
     python_constraint: str
     allowed_minors: tuple[str, ...]
     poetry_version: str
+    name: str | None  # the project's name, if it has one (package-mode = false may not)
 
 
 def project_facts(poetry: Poetry) -> ProjectFacts:
@@ -92,8 +91,10 @@ def project_facts(poetry: Poetry) -> ProjectFacts:
             for minor in KNOWN_MINORS
             if package.python_constraint.allows_any(parse_constraint(f"~{minor}"))
         )
-        tool = poetry.pyproject.data.get("tool", {})
+        data = poetry.pyproject.data
+        tool = data.get("tool", {})
         table = tool.get("poetry-ci-image", {})
+        name = data.get("project", {}).get("name") or tool.get("poetry", {}).get("name")
     return ProjectFacts(
         root=poetry.pyproject_path.parent,
         # Plain values: Poetry may hand tomlkit items, which neither compare nor copy as dicts.
@@ -101,4 +102,5 @@ def project_facts(poetry: Poetry) -> ProjectFacts:
         python_constraint=package.python_versions,
         allowed_minors=allowed,
         poetry_version=running_poetry_version(),
+        name=str(name) if name else None,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,25 +15,28 @@ from poetry_ci_image.urls import hide_credentials
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from poetry.poetry import Poetry
-
     from poetry_ci_image.target import Target
 
 
-def poetry_wheels(poetry: Poetry, target: Target, on_progress: Callable[[str], None]) -> Path:
+def poetry_wheels(
+    target: Target,
+    on_progress: Callable[[str], None],
+    cancelled: threading.Event | None = None,
+) -> Path:
     """A directory of wheels of this Poetry and its dependencies for the target, cached on the host.
 
     Poetry's dependencies are pinned to the versions the host's Poetry runs with, where the
     target needs them too.
     """
     import shutil
-    import subprocess
     import tempfile
 
     from poetry.__version__ import __version__ as version
 
     pip_wheel = embedded_pip_wheel(target)
-    cache = Path(poetry.config.get("cache-dir")) / "ci-image" / "poetry"
+    from poetry_ci_image.poetry.project import cache_directory
+
+    cache = cache_directory() / "ci-image" / "poetry"
     libc = f"{target.libc.family}{target.libc.version[0]}.{target.libc.version[1]}"
     key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.arch}-{libc}"
     directory = cache / key
@@ -63,10 +67,14 @@ def poetry_wheels(poetry: Poetry, target: Target, on_progress: Callable[[str], N
         str(constraints),
         f"poetry=={version}",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
+    try:
+        returncode, stderr = _run(command, cancelled or threading.Event())
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        tail = "\n".join(hide_credentials(result.stderr).strip().splitlines()[-8:])
+        raise
+    if returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        tail = "\n".join(hide_credentials(stderr).strip().splitlines()[-8:])
         raise FetchError(
             f"Downloading Poetry {version} for {target.describe()} failed:\n{tail}",
             "Check the host's network and pip configuration, or set poetry = false in "
@@ -79,6 +87,29 @@ def poetry_wheels(poetry: Poetry, target: Target, on_progress: Callable[[str], N
     except OSError:  # another process finished first: use its copy
         shutil.rmtree(staging, ignore_errors=True)
     return directory
+
+
+def _run(command: list[str], cancelled: threading.Event) -> tuple[int, str]:
+    """Run pip; stop it when the run is cancelled (Ctrl-C reaches the main thread only)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryFile(mode="w+") as errors:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, text=True)
+        try:
+            while True:
+                try:
+                    returncode = process.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancelled.is_set():
+                        raise KeyboardInterrupt from None
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait()
+        errors.seek(0)
+        return returncode, errors.read()
 
 
 def _ensure(path: Path) -> Path:

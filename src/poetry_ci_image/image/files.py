@@ -1,12 +1,11 @@
-"""A virtual environment's files, made on the host from wheels, for the build context.
+"""A package's files as they lie in the image's venv, made on the host from its wheel.
 
 Installing a wheel is unpacking it into the right places, writing launcher scripts and a RECORD;
-the `installer` library (which Poetry itself installs with) does exactly that, to any
-destination. Here the destination is the build context: each file lands at the path it will
-have in the image's venv (`lib/pythonX.Y/site-packages/...`, `bin/...` with a
-`#!<venv>/bin/python` shebang). The built-in Dockerfile creates the venv with the base's
-Python and copies these files into it: no pip and no wheel in the image, and no container
-started to install anything.
+the `installer` library (which Poetry itself installs with) does exactly that, to any destination.
+Here the destination is a list of layer entries at the paths they have in the image
+(`opt/venv/lib/pythonX.Y/site-packages/...`, `opt/venv/bin/...` with a `#!<venv>/bin/python`
+shebang). No pip and no wheel in the image, no container started, and no bytecode (as
+`poetry install`); files larger than `SPILL_BYTES` wait on disk, not in memory.
 """
 
 from __future__ import annotations
@@ -16,28 +15,38 @@ import hashlib
 import json
 import os
 import posixpath
+import warnings
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import BinaryIO
 
+from installer import install
 from installer.destinations import WheelDestination
+from installer.records import Hash
+from installer.records import RecordEntry
+from installer.scripts import Script
+from installer.sources import WheelFile
+from installer.utils import Scheme
+from installer.utils import construct_record_file
+from installer.utils import fix_shebang
+
+from poetry_ci_image.errors import FetchError
+from poetry_ci_image.image.tarball import Entry
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from collections.abc import Iterable
     from collections.abc import Mapping
     from pathlib import Path
 
-    from installer.records import RecordEntry
     from installer.scripts import LauncherKind
     from installer.scripts import ScriptSection
-    from installer.utils import Scheme
 
     from poetry_ci_image.plan import PlannedPackage
 
 
 INSTALLER_NAME = b"poetry-ci-image\n"
+SPILL_BYTES = 256 * 1024
 
 
 def venv_schemes(venv: str, python: str) -> dict[str, str]:
@@ -52,46 +61,66 @@ def venv_schemes(venv: str, python: str) -> dict[str, str]:
     }
 
 
-class ContextDestination(WheelDestination):
-    """A wheel destination that hands each file to `add` at its path under `prefix`.
+@dataclass(frozen=True)
+class PackageFiles:
+    """One installed distribution: its entries, by path in the image."""
 
-    `prefix` is where the venv's root sits in the build context (e.g. `ci-image/venv`);
-    the files are addressed relative to `venv`, the venv's path in the image.
-    """
+    name: str
+    entries: tuple[Entry, ...]
 
-    def __init__(
-        self,
-        add: Callable[[str, bytes, bool], None],
-        *,
-        prefix: str,
-        venv: str,
-        python: str,
-        distribution: str,
-    ) -> None:
-        self._add = add
-        self._prefix = prefix.rstrip("/")
+    @property
+    def size(self) -> int:
+        return sum(entry.size for entry in self.entries)
+
+
+class EntriesDestination(WheelDestination):
+    """A wheel destination that collects layer entries at their paths in the image's venv."""
+
+    def __init__(self, *, venv: str, python: str, distribution: str, spill: Path) -> None:
         self._venv = venv
         self._schemes = venv_schemes(venv, python)
         self._schemes["headers"] += f"/{distribution}"
         self._interpreter = f"{venv}/bin/python"
+        self._spill = spill
+        self.entries: list[Entry] = []
 
     def _write(self, scheme: Scheme, path: str, data: bytes, executable: bool) -> RecordEntry:
-        from installer.records import Hash
-        from installer.records import RecordEntry
-
         root = self._schemes[scheme]
         target = posixpath.normpath(posixpath.join(root, path))
         if not (target == root or target.startswith(root + "/")):
-            raise ValueError(f"{path} would be written outside {root}")
-        self._add(f"{self._prefix}/{posixpath.relpath(target, self._venv)}", data, executable)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip("=")
-        return RecordEntry(path, Hash("sha256", digest), len(data))
+            raise FetchError(
+                f"The wheel of {posixpath.basename(self._venv)} would write {path} outside {root}.",
+                "Report it to the package's authors; such a wheel cannot be installed.",
+            )
+        digest = hashlib.sha256(data)
+        entry_path = target.lstrip("/")
+        if len(data) > SPILL_BYTES:
+            self._spill.mkdir(parents=True, exist_ok=True)
+            spilled = self._spill / digest.hexdigest()
+            if not spilled.exists():
+                spilled.write_bytes(data)
+            entry = Entry(
+                entry_path,
+                source=spilled,
+                size=len(data),
+                digest=digest.hexdigest(),
+                executable=executable,
+            )
+        else:
+            entry = Entry(
+                entry_path,
+                data=data,
+                size=len(data),
+                digest=digest.hexdigest(),
+                executable=executable,
+            )
+        self.entries.append(entry)
+        record_hash = base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
+        return RecordEntry(path, Hash("sha256", record_hash), len(data))
 
     def write_file(
         self, scheme: Scheme, path: str | os.PathLike[str], stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
-        from installer.utils import fix_shebang
-
         if scheme == "scripts":
             with fix_shebang(stream, self._interpreter) as fixed:
                 return self._write(scheme, os.fspath(path), fixed.read(), is_executable)
@@ -100,9 +129,6 @@ class ContextDestination(WheelDestination):
     def write_script(
         self, name: str, module: str, attr: str, section: ScriptSection
     ) -> RecordEntry:
-        from installer.scripts import Script
-        from installer.utils import Scheme
-
         kind: LauncherKind = "posix"
         script_name, data = Script(name, module, attr, section).generate(self._interpreter, kind)
         return self._write(Scheme("scripts"), script_name, data, True)
@@ -111,10 +137,8 @@ class ContextDestination(WheelDestination):
         self,
         scheme: Scheme,
         record_file_path: str,
-        records: Iterable[tuple[Scheme, RecordEntry]],
+        records: list[tuple[Scheme, RecordEntry]],  # type: ignore[override]
     ) -> None:
-        from installer.utils import construct_record_file
-
         def prefix_for_scheme(file_scheme: str) -> str | None:
             if file_scheme == scheme:
                 return None
@@ -151,30 +175,24 @@ def direct_url(package: PlannedPackage) -> bytes | None:
     return json.dumps(reference, sort_keys=True).encode()
 
 
-def install_wheels(
-    wheels: Iterable[Path],
-    add: Callable[[str, bytes, bool], None],
+def install_wheel(
+    name: str,
+    wheel: Path,
     *,
-    prefix: str,
     venv: str,
     python: str,
-    metadata: Mapping[str, Mapping[str, bytes]] | None = None,
-) -> None:
-    """Install each wheel's files as they would lie in `venv`, handing them to `add`.
+    spill: Path,
+    metadata: Mapping[str, bytes] | None = None,
+) -> PackageFiles:
+    """The files `wheel` installs into the venv at `venv` (CPython `python`, X.Y).
 
-    `metadata` adds dist-info files per wheel file name (e.g. `direct_url.json`).
-    """
-    import warnings
-
-    from installer import install
-    from installer.sources import WheelFile
-
-    for wheel in wheels:
-        with WheelFile.open(wheel) as source, warnings.catch_warnings():
-            # installer skips __pycache__ files some wheels ship, as pip does; no need to say so.
-            warnings.filterwarnings("ignore", "Skip installing", RuntimeWarning)
-            destination = ContextDestination(
-                add, prefix=prefix, venv=venv, python=python, distribution=source.distribution
-            )
-            extra = {"INSTALLER": INSTALLER_NAME, **(metadata or {}).get(wheel.name, {})}
-            install(source, destination, dict(extra))
+    `metadata` adds dist-info files (e.g. `direct_url.json`)."""
+    with WheelFile.open(wheel) as source, warnings.catch_warnings():
+        # installer skips __pycache__ files some wheels ship, as pip does; no need to say so.
+        warnings.filterwarnings("ignore", "Skip installing", RuntimeWarning)
+        destination = EntriesDestination(
+            venv=venv, python=python, distribution=source.distribution, spill=spill
+        )
+        extra = {"INSTALLER": INSTALLER_NAME, **(metadata or {})}
+        install(source, destination, extra)
+    return PackageFiles(name, tuple(destination.entries))

@@ -1,0 +1,146 @@
+"""The image's documents: its config, its manifest, and (for several platforms) an index.
+
+Plain values in, canonical JSON bytes out (sorted keys, no spaces), so the same inputs give the
+same digests. OCI media types throughout, which Docker 20.10+, containerd, and the registries of
+GitLab, GitHub and distribution all accept; a Docker-typed base layer is listed with its OCI
+type (the bytes are the same).
+
+The config is the base's, with:
+- `VIRTUAL_ENV` and `PATH` (the venv's bin first; Poetry's last) set;
+- labels: the base's, then the plugin's (the fingerprint, the target, ...) and the OCI
+  `org.opencontainers.image.base.name` / `.base.digest` / `.title`;
+- a history entry per layer that says what it holds, and `created` at the epoch (no build time).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone
+from typing import TYPE_CHECKING
+from typing import Any
+
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from collections.abc import Sequence
+
+    from poetry_ci_image.image.base import BaseImage
+    from poetry_ci_image.image.base import Descriptor
+
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+_OCI_LAYER_TYPES = {
+    "application/vnd.docker.image.rootfs.diff.tar.gzip": OCI_LAYER_GZIP,
+    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.oci.image.layer.v1.tar",
+}
+
+
+@dataclass(frozen=True)
+class AddedLayer:
+    """A layer the plugin made, and what its history entry says."""
+
+    digest: str
+    diff_id: str
+    size: int
+    comment: str
+
+
+def canonical(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def timestamp(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def image_config(
+    base: BaseImage,
+    layers: Sequence[AddedLayer],
+    *,
+    env: Mapping[str, str],
+    path_prepend: Sequence[str],
+    path_append: Sequence[str],
+    labels: Mapping[str, str],
+    epoch: int,
+) -> bytes:
+    config = copy.deepcopy(base.config)
+    inner = config.setdefault("config", {})
+    variables = dict(item.partition("=")[::2] for item in inner.get("Env") or ())
+    base_path = variables.get("PATH", DEFAULT_PATH)
+    variables.update(env)
+    variables["PATH"] = ":".join([*path_prepend, base_path, *path_append])
+    inner["Env"] = [f"{key}={value}" for key, value in variables.items()]
+    inner["Labels"] = {**(inner.get("Labels") or {}), **labels}
+    created = timestamp(epoch)
+    config["created"] = created
+    config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+    diff_ids = [*config["rootfs"].get("diff_ids", []), *(layer.diff_id for layer in layers)]
+    config["rootfs"]["diff_ids"] = diff_ids
+    config["history"] = [
+        *(config.get("history") or []),
+        *(
+            {"created": created, "created_by": "poetry-ci-image", "comment": layer.comment}
+            for layer in layers
+        ),
+    ]
+    return canonical(config)
+
+
+def image_manifest(
+    config: bytes, base_layers: Sequence[Descriptor], layers: Sequence[AddedLayer]
+) -> bytes:
+    return canonical(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": digest_of(config), "size": len(config)},
+            "layers": [
+                *(
+                    {
+                        "mediaType": _OCI_LAYER_TYPES.get(item.media_type, item.media_type),
+                        "digest": item.digest,
+                        "size": item.size,
+                    }
+                    for item in base_layers
+                ),
+                *(
+                    {"mediaType": OCI_LAYER_GZIP, "digest": layer.digest, "size": layer.size}
+                    for layer in layers
+                ),
+            ],
+        }
+    )
+
+
+def image_index(manifests: Sequence[tuple[bytes, str]]) -> bytes:
+    """An index of `(manifest, platform)` pairs, platforms as "linux/arm64"."""
+    from poetry_ci_image.image.base import PLATFORM_FIELDS
+
+    entries = []
+    for manifest, platform in manifests:
+        architecture, variant = PLATFORM_FIELDS[platform]
+        fields = {"os": "linux", "architecture": architecture}
+        if variant:
+            fields["variant"] = variant
+        entries.append(
+            {
+                "mediaType": OCI_MANIFEST,
+                "digest": digest_of(manifest),
+                "size": len(manifest),
+                "platform": fields,
+            }
+        )
+    return canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})
