@@ -1,8 +1,14 @@
 """Real services for integration tests: the Docker engine, registries and package indexes.
 
-The engine and the base image come from `.ci/engine` (run by `.ci/setup`); the registries and
-the indexes are started here, on 127.0.0.1, for the session. With CI set, a missing engine,
-base image or registry binary fails the tests instead of skipping them.
+The engine and the root file systems come from `.ci/engine` (run by `.ci/setup`); the registries
+and the indexes are started here, on 127.0.0.1, for the session. The base image the projects
+name, `python:3.11-slim-bookworm`, lives where the plugin reads it: in a registry that plays
+Docker Hub (a loopback registry behind a proxy that runs Docker Hub's anonymous token flow),
+reached through POETRY_CI_IMAGE_DOCKER_HUB_MIRROR, with linux/amd64 and linux/arm64 variants.
+With CI set, a missing engine, base or registry binary fails the tests instead of skipping them.
+
+The engine is left as it was found: what the tests pulled, built or loaded is removed at the end
+of the session, and a check fails if an image is left behind.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ from typing import Any
 
 import pytest
 
+from tests.support.base_images import BaseImage
+from tests.support.base_images import push_base_image
+from tests.support.base_images import rootfs_tarball
 from tests.support.distributions import build_sdist
 from tests.support.distributions import build_wheel
 from tests.support.index import PackageIndex
 from tests.support.poetry_cli import clean_env
 from tests.support.poetry_cli import run_poetry
+from tests.support.proxy import RegistryProxy
 from tests.support.registry import Registry
 from tests.support.registry import registry_binary
 
@@ -32,8 +42,12 @@ if TYPE_CHECKING:
 
 
 ENGINE_SOCKET = "unix:///var/tmp/poetry-ci-image/docker.sock"  # where .ci/engine starts dockerd
-BASE_IMAGE = "python:3.11-slim-bookworm"  # made by .ci/engine from Debian's packages
+# The base every project names: Debian bookworm's CPython 3.11, on the stand-in Docker Hub.
+BASE_IMAGE = "python:3.11-slim-bookworm"
+BASE_REPOSITORY, BASE_TAG = "library/python", "3.11-slim-bookworm"
+PLATFORMS = ("linux/amd64", "linux/arm64")
 PRIVATE_USER = "ci-reader"
+NO_ENGINE = "unix:///nonexistent/docker.sock"
 
 
 def unavailable(reason: str) -> None:
@@ -62,10 +76,22 @@ def docker_host() -> str:
 
 
 @pytest.fixture(scope="session")
-def docker_client(docker_host: str) -> Any:
+def docker_client(docker_host: str) -> Iterator[Any]:
+    """The engine; what the session adds to it (images, containers) is removed at the end."""
     import docker
 
-    return docker.DockerClient(base_url=docker_host, version="auto")
+    client = docker.DockerClient(base_url=docker_host, version="auto")
+    images_before = {image.id for image in client.images.list(all=True)}
+    containers_before = {c.id for c in client.containers.list(all=True)}
+    yield client
+    for container in client.containers.list(all=True):
+        if container.id not in containers_before:
+            container.remove(force=True)
+    for image in client.images.list(all=True):
+        if image.id not in images_before:
+            client.images.remove(image.id, force=True)
+    left = {image.id for image in client.images.list(all=True)} - images_before
+    assert not left, f"the tests left images in the engine: {sorted(left)}"
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +114,29 @@ def _registry(
         unavailable("docker-registry is not installed; run .ci/setup")
     with Registry(workdir, username=username, password=password) as registry:
         yield registry
+
+
+@pytest.fixture(scope="session")
+def hub_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """The registry behind the stand-in Docker Hub, holding the two-platform base."""
+    yield from _registry(tmp_path_factory.mktemp("hub-registry"))
+
+
+@pytest.fixture(scope="session")
+def base_image(hub_registry: Registry) -> BaseImage:
+    """python:3.11-slim-bookworm for linux/amd64 and linux/arm64 (from .ci/engine's tarballs)."""
+    try:
+        tarballs = {platform: rootfs_tarball(platform) for platform in PLATFORMS}
+    except FileNotFoundError as error:
+        unavailable(str(error))
+    return push_base_image(hub_registry.host, BASE_REPOSITORY, BASE_TAG, tarballs)
+
+
+@pytest.fixture(scope="session")
+def docker_hub(hub_registry: Registry, base_image: BaseImage) -> Iterator[RegistryProxy]:
+    """Docker Hub as the plugin meets it: anonymous bearer tokens, then the registry API."""
+    with RegistryProxy(hub_registry.host, token_auth=True) as proxy:
+        yield proxy
 
 
 @pytest.fixture(scope="session")
@@ -144,9 +193,13 @@ def private_index(
 
 @pytest.fixture(scope="session")
 def tool_env(
-    tmp_path_factory: pytest.TempPathFactory, docker_host: str, private_password: str
+    tmp_path_factory: pytest.TempPathFactory,
+    docker_host: str,
+    private_password: str,
+    docker_hub: RegistryProxy,
 ) -> dict[str, str]:
-    """The environment Poetry runs in: isolated home, the engine, credentials for `private`."""
+    """The environment Poetry runs in: isolated home, the engine, credentials for `private`,
+    and the stand-in Docker Hub for base images named on Docker Hub."""
     home = tmp_path_factory.mktemp("home")
     docker_config = home / "docker-config"
     docker_config.mkdir()
@@ -157,6 +210,7 @@ def tool_env(
         DOCKER_CONFIG=str(docker_config),
         POETRY_HTTP_BASIC_PRIVATE_USERNAME=PRIVATE_USER,
         POETRY_HTTP_BASIC_PRIVATE_PASSWORD=private_password,
+        POETRY_CI_IMAGE_DOCKER_HUB_MIRROR=docker_hub.host,
     )
     # The plugin's pip downloads Poetry's own wheels for the image with the machine's pip setup.
     del env["PIP_CONFIG_FILE"]

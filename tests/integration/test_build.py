@@ -1,13 +1,15 @@
-"""`poetry image build` against a real Docker engine and a real package index.
+"""`poetry image build` against a real Docker engine, registry and package index.
 
-One project is locked against the loopback index and built once for the module; the tests then
-look inside the image as a CI job would.
+One project is locked against the loopback index and built once for the module (assembled on the
+host, loaded into the engine); the tests then look inside the image as a CI job would, and
+compare it with the same image pushed to a registry and written as an OCI image layout.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import BASE_IMAGE
+from tests.integration.conftest import NO_ENGINE
 from tests.integration.conftest import lock
 from tests.integration.conftest import run_in_image
 from tests.integration.conftest import write_project
@@ -26,6 +29,7 @@ from tests.support.projects import replace_in
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from tests.support.base_images import BaseImage
     from tests.support.index import PackageIndex
     from tests.support.registry import Registry
 
@@ -77,14 +81,16 @@ def test_build_prints_the_reference_only(shop: Built) -> None:
     """stdout is the reference; progress went to stderr."""
     assert shop.reference == shop.plan["reference"]
     assert "Fetching 5 locked distributions" in shop.stderr
+    assert f"Loading {shop.reference} into the Docker engine" in shop.stderr
     assert f"Built {shop.reference} in " in shop.stderr
+    assert "Step " not in shop.stderr  # no Dockerfile
 
 
 def test_image_holds_exactly_the_locked_set(shop: Built, docker_client: Any) -> None:
     """The venv holds the plan's names and versions: no project, no win32-only package, no pip."""
     output = run_in_image(docker_client, shop.reference, ["python", "-c", LIST_DISTRIBUTIONS])
     installed = [tuple(item) for item in json.loads(output)]
-    planned = sorted((p["name"], p["version"]) for p in shop.plan["packages"])
+    planned = sorted((p["name"], p["version"]) for p in packages(shop))
     assert planned == [
         ("alpha", "1.0"),
         ("beta", "2.0"),
@@ -103,7 +109,7 @@ def test_platform_wheel_is_the_targets(shop: Built, docker_client: Any) -> None:
         ["sh", "-c", "cat /opt/venv/lib/python3.11/site-packages/native-1.0.dist-info/WHEEL"],
     )
     assert "Tag: cp311-cp311-manylinux_2_17_x86_64" in wheel
-    planned = {p["name"]: p["file"] for p in shop.plan["packages"]}
+    planned = {p["name"]: p["file"] for p in packages(shop)}
     assert (
         planned["native"] == "native-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
     )
@@ -130,13 +136,19 @@ def test_imports_work_and_poetry_is_there(shop: Built, docker_client: Any) -> No
     ]
 
 
-def test_labels_say_which_lock_state(shop: Built, docker_api: Any) -> None:
-    """`docker inspect` gives the fingerprint, the schema and the target."""
+def test_labels_say_which_lock_state(shop: Built, docker_api: Any, base_image: BaseImage) -> None:
+    """`docker inspect` gives the fingerprint, the target, the base; nothing from the checkout."""
     labels = docker_api.inspect_image(shop.reference)["Config"]["Labels"]
     assert labels["io.github.poetry-ci-image.fingerprint"] == shop.plan["fingerprint"]
-    assert labels["io.github.poetry-ci-image.schema"] == "1"
+    assert labels["io.github.poetry-ci-image.schema"] == "2"
     assert labels["io.github.poetry-ci-image.target"] == "CPython 3.11 on linux/amd64 (glibc 2.36)"
-    assert labels["org.opencontainers.image.base.name"] == BASE_IMAGE
+    assert labels["org.opencontainers.image.base.name"] == f"docker.io/library/{BASE_IMAGE}"
+    amd64 = base_image.platforms["linux/amd64"].manifest_digest
+    assert labels["org.opencontainers.image.base.digest"] == amd64
+    assert labels["org.opencontainers.image.title"] == "shop dependencies"
+    assert not {"org.opencontainers.image.revision", "org.opencontainers.image.source"} & set(
+        labels
+    )
 
 
 def test_poetry_install_in_the_image_installs_only_the_project(
@@ -176,3 +188,82 @@ def test_version_bump_and_source_edit_do_not_rebuild(
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == shop.reference
     assert "nothing to build" in result.stderr
+
+
+def packages(built: Built) -> list[dict[str, Any]]:
+    packages: list[dict[str, Any]] = built.plan["platforms"][0]["packages"]
+    return packages
+
+
+def test_the_engines_image_is_the_registrys(
+    shop: Built, docker_api: Any, tool_env: dict[str, str], registry: Registry
+) -> None:
+    """The same lock pushed with no engine: the registry's config digest is the engine's ID."""
+    pushed = run_poetry(
+        shop.project, "image", "push", "--no-tag-file", env={**tool_env, "DOCKER_HOST": NO_ENGINE}
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    repository, tag = shop.reference.removeprefix(f"{registry.host}/").split(":")
+    manifest = json.loads(http_get(f"{registry.url}/v2/{repository}/manifests/{tag}"))
+    assert docker_api.inspect_image(shop.reference)["Id"] == manifest["config"]["digest"]
+
+
+def test_an_oci_layout_without_an_engine_that_skopeo_reads(
+    shop: Built, tool_env: dict[str, str], registry: Registry, tmp_path: Path
+) -> None:
+    """--output DIR: an OCI image layout, no engine; skopeo copies it to the registry unchanged."""
+    layout = tmp_path / "layout"
+    result = run_poetry(
+        shop.project,
+        "image",
+        "build",
+        "--output",
+        str(layout),
+        env={**tool_env, "DOCKER_HOST": NO_ENGINE},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == shop.reference
+    assert (layout / "oci-layout").is_file()
+    tag = shop.reference.rsplit(":", 1)[1]
+    inspected = json.loads(skopeo("inspect", f"oci:{layout}:{tag}"))
+    assert inspected["Labels"]["io.github.poetry-ci-image.fingerprint"] == shop.plan["fingerprint"]
+    copy = f"{registry.host}/shop/copied:{tag}"
+    skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:{tag}", f"docker://{copy}")
+    repository, _ = shop.reference.removeprefix(f"{registry.host}/").split(":")
+    original = http_head_digest(f"{registry.url}/v2/{repository}/manifests/{tag}")
+    copied = http_head_digest(f"{registry.url}/v2/shop/copied/manifests/{tag}")
+    assert copied == original
+
+
+def skopeo(*arguments: str) -> str:
+    if shutil.which("skopeo") is None:
+        from tests.integration.conftest import unavailable
+
+        unavailable("skopeo is not installed; run .ci/setup")
+    result = subprocess.run(
+        ["skopeo", *arguments], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
+
+
+def http_get(url: str) -> bytes:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, headers={"Accept": ACCEPT})
+    with opener.open(request, timeout=30) as response:
+        body: bytes = response.read()
+        return body
+
+
+def http_head_digest(url: str) -> str:
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, method="HEAD", headers={"Accept": ACCEPT})
+    with opener.open(request, timeout=30) as response:
+        return str(response.headers["Docker-Content-Digest"])

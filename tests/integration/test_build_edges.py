@@ -100,7 +100,7 @@ def test_without_the_index_credentials_the_build_says_so(
 ) -> None:
     """A private index that refuses us: one message naming the source and the remedy."""
     env = {k: v for k, v in tool_env.items() if not k.startswith("POETRY_HTTP_BASIC_")}
-    result = run_poetry(private_project, "image", "build", "--build-arg", "NEW=1", env=env)
+    result = run_poetry(private_project, "image", "build", "--layers", "3", env=env)
     assert result.returncode == 2
     assert result.stderr.endswith(
         "Error: Source 'private' did not list secretpkg-1.0-py3-none-any.whl, which poetry.lock "

@@ -1,18 +1,27 @@
-"""`poetry image push` and `poetry image tag --remote` against real registries."""
+"""`poetry image push` with no Docker engine, against real registries, then run with the engine.
+
+The push runs with DOCKER_HOST pointing nowhere and no `docker` on PATH; the engine only pulls
+and runs what was pushed, as a CI runner would. The base comes from the stand-in Docker Hub (a
+registry behind a token-flow proxy), the image goes to the loopback test registries.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import shutil
 import subprocess
 
 from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
 from tests.integration.conftest import BASE_IMAGE
+from tests.integration.conftest import NO_ENGINE
 from tests.integration.conftest import lock
+from tests.integration.conftest import run_in_image
 from tests.integration.conftest import write_project
 from tests.support.poetry_cli import POETRY
 from tests.support.poetry_cli import run_poetry
@@ -23,12 +32,27 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.support.index import PackageIndex
+    from tests.support.proxy import RegistryProxy
     from tests.support.registry import Registry
 
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-NO_ENGINE = "unix:///nonexistent/docker.sock"
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps(sorted([d.metadata['Name'].lower(), d.version] for d in m.distributions())))"
+)
+
+
+def engine_free(env: dict[str, str], where: Path) -> dict[str, str]:
+    """`env` with no engine reachable: DOCKER_HOST nowhere, and PATH without a `docker`."""
+    bin_dir = where / "bin-without-docker"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for tool in ("git", "sh"):
+        found = shutil.which(tool)
+        if found and not (bin_dir / tool).exists():
+            (bin_dir / tool).symlink_to(found)
+    return {**env, "DOCKER_HOST": NO_ENGINE, "PATH": str(bin_dir)}
 
 
 def make_project(
@@ -66,45 +90,98 @@ def project(
 
 
 @pytest.fixture(scope="module")
-def pushed(project: Path, registry: Registry, tool_env: dict[str, str]) -> str:
-    result = run_poetry(project, "image", "push", env=tool_env)
+def pushed(
+    project: Path, tool_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
+    """The push, with no engine anywhere: the reference, and what it said."""
+    env = engine_free(tool_env, tmp_path_factory.mktemp("no-engine"))
+    result = run_poetry(project, "image", "push", env=env)
     assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    return result.stdout.strip(), result.stderr
 
 
-def test_push_puts_the_manifest_in_the_registry(pushed: str, registry: Registry) -> None:
-    """After a push, the registry lists the tag."""
-    repository, tag = pushed.removeprefix(f"{registry.host}/").split(":")
+def test_push_needs_no_engine(pushed: tuple[str, str], registry: Registry) -> None:
+    """The registry lists the tag; the base's layers were copied across from Docker Hub."""
+    reference, stderr = pushed
+    repository, tag = reference.removeprefix(f"{registry.host}/").split(":")
     assert manifest_status(registry.host, repository, tag) == 200
+    assert f"Reading the base image {BASE_IMAGE} for linux/amd64" in stderr
+    assert "1 copied from the base's registry" in stderr
+    assert f"Pushed {reference} in " in stderr
+
+
+def test_the_pushed_image_runs_with_exactly_the_locked_set(
+    pushed: tuple[str, str], project: Path, tool_env: dict[str, str], docker_client: Any
+) -> None:
+    """Pulled and run: the locked set (dev group included), no project, no pip; Poetry works."""
+    reference, _ = pushed
+    docker_client.images.pull(reference)
+    output = run_in_image(docker_client, reference, ["python", "-c", LIST_DISTRIBUTIONS])
+    assert [tuple(item) for item in json.loads(output)] == [
+        ("alpha", "1.0"),
+        ("beta", "2.0"),
+        ("delta", "1.0"),
+        ("devtool", "1.0"),
+        ("native", "1.0"),
+    ]
+    versions = run_in_image(
+        docker_client,
+        reference,
+        ["sh", "-c", "python -c 'import alpha, beta, delta, native, devtool' && poetry --version"],
+    )
+    from poetry.__version__ import __version__
+
+    assert versions == f"Poetry (version {__version__})\n"
+
+
+def test_poetry_install_in_the_pushed_image_installs_only_the_project(
+    pushed: tuple[str, str], project: Path, docker_client: Any, tmp_path: Path
+) -> None:
+    """A CI job's `poetry install`, with no network: every dependency is there already."""
+    reference, _ = pushed
+    docker_client.images.pull(reference)
+    checkout = tmp_path / "checkout"
+    shutil.copytree(project, checkout)
+    output = run_in_image(
+        docker_client,
+        reference,
+        ["poetry", "install", "--no-interaction", "--no-ansi"],
+        volumes={str(checkout): {"bind": "/builds/shop", "mode": "rw"}},
+        working_dir="/builds/shop",
+    )
+    assert "No dependencies to install or update" in output
+    assert "Installing the current project: shop (0.1.0)" in output
 
 
 def test_second_push_is_a_no_op_without_an_engine(
-    pushed: str, project: Path, tool_env: dict[str, str]
+    pushed: tuple[str, str], project: Path, tool_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """When the registry has the tag, push asks nothing of the Docker engine."""
-    result = run_poetry(project, "image", "push", env={**tool_env, "DOCKER_HOST": NO_ENGINE})
+    """When the registry has the tag, push says so, and that is all."""
+    reference, _ = pushed
+    result = run_poetry(project, "image", "push", env=engine_free(tool_env, tmp_path))
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
-        f"{pushed}\n",
-        f"{pushed} is already in the registry; nothing to build or push.\n",
+        f"{reference}\n",
+        f"{reference} is already in the registry; nothing to build or push.\n",
     )
 
 
-def test_remote_check_after_push(pushed: str, project: Path, tool_env: dict[str, str]) -> None:
+def test_remote_check_after_push(
+    pushed: tuple[str, str], project: Path, tool_env: dict[str, str], tmp_path: Path
+) -> None:
     """`tag --remote` is green after the push, without an engine."""
-    result = run_poetry(
-        project, "image", "tag", "--remote", env={**tool_env, "DOCKER_HOST": NO_ENGINE}
-    )
+    reference, _ = pushed
+    result = run_poetry(project, "image", "tag", "--remote", env=engine_free(tool_env, tmp_path))
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
-        f"{pushed}\n",
-        f"{pushed} is in the registry.\n",
+        f"{reference}\n",
+        f"{reference} is in the registry.\n",
     )
 
 
 def test_remote_check_of_a_missing_image(project: Path, tool_env: dict[str, str]) -> None:
     """Another fingerprint is not in the registry: exit 1 and the remedy."""
-    result = run_poetry(project, "image", "tag", "--remote", "--build-arg", "X=1", env=tool_env)
+    result = run_poetry(project, "image", "tag", "--remote", "--layers", "7", env=tool_env)
     assert result.returncode == 1, result.stderr
     assert result.stdout == ""
     assert result.stderr.endswith(
@@ -113,7 +190,7 @@ def test_remote_check_of_a_missing_image(project: Path, tool_env: dict[str, str]
 
 
 def test_unreachable_registry(project: Path, tool_env: dict[str, str]) -> None:
-    """A registry nobody answers for: exit 2, one message, no traceback."""
+    """A registry nobody answers for: exit 2, one message, no traceback (after the retries)."""
     result = run_poetry(
         project, "image", "tag", "--remote", "--repository", "127.0.0.1:9/shop", env=tool_env
     )
@@ -133,9 +210,9 @@ def test_push_refuses_a_stale_tag_file(
         "push",
         "--tag-file",
         str(tmp_path / "ci-image.env"),
-        "--build-arg",
-        "NEVER=1",
-        env={**tool_env, "DOCKER_HOST": NO_ENGINE},
+        "--layers",
+        "9",
+        env=engine_free(tool_env, tmp_path),
     )
     assert result.returncode == 2
     name = os.path.relpath(tmp_path / "ci-image.env", project)
@@ -146,6 +223,71 @@ def test_push_refuses_a_stale_tag_file(
         "The test jobs would run in another image than the lock's.\n"
         f"Run `poetry image tag` and commit {name}. Then push again.\n"
     )
+
+
+def test_a_base_in_the_same_registry_is_mounted_not_copied(
+    project: Path,
+    registry: Registry,
+    hub_registry: Registry,
+    tool_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The base in the target registry: its layer is mounted (no bytes move); a second
+    repository of the same registry mounts it again; a third push finds everything there."""
+    from tests.support.base_images import push_base_image
+    from tests.support.base_images import rootfs_tarball
+
+    base = push_base_image(
+        registry.host,
+        "mirror/python",
+        "3.11-slim-bookworm",
+        {"linux/amd64": rootfs_tarball("linux/amd64")},
+    )
+    env = engine_free(tool_env, tmp_path)
+    mounted = f"{registry.host}/mounted/ci-image"
+    first = run_poetry(
+        project, "image", "push", "--base", base.reference, "--repository", mounted, env=env
+    )
+    assert first.returncode == 0, first.stderr
+    assert "1 mounted" in first.stderr
+    assert "0 copied" in first.stderr
+    other = run_poetry(
+        project,
+        "image",
+        "push",
+        "--base",
+        base.reference,
+        "--repository",
+        f"{registry.host}/other/ci-image",
+        env=env,
+    )
+    assert other.returncode == 0, other.stderr
+    assert "1 mounted" in other.stderr
+    again = run_poetry(
+        project,
+        "image",
+        "push",
+        "--base",
+        base.reference,
+        "--repository",
+        mounted,
+        "--force",
+        env=env,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "0 uploaded (0.0 MB), 0 copied from the base's registry, 0 mounted" in again.stderr
+
+
+def test_a_base_from_another_registry_is_copied_once(
+    project: Path, tool_env: dict[str, str], tmp_path: Path
+) -> None:
+    """From Docker Hub to the test registry: copied the first time, there the next."""
+    env = engine_free(tool_env, tmp_path)
+    first = run_poetry(project, "image", "push", "--layers", "11", env=env)
+    assert first.returncode == 0, first.stderr
+    second = run_poetry(project, "image", "push", "--layers", "13", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "0 copied from the base's registry" in second.stderr
 
 
 @pytest.fixture(scope="module")
@@ -164,33 +306,32 @@ class TestAuthenticatedRegistry:
     def test_push_with_docker_login(
         self, private: Path, auth_registry: Registry, tool_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """Credentials from the Docker config push, and the manifest is there."""
+        """Credentials from the Docker config push over plain HTTP to loopback, no engine."""
         config = docker_config(tmp_path / "docker", auth_registry)
-        result = run_poetry(
-            private, "image", "push", env={**tool_env, "DOCKER_CONFIG": str(config)}
-        )
+        env = engine_free({**tool_env, "DOCKER_CONFIG": str(config)}, tmp_path)
+        result = run_poetry(private, "image", "push", env=env)
         assert result.returncode == 0, result.stderr
         repository, tag = result.stdout.strip().removeprefix(f"{auth_registry.host}/").split(":")
         assert manifest_status(auth_registry.host, repository, tag, auth=auth_registry.auth) == 200
-
-        check = run_poetry(
-            private, "image", "tag", "--remote", env={**tool_env, "DOCKER_CONFIG": str(config)}
-        )
+        check = run_poetry(private, "image", "tag", "--remote", env=env)
         assert check.returncode == 0, check.stderr
 
     def test_gitlab_variables_without_docker_login(
-        self, private: Path, auth_registry: Registry, tool_env: dict[str, str]
+        self, private: Path, auth_registry: Registry, tool_env: dict[str, str], tmp_path: Path
     ) -> None:
-        """In GitLab CI, CI_REGISTRY_USER/PASSWORD work on $CI_REGISTRY with no docker login."""
+        """In GitLab CI, CI_REGISTRY_USER/PASSWORD work on $CI_REGISTRY; no secret is printed."""
         assert auth_registry.auth is not None
         user, password = auth_registry.auth
-        env = {
-            **tool_env,
-            "CI_REGISTRY": auth_registry.host,
-            "CI_REGISTRY_USER": user,
-            "CI_REGISTRY_PASSWORD": password,
-        }
-        result = run_poetry(private, "image", "push", "--force", env=env)
+        env = engine_free(
+            {
+                **tool_env,
+                "CI_REGISTRY": auth_registry.host,
+                "CI_REGISTRY_USER": user,
+                "CI_REGISTRY_PASSWORD": password,
+            },
+            tmp_path,
+        )
+        result = run_poetry(private, "-vvv", "image", "push", "--force", env=env)
         assert result.returncode == 0, result.stderr
         assert password not in result.stdout + result.stderr
 
@@ -220,25 +361,102 @@ class TestAuthenticatedRegistry:
         assert "Traceback" not in result.stderr
 
 
-def test_two_jobs_pushing_the_same_new_tag_both_succeed(
-    project: Path, tool_env: dict[str, str], registry: Registry
+def test_four_jobs_pushing_the_same_new_tag_all_succeed(
+    project: Path, tool_env: dict[str, str], registry: Registry, tmp_path: Path
 ) -> None:
-    """Two pipelines racing on one new fingerprint: both build or reuse, both push, both exit 0."""
-    command = [str(POETRY), "--no-ansi", "image", "push", "--no-poetry", "--build-arg", "RACE=1"]
+    """Four pipelines racing on one new fingerprint: all assemble, all push, all exit 0."""
+    env = engine_free(tool_env, tmp_path)
+    command = [str(POETRY), "--no-ansi", "-v", "image", "push", "--no-poetry", "--layers", "5"]
     jobs = [
         subprocess.Popen(
             command,
             cwd=project,
-            env=tool_env,
+            env={**env, "POETRY_CACHE_DIR": str(tmp_path / f"cache-{job}")},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(2)
+        for job in range(4)
     ]
     results = [(job.wait(timeout=600), *job.communicate()) for job in jobs]
-    assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
+    assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for _, _, err in results]
     references = {out.strip() for _, out, _ in results}
     assert len(references) == 1
     repository, tag = references.pop().removeprefix(f"{registry.host}/").split(":")
     assert manifest_status(registry.host, repository, tag) == 200
+
+
+def test_transient_faults_are_retried_and_the_push_completes(
+    project: Path, tool_env: dict[str, str], registry: Registry, tmp_path: Path
+) -> None:
+    """Resets, 500s, a 429 and an upload cut off half-way, on every kind of request: retried
+    with back-off (said with -v), and the push completes."""
+    from tests.support.proxy import Fault
+    from tests.support.proxy import RegistryProxy
+
+    with RegistryProxy(registry.host) as proxy:
+        proxy.fail(Fault("status", method="HEAD", path=r"/manifests/", times=2, status=500))
+        proxy.fail(Fault("reset", method="HEAD", path=r"/blobs/", times=1))
+        proxy.fail(Fault("status", method="POST", path=r"/blobs/uploads/", times=1, status=503))
+        proxy.fail(Fault("drop-mid-body", method="PUT", path=r"/blobs/uploads/", times=1))
+        proxy.fail(Fault("retry-after", method="PUT", path=r"/manifests/", times=1))
+        result = run_poetry(
+            project,
+            "-v",
+            "image",
+            "push",
+            "--layers",
+            "6",
+            "--repository",
+            f"{proxy.host}/shop/ci-image",
+            env=engine_free(tool_env, tmp_path),
+        )
+        faulted = [request for request in proxy.requests if request.faulted]
+    assert result.returncode == 0, result.stderr
+    assert len(faulted) == 6
+    assert result.stderr.count("trying again in") == 6
+    assert "failed (HTTP 500); trying again in 0.5 s (2 of 5)" in result.stderr
+    assert "failed (HTTP 429 (injected)); trying again in 1.0 s (2 of 5)" in result.stderr
+
+
+def test_a_persistent_failure_is_one_message_and_leaves_no_tag(
+    project: Path, tool_env: dict[str, str], registry: Registry, tmp_path: Path
+) -> None:
+    """A registry that keeps answering 500 to manifest PUTs: exit 2, one message, no tag."""
+    from tests.support.proxy import Fault
+    from tests.support.proxy import RegistryProxy
+
+    with RegistryProxy(registry.host) as proxy:
+        host = proxy.host
+        proxy.fail(Fault("status", method="PUT", path=r"/manifests/", times=100, status=500))
+        result = run_poetry(
+            project,
+            "image",
+            "push",
+            "--layers",
+            "8",
+            "--repository",
+            f"{proxy.host}/shop/ci-image",
+            env=engine_free(tool_env, tmp_path),
+        )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-2:] == [
+        f"Error: The registry {host} answered HTTP 500 (injected) for PUT "
+        f"/v2/shop/ci-image/manifests/{tag_of(project, tool_env, '8')}, 5 times.",
+        "Try again later, or check the registry's status.",
+    ]
+    assert manifest_status(registry.host, "shop/ci-image", tag_of(project, tool_env, "8")) == 404
+
+
+def tag_of(project: Path, env: dict[str, str], layers: str) -> str:
+    result = run_poetry(project, "image", "tag", "--layers", layers, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().rsplit(":", 1)[1]
+
+
+def test_proxy_is_used_for_registries_the_hub_mirror_serves(docker_hub: RegistryProxy) -> None:
+    """The base came through the stand-in Docker Hub's token flow, anonymously."""
+    scopes = [scope for request in docker_hub.token_requests for scope in request.scopes]
+    assert "repository:library/python:pull" in scopes
+    assert not any(request.had_basic_auth for request in docker_hub.token_requests)

@@ -1,9 +1,19 @@
-"""Poetry itself for the image: its wheels for the target, and a pip for the target's Python."""
+"""Poetry itself for the image: its wheels for the target, and a pip for the target's Python.
+
+The image gets the Poetry running the plugin, with its dependencies at the versions the host's
+Poetry runs with. Which dependencies: those the *target* needs, by Poetry's requirements and
+their environment markers evaluated for the target (a host on CPython 3.10 needs `tomli`, a
+3.11 target does not). pip cannot be told another interpreter's markers, so the plugin walks the
+requirements itself and asks pip for exactly those wheels (`--no-deps`). A requirement the host
+does not have installed (the target is older than the host) is taken at the newest version that
+fits, and its own requirements are read from its wheel.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
+import zipfile
 
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +24,9 @@ from poetry_ci_image.urls import hide_credentials
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from collections.abc import Iterable
+
+    from packaging.requirements import Requirement
 
     from poetry_ci_image.target import Target
 
@@ -23,36 +36,133 @@ def poetry_wheels(
     on_progress: Callable[[str], None],
     cancelled: threading.Event | None = None,
 ) -> Path:
-    """A directory of wheels of this Poetry and its dependencies for the target, cached on the host.
-
-    Poetry's dependencies are pinned to the versions the host's Poetry runs with, where the
-    target needs them too.
-    """
+    """A directory of wheels of this Poetry and its dependencies for the target, cached on the
+    host (`<cache-dir>/ci-image/poetry/<key>`), made once per Poetry version and target."""
     import shutil
     import tempfile
 
     from poetry.__version__ import __version__ as version
 
-    pip_wheel = embedded_pip_wheel(target)
     from poetry_ci_image.poetry.project import cache_directory
 
     cache = cache_directory() / "ci-image" / "poetry"
     libc = f"{target.libc.family}{target.libc.version[0]}.{target.libc.version[1]}"
-    key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.arch}-{libc}"
+    key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.arch}-{libc}-2"
     directory = cache / key
     if (directory / ".complete").is_file():
         return directory
 
-    on_progress(f"downloading Poetry {version} for {target.describe()} (once, then cached)")
-    staging = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=_ensure(cache)))
-    constraints = staging / "constraints.txt"
-    constraints.write_text("\n".join(_host_poetry_pins()) + "\n")
+    on_progress(f"Downloading Poetry {version} for {target.describe()} (once, then cached)")
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=_ensure(cache)))
+    try:
+        _download_closure(target, staging, cancelled or threading.Event())
+        (staging / ".complete").touch()
+        try:
+            staging.rename(directory)
+        except OSError:  # another process finished first: use its copy
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _download_closure(target: Target, destination: Path, cancelled: threading.Event) -> None:
+    """Poetry and what it needs on the target, one pip round per level of not-installed ones."""
+    from packaging.requirements import Requirement
+
+    walk = _Closure(target)
+    requests = walk.add([Requirement("poetry")])
+    while requests:
+        _pip_download(target, requests, destination, cancelled)
+        requests = walk.add(walk.from_wheels(destination))
+
+
+class _Closure:
+    """Requirements walked with the target's markers: pinned to the host's installed versions
+    where the host has them; otherwise read from the wheels pip fetched for them."""
+
+    def __init__(self, target: Target) -> None:
+        self.environment = {
+            key: value for key, value in target.marker_env().items() if isinstance(value, str)
+        }
+        self.done: set[str] = set()
+        self.unpinned: dict[str, set[str]] = {}  # name -> extras asked for
+
+    def add(self, requirements: Iterable[Requirement]) -> list[str]:
+        """Walk from `requirements`; what pip must fetch next (`name==version` or `name<spec>`)."""
+        from importlib import metadata
+
+        from packaging.requirements import Requirement
+        from packaging.utils import canonicalize_name
+
+        requests: list[str] = []
+        pending = list(requirements)
+        while pending:
+            requirement = pending.pop()
+            name = str(canonicalize_name(requirement.name))
+            key = f"{name}[{','.join(sorted(requirement.extras))}]"
+            if key in self.done:
+                continue
+            self.done.add(key)
+            try:
+                distribution = metadata.distribution(name)
+            except metadata.PackageNotFoundError:
+                if name not in self.unpinned:
+                    requests.append(f"{name}{requirement.specifier}")
+                self.unpinned.setdefault(name, set()).update(requirement.extras)
+                continue
+            requests.append(f"{name}=={distribution.version}")
+            pending += self._needed(
+                [Requirement(text) for text in distribution.requires or []], requirement.extras
+            )
+        return sorted(set(requests))
+
+    def from_wheels(self, directory: Path) -> list[Requirement]:
+        """The requirements of the wheels fetched for not-installed packages, for the target."""
+        from packaging.requirements import Requirement
+        from packaging.utils import canonicalize_name
+        from packaging.utils import parse_wheel_filename
+
+        found: list[Requirement] = []
+        for wheel in sorted(directory.glob("*.whl")):
+            name = str(canonicalize_name(parse_wheel_filename(wheel.name)[0]))
+            extras = self.unpinned.pop(name, None)
+            if extras is None:
+                continue
+            with zipfile.ZipFile(wheel) as archive:
+                names = archive.namelist()
+                text = archive.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
+            requires = [
+                Requirement(line.split(":", 1)[1].strip())
+                for line in text.decode().splitlines()
+                if line.startswith("Requires-Dist:")
+            ]
+            found += self._needed(requires, extras)
+        return found
+
+    def _needed(self, requirements: list[Requirement], extras: Iterable[str]) -> list[Requirement]:
+        """Those of `requirements` the target needs, with `extras` of the requiring package."""
+        needed = []
+        for requirement in requirements:
+            marker = requirement.marker
+            if marker is None or any(
+                marker.evaluate({**self.environment, "extra": extra}) for extra in ("", *extras)
+            ):
+                needed.append(requirement)
+        return needed
+
+
+def _pip_download(
+    target: Target, requirements: list[str], destination: Path, cancelled: threading.Event
+) -> None:
     command = [
         sys.executable,
-        str(pip_wheel / "pip"),
+        str(embedded_pip_wheel(target) / "pip"),
         "download",
         "--disable-pip-version-check",
         "--no-input",
+        "--no-deps",
         "--only-binary=:all:",
         "--implementation",
         "cp",
@@ -62,31 +172,17 @@ def poetry_wheels(
         f"cp{target.python[0]}{target.python[1]}",
         *[arg for tag in target.platform_tags() for arg in ("--platform", tag)],
         "--dest",
-        str(staging),
-        "--constraint",
-        str(constraints),
-        f"poetry=={version}",
+        str(destination),
+        *requirements,
     ]
-    try:
-        returncode, stderr = _run(command, cancelled or threading.Event())
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    returncode, stderr = _run(command, cancelled)
     if returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
         tail = "\n".join(hide_credentials(stderr).strip().splitlines()[-8:])
         raise FetchError(
-            f"Downloading Poetry {version} for {target.describe()} failed:\n{tail}",
+            f"Downloading Poetry's wheels for {target.describe()} failed:\n{tail}",
             "Check the host's network and pip configuration, or set poetry = false in "
             "[tool.poetry-ci-image] to leave Poetry out of the image.",
         )
-    constraints.unlink()
-    (staging / ".complete").touch()
-    try:
-        staging.rename(directory)
-    except OSError:  # another process finished first: use its copy
-        shutil.rmtree(staging, ignore_errors=True)
-    return directory
 
 
 def _run(command: list[str], cancelled: threading.Event) -> tuple[int, str]:
@@ -115,31 +211,6 @@ def _run(command: list[str], cancelled: threading.Event) -> tuple[int, str]:
 def _ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _host_poetry_pins() -> list[str]:
-    """`name==version` for Poetry and everything it requires, as installed on the host."""
-    from importlib import metadata
-
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    pins: dict[str, str] = {}
-    pending = ["poetry"]
-    while pending:
-        name = canonicalize_name(pending.pop())
-        if name in pins:
-            continue
-        try:
-            distribution = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        pins[name] = distribution.version
-        for requirement in distribution.requires or []:
-            parsed = Requirement(requirement)
-            if parsed.marker is None or "extra" not in str(parsed.marker):
-                pending.append(parsed.name)
-    return [f"{name}=={version}" for name, version in sorted(pins.items())]
 
 
 def embedded_pip_wheel(target: Target) -> Path:

@@ -1,0 +1,207 @@
+"""What a user meets when things go wrong or get odd, run for real: an interrupted push, what a
+run leaves in the temporary directory, wheels that install the same files, secrets.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import time
+
+from typing import TYPE_CHECKING
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import BASE_IMAGE
+from tests.integration.conftest import lock
+from tests.integration.conftest import run_in_image
+from tests.integration.conftest import write_project
+from tests.integration.test_build_edges import git_repository
+from tests.integration.test_push import engine_free
+from tests.support.distributions import build_wheel
+from tests.support.poetry_cli import POETRY
+from tests.support.poetry_cli import run_poetry
+from tests.support.registry import manifest_status
+
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.support.index import PackageIndex
+    from tests.support.registry import Registry
+
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def heavy(tmp_path_factory: pytest.TempPathFactory, index: PackageIndex) -> str:
+    """A package whose layer takes a few seconds to write: time to interrupt the push."""
+    build_wheel(
+        index.files_dir, "heavy", "1.0", files={"heavy/data.bin": os.urandom(80 * 1024 * 1024)}
+    )
+    return '"heavy (==1.0)", "beta (==2.0)"'
+
+
+def test_ctrl_c_says_so_exits_130_and_leaves_no_tag_and_no_files(
+    tmp_path: Path,
+    index: PackageIndex,
+    registry: Registry,
+    tool_env: dict[str, str],
+    heavy: str,
+) -> None:
+    """SIGINT while the layers are written: a message, exit 130, the tag-file as it was, no tag
+    in the registry, nothing in the temporary directory; the next push finishes the job."""
+    project = write_project(
+        tmp_path / "slow",
+        index_url=index.url,
+        dependencies=heavy,
+        table=f'repository = "{registry.host}/slow/ci-image"\nbase = "{BASE_IMAGE}"\n'
+        'tag-file = "ci-image.env"\npoetry = false',
+    )
+    lock(project, tool_env)
+    assert run_poetry(project, "image", "tag", env=tool_env).returncode == 0
+    recorded = (project / "ci-image.env").read_text()
+    tag = recorded.strip().rsplit(":", 1)[1]
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**engine_free(tool_env, tmp_path), "TMPDIR": str(temporary)}
+    job = subprocess.Popen(
+        [str(POETRY), "--no-ansi", "image", "push"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert job.stderr is not None
+    seen = ""
+    deadline = time.monotonic() + 120
+    while "Writing" not in seen and time.monotonic() < deadline:
+        seen += job.stderr.readline()
+    job.send_signal(signal.SIGINT)
+    out, err = job.communicate(timeout=60)
+    assert job.returncode == 130, seen + err
+    assert (seen + err).endswith(
+        "Error: Interrupted. Nothing was left half-done: the tag-file and the registry's tag are "
+        "each written in one step, last.\nRun the command again to finish the work.\n"
+    )
+    assert out == ""
+    assert (project / "ci-image.env").read_text() == recorded
+    assert manifest_status(registry.host, "slow/ci-image", tag) == 404
+    assert list(temporary.iterdir()) == []
+
+    again = run_poetry(project, "image", "push", env=env)
+    assert again.returncode == 0, again.stderr
+    assert manifest_status(registry.host, "slow/ci-image", tag) == 200
+
+
+def test_a_run_leaves_nothing_in_the_temporary_directory(
+    tmp_path: Path, index: PackageIndex, registry: Registry, tool_env: dict[str, str]
+) -> None:
+    """A push with an sdist and a git dependency built on the host, and a failing one: the
+    temporary directory holds as many entries after as before (none)."""
+    repository = git_repository(tmp_path / "gitpkg")
+    project = write_project(
+        tmp_path / "built",
+        index_url=index.url,
+        dependencies=f'"gitpkg @ git+file://{repository}@main", "delta (>=1)"',
+        table=f'repository = "{registry.host}/built/ci-image"\nbase = "{BASE_IMAGE}"\n'
+        "poetry = false",
+    )
+    lock(project, tool_env)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**engine_free(tool_env, tmp_path), "TMPDIR": str(temporary)}
+    result = run_poetry(project, "-v", "image", "push", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "building a wheel from delta-1.0.tar.gz" in result.stderr
+    assert list(temporary.iterdir()) == []
+
+    failing = write_project(
+        tmp_path / "failing",
+        index_url=index.url,
+        dependencies='"compiled (==1.0)"',
+        table=f'repository = "{registry.host}/failing/ci"\nbase = "{BASE_IMAGE}"\npoetry = false',
+    )
+    lock(failing, tool_env)
+    refused = run_poetry(failing, "image", "push", env=env)
+    assert refused.returncode == 2
+    assert "platform-specific wheel" in refused.stderr
+    assert list(temporary.iterdir()) == []
+
+
+def test_wheels_that_install_the_same_files(
+    tmp_path: Path,
+    index: PackageIndex,
+    registry: Registry,
+    tool_env: dict[str, str],
+    docker_client: Any,
+) -> None:
+    """As `poetry install`: shared identical files land once and quietly; different ones are
+    reported, naming both packages, and the image holds the later name's copy."""
+    files = index.files_dir
+    shared = {"jsbeautifier/core.py": "CORE = 1\n"}
+    build_wheel(files, "jsbeautifier", "2.0.1", files=shared)
+    build_wheel(files, "cssbeautifier", "2.0.1", files=shared)
+    build_wheel(files, "zopea", "1.0", files={"zopens/__init__.py": "# zopea's\n"})
+    build_wheel(files, "zopeb", "1.0", files={"zopens/__init__.py": "# zopeb's\n"})
+    project = write_project(
+        tmp_path / "overlap",
+        index_url=index.url,
+        dependencies='"jsbeautifier", "cssbeautifier", "zopea", "zopeb"',
+        table=f'repository = "{registry.host}/overlap/ci"\nbase = "{BASE_IMAGE}"\npoetry = false',
+    )
+    lock(project, tool_env)
+    result = run_poetry(project, "image", "push", env=engine_free(tool_env, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Warning: zopea and zopeb both install zopens/__init__.py, with different content: the "
+        "image holds zopeb's, as `poetry install` does when it installs zopeb last.\n"
+    ) in result.stderr
+    assert "beautifier" not in result.stderr
+    reference = result.stdout.strip()
+    docker_client.images.pull(reference)
+    site = "/opt/venv/lib/python3.11/site-packages"
+    output = run_in_image(
+        docker_client,
+        reference,
+        ["sh", "-c", f"cat {site}/zopens/__init__.py && python -c 'import jsbeautifier.core'"],
+    )
+    assert output == "# zopeb's\n"
+
+
+def test_index_credentials_are_in_no_blob_of_the_image(
+    tmp_path: Path,
+    index: PackageIndex,
+    private_index: PackageIndex,
+    tool_env: dict[str, str],
+    private_password: str,
+) -> None:
+    """The private index's password is in no layer, config or manifest (an OCI layout, read
+    whole), nor in the log."""
+    project = write_project(
+        tmp_path / "vault",
+        name="vault",
+        index_url=index.url,
+        private_url=private_index.url,
+        dependencies='"secretpkg (==1.0)"',
+        poetry_dependencies='secretpkg = { source = "private" }',
+        table=f'repository = "registry.example/vault/ci-image"\nbase = "{BASE_IMAGE}"',
+    )
+    lock(project, tool_env)
+    layout = tmp_path / "layout"
+    result = run_poetry(project, "-vvv", "image", "build", "--output", str(layout), env=tool_env)
+    assert result.returncode == 0, result.stderr
+    assert private_password not in result.stdout + result.stderr
+    found_package = False
+    for blob in (layout / "blobs" / "sha256").iterdir():
+        data = blob.read_bytes()
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        assert private_password.encode() not in data, blob.name
+        found_package = found_package or b"secretpkg" in data
+    assert found_package  # the search did look at the layers that hold it
