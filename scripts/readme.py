@@ -1,4 +1,4 @@
-"""Rewrite README.md's configuration table from the settings table (src/poetry_ci_image/settings.py).
+"""Rewrite README.md's configuration table from SETTINGS (src/poetry_ci_image/settings.py).
 
     .venv/bin/python scripts/readme.py
 

@@ -81,16 +81,16 @@ def docker_client(docker_host: str) -> Iterator[Any]:
     import docker
 
     client = docker.DockerClient(base_url=docker_host, version="auto")
-    images_before = {image.id for image in client.images.list(all=True)}
+    images_before = {str(image.id) for image in client.images.list(all=True)}
     containers_before = {c.id for c in client.containers.list(all=True)}
     yield client
     for container in client.containers.list(all=True):
         if container.id not in containers_before:
             container.remove(force=True)
     for image in client.images.list(all=True):
-        if image.id not in images_before:
-            client.images.remove(image.id, force=True)
-    left = {image.id for image in client.images.list(all=True)} - images_before
+        if str(image.id) not in images_before:
+            client.images.remove(str(image.id), force=True)
+    left = {str(image.id) for image in client.images.list(all=True)} - images_before
     assert not left, f"the tests left images in the engine: {sorted(left)}"
 
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
@@ -127,9 +128,9 @@ def test_a_one_package_bump_shares_every_layer_but_one(
     assert before["config"]["digest"] != after["config"]["digest"]
 
 
-def manifest(registry: Registry, reference: str) -> dict[str, object]:
+def manifest(registry: Registry, reference: str) -> dict[str, Any]:
     repository, tag = reference.removeprefix(f"{registry.host}/").split(":")
-    document: dict[str, object] = json.loads(
+    document: dict[str, Any] = json.loads(
         http_get(f"{registry.url}/v2/{repository}/manifests/{tag}")
     )
     return document
