@@ -77,16 +77,21 @@ def docker_host() -> str:
 
 @pytest.fixture(scope="session")
 def docker_client(docker_host: str) -> Iterator[Any]:
-    """The engine; what the session adds to it (images, containers) is removed at the end."""
+    """The engine; what the session adds to it (images, containers, volumes) is removed at the
+    end, and an image left behind fails the session."""
     import docker
 
     client = docker.DockerClient(base_url=docker_host, version="auto")
     images_before = {str(image.id) for image in client.images.list(all=True)}
     containers_before = {c.id for c in client.containers.list(all=True)}
+    volumes_before = {v.name for v in client.volumes.list()}
     yield client
     for container in client.containers.list(all=True):
         if container.id not in containers_before:
             container.remove(force=True)
+    for volume in client.volumes.list():
+        if volume.name not in volumes_before:
+            volume.remove(force=True)
     for image in client.images.list(all=True):
         if str(image.id) not in images_before:
             client.images.remove(str(image.id), force=True)

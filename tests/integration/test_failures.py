@@ -115,7 +115,11 @@ def test_a_run_leaves_nothing_in_the_temporary_directory(
     lock(project, tool_env)
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    env = {**engine_free(tool_env, tmp_path), "TMPDIR": str(temporary)}
+    env = {
+        **engine_free(tool_env, tmp_path),
+        "TMPDIR": str(temporary),
+        "POETRY_CACHE_DIR": str(tmp_path / "cache"),  # nothing built before, all built here
+    }
     result = run_poetry(project, "-v", "image", "push", env=env)
     assert result.returncode == 0, result.stderr
     assert "building a wheel from delta-1.0.tar.gz" in result.stderr

@@ -56,14 +56,19 @@ def engine_free(env: dict[str, str], where: Path) -> dict[str, str]:
 
 
 def make_project(
-    where: Path, index: PackageIndex, registry: Registry, env: dict[str, str], extra: str = ""
+    where: Path,
+    index: PackageIndex,
+    registry: Registry,
+    env: dict[str, str],
+    extra: str = "",
+    name: str = "push",
 ) -> Path:
     project = write_project(
         where,
         index_url=index.url,
         dependencies='"alpha (==1.0)", "delta (>=1)", "native (>=1)"',
         dev_dependencies='devtool = "^1.0"',
-        table=f'repository = "{registry.host}/shop/ci-image"\nbase = "{BASE_IMAGE}"\n' + extra,
+        table=f'repository = "{registry.host}/{name}/ci-image"\nbase = "{BASE_IMAGE}"\n' + extra,
     )
     lock(project, env)
     return project
@@ -105,6 +110,10 @@ def test_push_needs_no_engine(pushed: tuple[str, str], registry: Registry) -> No
     reference, stderr = pushed
     repository, tag = reference.removeprefix(f"{registry.host}/").split(":")
     assert manifest_status(registry.host, repository, tag) == 200
+    from tests.integration.test_build import http_get
+
+    manifest = json.loads(http_get(f"{registry.url}/v2/{repository}/manifests/{tag}"))
+    assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"  # not an index
     assert f"Reading the base image {BASE_IMAGE} for linux/amd64" in stderr
     assert "1 copied from the base's registry" in stderr
     assert f"Pushed {reference} in " in stderr
@@ -408,7 +417,7 @@ def test_transient_faults_are_retried_and_the_push_completes(
             "--layers",
             "6",
             "--repository",
-            f"{proxy.host}/shop/ci-image",
+            f"{proxy.host}/push/ci-image",
             env=engine_free(tool_env, tmp_path),
         )
         faulted = [request for request in proxy.requests if request.faulted]
@@ -436,17 +445,17 @@ def test_a_persistent_failure_is_one_message_and_leaves_no_tag(
             "--layers",
             "8",
             "--repository",
-            f"{proxy.host}/shop/ci-image",
+            f"{proxy.host}/push/ci-image",
             env=engine_free(tool_env, tmp_path),
         )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-2:] == [
         f"Error: The registry {host} answered HTTP 500 (injected) for PUT "
-        f"/v2/shop/ci-image/manifests/{tag_of(project, tool_env, '8')}, 5 times.",
+        f"/v2/push/ci-image/manifests/{tag_of(project, tool_env, '8')}, 5 times.",
         "Try again later, or check the registry's status.",
     ]
-    assert manifest_status(registry.host, "shop/ci-image", tag_of(project, tool_env, "8")) == 404
+    assert manifest_status(registry.host, "push/ci-image", tag_of(project, tool_env, "8")) == 404
 
 
 def tag_of(project: Path, env: dict[str, str], layers: str) -> str:

@@ -21,8 +21,11 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import auth_registry  # noqa: F401 (a fixture used here)
+from tests.integration.conftest import base_image  # noqa: F401 (a fixture used here)
 from tests.integration.conftest import docker_client  # noqa: F401 (a fixture used here)
 from tests.integration.conftest import docker_host  # noqa: F401 (a fixture used here)
+from tests.integration.conftest import docker_hub  # noqa: F401 (a fixture used here)
+from tests.integration.conftest import hub_registry  # noqa: F401 (a fixture used here)
 from tests.integration.conftest import index  # noqa: F401 (a fixture used here)
 from tests.integration.conftest import unavailable
 from tests.support.distributions import build_wheel
@@ -41,6 +44,7 @@ GITLAB_EXAMPLE = EXAMPLES / "gitlab"
 GITHUB_WORKFLOW = EXAMPLES / "github" / ".github" / "workflows" / "ci.yml"
 PRE_PUSH_SCRIPT = EXAMPLES / "git-hooks" / "pre-push"
 HOOKS_MANIFEST = ROOT / ".pre-commit-hooks.yaml"
+PRE_COMMIT_CONFIG = EXAMPLES / "pre-commit" / ".pre-commit-config.yaml"
 # The README text of the recipes; it quotes the example files above verbatim.
 RECIPES_DOC = ROOT / "README.md"
 BIN = Path(sys.executable).parent
@@ -136,12 +140,12 @@ def _pip_download(destination: Path, *arguments: str) -> None:
         unavailable(f"pip could not download {arguments[-1]} and more: {result.stderr[-800:]}")
 
 
-def _target_wheel_options() -> list[str]:
-    """pip's options for wheels of the example's target (CPython 3.11, glibc 2.36, amd64)."""
+def _target_wheel_options(platform: str = "linux/amd64") -> list[str]:
+    """pip's options for wheels of the example's target (CPython 3.11, glibc 2.36)."""
     from poetry_ci_image.target import Libc
     from poetry_ci_image.target import Target
 
-    target = Target(python=TARGET_PYTHON, platform="linux/amd64", libc=Libc("glibc", TARGET_GLIBC))
+    target = Target(python=TARGET_PYTHON, platform=platform, libc=Libc("glibc", TARGET_GLIBC))
     minor = f"{TARGET_PYTHON[0]}{TARGET_PYTHON[1]}"
     options = ["--only-binary=:all:", "--implementation", "cp", "--python-version", minor]
     options += ["--abi", f"cp{minor}"]
@@ -186,6 +190,8 @@ def job_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
         f"poetry=={versions['poetry']}",
         f"docker=={versions['docker']}",
     )
+    # The example's image is for both platforms: Poetry goes into the arm64 one too.
+    _pip_download(wheels, *_target_wheel_options("linux/arm64"), f"poetry=={versions['poetry']}")
     return wheels
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.recipes.conftest import GITHUB_WORKFLOW
 from tests.recipes.conftest import GITLAB_EXAMPLE
+from tests.recipes.conftest import PRE_COMMIT_CONFIG
 from tests.recipes.conftest import PRE_PUSH_SCRIPT
 from tests.recipes.conftest import RECIPES_DOC
 from tests.recipes.conftest import load_yaml
@@ -56,6 +57,7 @@ def test_the_example_tag_file_records_the_image_of_its_lock(
     [
         GITLAB_EXAMPLE / ".gitlab-ci.yml",
         GITHUB_WORKFLOW,
+        PRE_COMMIT_CONFIG,
         PRE_PUSH_SCRIPT,
     ],
     ids=lambda path: path.name,

@@ -63,7 +63,9 @@ def test_the_test_jobs_run_in_the_image_the_deps_step_writes() -> None:
     assert workflow["jobs"]["deps"]["outputs"] == {"image": "${{ steps.image.outputs.image }}"}
     assert workflow["jobs"]["test"]["needs"] == "deps"
     assert workflow["jobs"]["test"]["container"]["image"] == "${{ needs.deps.outputs.image }}"
-    assert deps_step(workflow, "image")["run"] == "poetry image tag --github-output"
+    assert deps_step(workflow, "image")["run"] == (
+        'poetry image tag --github-output --platform "$PLATFORMS"'
+    )
 
 
 @pytest.mark.slow
@@ -75,14 +77,16 @@ def test_the_deps_step_hands_on_the_default_ghcr_reference(
     lock(project, host_env)
     output = tmp_path / "github-output"
     output.write_text("earlier=step\n")
+    workflow = load_yaml(GITHUB_WORKFLOW)
     env = {
         **host_env,
+        **workflow["env"],
         "PATH": f"{BIN}:{host_env['PATH']}",
         "GITHUB_ACTIONS": "true",
         "GITHUB_REPOSITORY": "Example-Org/Shop",
         "GITHUB_OUTPUT": str(output),
     }
-    command = deps_step(load_yaml(GITHUB_WORKFLOW), "image")["run"]
+    command = deps_step(workflow, "image")["run"]
     result = subprocess.run(
         [shutil.which("sh") or "/bin/sh", "-e", "-c", command],
         cwd=project,
@@ -96,4 +100,5 @@ def test_the_deps_step_hands_on_the_default_ghcr_reference(
     reference = result.stdout.strip()
     repository, tag = reference.split(":")
     assert repository == "ghcr.io/example-org/shop/ci-image"
+    assert tag.startswith("py3.11-amd64-arm64-")
     assert output.read_text() == f"earlier=step\nimage={reference}\ntag={tag}\n"

@@ -1,11 +1,13 @@
 """The README's GitLab recipe, run for real: examples/gitlab copied into a new project, three times.
 
 gitlab-ci-local runs examples/gitlab/.gitlab-ci.yml unchanged. What the command line sets is the
-runner, not the recipe: the jobs' network is the host's (to reach the loopback registry and
-index), the deps job gets the engine's socket mounted (the recipe's socket variant: DIND_IMAGE
-empty, DOCKER_HOST the socket), pip gets a local wheel directory instead of an index, and
-CI_REGISTRY/CI_REGISTRY_USER/CI_REGISTRY_PASSWORD name the loopback registry, which needs them.
-Test jobs pull their image with a docker login, as GitLab's runner does with the job token.
+runner, not the recipe: the jobs' network is the host's (to reach the loopback registry, index
+and stand-in Docker Hub), pip gets a local wheel directory instead of an index,
+CI_REGISTRY/CI_REGISTRY_USER/CI_REGISTRY_PASSWORD name the loopback registry, which needs them,
+and POETRY_CI_IMAGE_DOCKER_HUB_MIRROR names the stand-in Docker Hub (there is no Docker Hub
+here). No engine is reachable from the deps job: its container has no socket mounted, no
+DOCKER_HOST and no docker binary. Test jobs pull their image with a docker login, as GitLab's
+runner does with the job token; both matrix jobs run on this amd64 engine.
 """
 
 from __future__ import annotations
@@ -37,13 +39,14 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.support.index import PackageIndex
+    from tests.support.proxy import RegistryProxy
     from tests.support.registry import Registry
 
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 EXAMPLE_REPOSITORY = "registry.gitlab.example/group/ci-image-example/ci-image"
-JOB_SOCKET = "/var/run/docker.sock"
+TEST_JOBS = ("test: [saas-linux-small-amd64]", "test: [saas-linux-small-arm64]")
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,12 @@ class Pipeline:
     reference: str  # what the tag-file recorded for this run
 
     def job(self, name: str) -> str:
-        return self.jobs[name]
+        """A job's log; a matrix job by its variable's value (gitlab-ci-local mangles the name)."""
+        if name in self.jobs:
+            return self.jobs[name]
+        value = name.partition("[")[2].rstrip("]")
+        (found,) = [log for stem, log in self.jobs.items() if value and value in stem]
+        return found
 
 
 class Project:
@@ -138,10 +146,9 @@ def project(
     gitlab_ci_local: str,
     docker_host: str,
     docker_client: Any,
+    docker_hub: RegistryProxy,
 ) -> Iterator[Project]:
-    """The project, and gitlab-ci-local set up as a runner with the engine's socket."""
-    if not docker_host.startswith("unix://"):
-        unavailable(f"the pipeline test mounts the engine's socket; DOCKER_HOST is {docker_host}")
+    """The project, and gitlab-ci-local set up as a runner whose jobs reach no engine."""
     try:
         docker_client.images.get(HELPER_IMAGE)
     except Exception:
@@ -162,12 +169,9 @@ def project(
         HELPER_IMAGE,
         "--network",
         "host",
-        "--volume",
-        f"{docker_host.removeprefix('unix://')}:{JOB_SOCKET}",
+        "--mount-cache",  # the job's `cache:` as a volume, as GitLab's runners keep it
         "--variable",
-        "DIND_IMAGE=",
-        "--variable",
-        f"DOCKER_HOST=unix://{JOB_SOCKET}",
+        f"POETRY_CI_IMAGE_DOCKER_HUB_MIRROR={docker_hub.host}",
         "--volume",
         f"{job_wheels}:/wheels:ro",
         "--variable",
@@ -232,21 +236,24 @@ def changed(project: Project, second: Pipeline) -> Pipeline:
 
 
 def assert_tested_in(pipeline: Pipeline, reference: str) -> None:
-    """The test job ran in `reference`, found every dependency there, and its tests passed."""
-    test = pipeline.job("test")
-    assert f"test starting {reference} (test)" in pipeline.output
-    assert "No dependencies to install or update" in test
-    assert "Installing the current project: ci-image-example (0.1.0)" in test
-    assert re.search(r"=+ \d+ passed in ", test), test
+    """Both test jobs ran in `reference`, found every dependency there, and their tests passed."""
+    for name in TEST_JOBS:
+        test = pipeline.job(name)
+        assert f"{name} starting {reference} (test)" in pipeline.output
+        assert "No dependencies to install or update" in test
+        assert "Installing the current project: ci-image-example (0.1.0)" in test
+        assert re.search(r"=+ \d+ passed in ", test), test
 
 
-def test_the_first_pipeline_builds_pushes_and_tests_in_the_pushed_image(
+def test_the_first_pipeline_assembles_pushes_and_tests_in_the_pushed_image(
     first: Pipeline, project: Project
 ) -> None:
-    """deps builds the tag-file's image, pushes it with GitLab's registry login; test uses it."""
+    """deps assembles the tag-file's image with no engine and pushes it with GitLab's registry
+    login, for both platforms; the test jobs run in it."""
     assert first.returncode == 0, first.output
     deps = first.job("deps")
-    assert f"Building {first.reference}" in deps
+    assert "Reading the base image python:3.11-slim-bookworm for linux/arm64" in deps
+    assert f"Pushing {first.reference}" in deps
     assert f"Pushed {first.reference} in " in deps
     registry = project.registry
     repository, tag = first.reference.removeprefix(f"{registry.host}/").split(":")
@@ -262,19 +269,22 @@ def test_the_second_pipeline_builds_nothing_and_pulls_the_image(
     assert second.reference == first.reference
     deps = second.job("deps")
     assert f"{second.reference} is already in the registry; nothing to build or push." in deps
-    assert "Building" not in deps
-    assert f"test pulled {second.reference} in " in second.output
+    assert "Pushing" not in deps
+    for name in TEST_JOBS:
+        assert f"{name} pulled {second.reference} in " in second.output
     assert_tested_in(second, second.reference)
 
 
 def test_a_dependency_change_builds_a_new_image_and_the_tests_run_in_it(
     second: Pipeline, changed: Pipeline
 ) -> None:
-    """After `poetry lock` and `poetry image tag`, deps builds the new image, test runs in it."""
+    """After `poetry lock` and `poetry image tag`, deps pushes the new image, test runs in it;
+    the layers kept in the job's cache are not written again."""
     assert changed.returncode == 0, changed.output
     assert changed.reference != second.reference
     deps = changed.job("deps")
-    assert f"Building {changed.reference}" in deps
+    assert f"Pushing {changed.reference}" in deps
     assert f"Pushed {changed.reference} in " in deps
+    assert "Writing 1 of 4 dependency layers (3 from the cache)" in deps
     assert_tested_in(changed, changed.reference)
-    assert "2 passed" in changed.job("test")
+    assert all("2 passed" in changed.job(name) for name in TEST_JOBS)

@@ -1,9 +1,10 @@
 """The pre-push hook, as pre-commit runs it and as a plain git hook, on real pushes.
 
 Each test makes a project with a tag-file, a bare remote, and the hook installed the way the README
-says: pre-commit with one entry naming this repository's `.pre-commit-hooks.yaml` (copied into a
-git repository of its own, so the working tree's file is what runs) and
-`pre-commit install --hook-type pre-push`; or examples/git-hooks/pre-push copied to .git/hooks.
+says: examples/pre-commit/.pre-commit-config.yaml as written, but for its `repo:`, which names
+this repository's git history (the public URL is not reachable here: the pinned `rev:` must be a
+commit of it that pre-commit can install), and `pre-commit install --hook-type pre-push`; or
+examples/git-hooks/pre-push copied to .git/hooks.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import pytest
 
 from tests.integration.conftest import write_project
 from tests.recipes.conftest import BIN
-from tests.recipes.conftest import HOOKS_MANIFEST
+from tests.recipes.conftest import PRE_COMMIT_CONFIG
 from tests.recipes.conftest import PRE_PUSH_SCRIPT
+from tests.recipes.conftest import ROOT
 from tests.recipes.conftest import commit_all
 from tests.recipes.conftest import git
 from tests.recipes.conftest import git_env
@@ -80,18 +82,12 @@ class Repository:
         self.commit("Depend on native")
 
 
-def install_pre_commit_hook(project: Path, hooks_repository: Path, env: dict[str, str]) -> None:
-    """The README's .pre-commit-config.yaml entry; `pre-commit install --hook-type pre-push`."""
-    shutil.copy(HOOKS_MANIFEST, hooks_repository / ".pre-commit-hooks.yaml")
-    git(hooks_repository, "init", "--quiet", "--initial-branch", "main", env=env)
-    revision = commit_all(hooks_repository, "Hooks", env=env)
-    (project / ".pre-commit-config.yaml").write_text(
-        "repos:\n"
-        f"  - repo: {hooks_repository}\n"
-        f"    rev: {revision}\n"
-        "    hooks:\n"
-        "      - id: poetry-image-tag-check\n"
-    )
+def install_pre_commit_hook(project: Path, env: dict[str, str]) -> None:
+    """The README's .pre-commit-config.yaml; `pre-commit install --hook-type pre-push`."""
+    config = PRE_COMMIT_CONFIG.read_text()
+    public = "repo: https://github.com/poetry-ci-image/poetry-ci-image\n"
+    assert public in config
+    (project / ".pre-commit-config.yaml").write_text(config.replace(public, f"repo: {ROOT}\n"))
     result = subprocess.run(
         [sys.executable, "-m", "pre_commit", "install", "--hook-type", "pre-push"],
         cwd=project,
@@ -131,8 +127,7 @@ def repository(request: pytest.FixtureRequest, tmp_path: Path, index: PackageInd
     made.poetry("lock")
     made.poetry("image", "tag")
     if request.param == "pre-commit":
-        (tmp_path / "hooks").mkdir()
-        install_pre_commit_hook(project, tmp_path / "hooks", env)
+        install_pre_commit_hook(project, env)
     else:
         install_git_hook(project)
     made.commit("A project with its tag-file")

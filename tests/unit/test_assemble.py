@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 AMD64 = Target((3, 11, 0), "linux/amd64", Libc("glibc", (2, 36)))
 ARM64 = Target((3, 11, 0), "linux/arm64", Libc("glibc", (2, 36)))
+MUSL = Target((3, 11, 0), "linux/amd64", Libc("musl", (1, 2)))
 SITE = "opt/venv/lib/python3.11/site-packages"
 
 
@@ -307,3 +308,37 @@ def test_the_push_sends_every_blob_before_the_tag(
     )
     again = push_to_registry(image, target, [], registry, cache, Lines().status, print)
     assert (again.uploaded, again.mounted, again.present) == (0, 0, stats.uploaded + 1)
+
+
+def test_a_musl_target_on_an_alpine_like_base(tmp_path: Path) -> None:
+    """musl: the base's loader says musl, its Python is found, the image is assembled."""
+    registry = FakeRegistry()
+    alpine = {
+        "lib/ld-musl-x86_64.so.1": b"\x7fELF",
+        "lib/apk/db/installed": b"P:musl\nV:1.2.5-r0\n\nP:python3\nV:3.11.11-r0\n",
+        "usr/bin/python3.11": b"\x7fELF",
+    }
+    add_base(registry, "library/python", "3.11-alpine", files=alpine)
+    directory = tmp_path / "wheels"
+    wheel = build_wheel(directory, "beta", "2.0")
+    spec = BuildSpec(
+        platforms=(
+            PlatformBuild(
+                Target((3, 11, 0), "linux/amd64", Libc("musl", (1, 2))), planned([wheel])
+            ),
+        ),
+        base=parse_image("registry.example/library/python:3.11-alpine"),
+        poetry_version=None,
+        layers=24,
+        epoch=0,
+        labels={},
+    )
+    image = assemble_image(
+        spec, Wheels(directory), registry, BuildCache(None, tmp_path), Lines(), tmp_path
+    )
+    config = json.loads(image.platforms[0].config)
+    assert config["config"]["Labels"]["io.github.poetry-ci-image.target"] == (
+        "CPython 3.11 on linux/amd64 (musl 1.2)"
+    )
+    skeleton = layer_files(image, 0)
+    assert b"version = 3.11.11" in skeleton["opt/venv/pyvenv.cfg"]
