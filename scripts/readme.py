@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from poetry_ci_image.settings import configuration_table
+from poetry_ci_image.settings_table import configuration_table
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"

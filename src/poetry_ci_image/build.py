@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.image.assemble import BuildSpec
-from poetry_ci_image.image.assemble import PlatformBuild
 from poetry_ci_image.image.assemble import assemble_image
 from poetry_ci_image.image.cache import BuildCache
 from poetry_ci_image.image.layout import docker_archive
@@ -40,6 +39,20 @@ if TYPE_CHECKING:
     from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.registry.registries import RegistryOpener
     from poetry_ci_image.resolve import Resolved
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """What `build` and `push` work on: the project and its resolved inputs, the seams to the
+    engine and the registries, the build cache, and the command's own options."""
+
+    project: Project
+    resolved: Resolved
+    engine: Callable[[], Engine]  # made only when the work needs an engine
+    registries: RegistryOpener
+    cache_root: Path | None  # <cache-dir>/ci-image, or None with --no-cache
+    extra_tags: tuple[str, ...] = ()
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ def assemble(
     from poetry_ci_image.poetry.fetch import PoetrySources
 
     spec = BuildSpec(
-        platforms=tuple(PlatformBuild(p.target, p.plan) for p in resolved.platforms),
+        platforms=resolved.platforms,
         base=resolved.base,
         poetry_version=resolved.recipe.poetry_version,
         layers=resolved.recipe.layers,
@@ -80,21 +93,11 @@ def assemble(
     return assemble_image(spec, sources, registries, cache, reporter, workdir)
 
 
-def build_image(
-    project: Project,
-    resolved: Resolved,
-    engine: Callable[[], Engine],
-    registries: RegistryOpener,
-    reporter: Reporter,
-    cache_root: Path | None,
-    *,
-    extra_tags: Sequence[str] = (),
-    force: bool = False,
-    output: Path | None = None,
-) -> BuildOutcome:
+def build_image(job: ImageJob, reporter: Reporter, output: Path | None = None) -> BuildOutcome:
     started = time.monotonic()
+    project, resolved, registries = job.project, job.resolved, job.registries
     reference = str(resolved.reference)
-    references = [reference, *extra_references(resolved, extra_tags)]
+    references = [reference, *extra_references(resolved, job.extra_tags)]
     if output is not None:
         if not resolved.recipe.builtin:
             raise ConfigError(
@@ -103,7 +106,7 @@ def build_image(
                 "Leave out --output, or remove dockerfile from [tool.poetry-ci-image].",
             )
         with run_directory() as workdir:
-            cache = BuildCache(cache_root, workdir)
+            cache = BuildCache(job.cache_root, workdir)
             image = assemble(project, resolved, registries, reporter, workdir, cache)
             base_files: dict[str, Path] = {}
             for platform in image.platforms:
@@ -119,9 +122,9 @@ def build_image(
             "Write them all as an OCI image layout with --output DIR, push them with "
             "`poetry image push`, or build one with --platform.",
         )
-    docker = engine()
-    if not force:
-        existing = _existing_image(resolved, docker, reporter)
+    docker = job.engine()
+    if not job.force:
+        existing = existing_image(resolved, docker, reporter)
         if existing is not None:
             for extra in references[1:]:
                 docker.tag(existing, extra)
@@ -131,7 +134,7 @@ def build_image(
         if not resolved.recipe.builtin:
             image_id = build_with_engine(project, resolved, docker, reporter, references, workdir)
             return BuildOutcome(reference, True, time.monotonic() - started, image_id)
-        cache = BuildCache(cache_root, workdir)
+        cache = BuildCache(job.cache_root, workdir)
         image = assemble(project, resolved, registries, reporter, workdir, cache)
         platform = image.platforms[0]
         present = docker.layers_of(platform.base.config_digest)
@@ -141,7 +144,7 @@ def build_image(
     return BuildOutcome(reference, True, time.monotonic() - started, platform.config_digest)
 
 
-def _existing_image(resolved: Resolved, engine: Engine, reporter: Reporter) -> str | None:
+def existing_image(resolved: Resolved, engine: Engine, reporter: Reporter) -> str | None:
     """The image of this fingerprint if the engine has one: under this name, or another one."""
     reference = str(resolved.reference)
     if engine.has_image(reference):

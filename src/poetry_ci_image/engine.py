@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.credentials import Credentials
 
+    BuildArgs = Mapping[str, str]
+    OnLine = Callable[[str], None]
+
 
 LOG_TAIL_LINES = 25
 _STEP = re.compile(r"^Step \d+/\d+ : ")
@@ -40,16 +43,9 @@ class Engine(Protocol):
         """The ID of an image carrying the label `label=value`, if the engine has one."""
         ...
 
-    def build(
-        self,
-        context: Path,
-        *,
-        reference: str,
-        build_args: Mapping[str, str],
-        network_mode: str | None,
-        on_line: Callable[[str], None],
-    ) -> str:
-        """Build the tar `context` as `reference`; return the image ID."""
+    def build(self, context: Path, reference: str, build_args: BuildArgs, on_line: OnLine) -> str:
+        """Build the tar `context` (with the engine's default network) as `reference`; return
+        the image ID."""
         ...
 
     def tag(self, image: str, reference: str) -> None: ...
@@ -103,15 +99,7 @@ class DockerEngine:
             raise EngineError(f"The Docker engine failed to list images: {error}") from None
         return str(images[0]["Id"]) if images else None
 
-    def build(
-        self,
-        context: Path,
-        *,
-        reference: str,
-        build_args: Mapping[str, str],
-        network_mode: str | None,
-        on_line: Callable[[str], None],
-    ) -> str:
+    def build(self, context: Path, reference: str, build_args: BuildArgs, on_line: OnLine) -> str:
         import docker.errors
 
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
@@ -124,7 +112,6 @@ class DockerEngine:
                     custom_context=True,
                     tag=reference,
                     buildargs=dict(build_args),
-                    network_mode=network_mode,
                     rm=True,
                     forcerm=True,
                     pull=False,

@@ -99,13 +99,8 @@ def build_with_engine(
         else:
             reporter.detail(f"    {line}")
 
-    image_id = engine.build(
-        context,
-        reference=references[0],
-        build_args=build_args(resolved),
-        network_mode=None,  # your Dockerfile may apt-get install
-        on_line=on_line,
-    )
+    # With the engine's default network: your Dockerfile may apt-get install.
+    image_id = engine.build(context, references[0], build_args(resolved), on_line)
     for extra in references[1:]:
         engine.tag(image_id, extra)
     return image_id

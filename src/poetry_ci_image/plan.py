@@ -8,6 +8,11 @@ names exactly what the image holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+
+if TYPE_CHECKING:
+    from poetry_ci_image.target import Target
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,11 @@ class InstallPlan:
         names = [package.name for package in self.packages]
         if names != sorted(names):
             raise ValueError("InstallPlan.packages must be sorted by name")
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """One platform of the image: its target, and what `poetry install` installs there."""
+
+    target: Target
+    plan: InstallPlan

@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from poetry_ci_image.build import ImageJob
 from poetry_ci_image.build import assemble
 from poetry_ci_image.build import extra_references
-from poetry_ci_image.credentials import find_credentials
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
 from poetry_ci_image.image.cache import BuildCache
@@ -26,15 +26,7 @@ from poetry_ci_image.workspace import run_directory
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from collections.abc import Mapping
-    from collections.abc import Sequence
-    from pathlib import Path
-
-    from poetry_ci_image.engine import Engine
     from poetry_ci_image.image.assemble import Reporter
-    from poetry_ci_image.poetry.project import Project
-    from poetry_ci_image.registry.registries import RegistryOpener
     from poetry_ci_image.registry.transfer import TransferStats
     from poetry_ci_image.resolve import Resolved
 
@@ -63,42 +55,32 @@ def refuse_stale_tag_file(resolved: Resolved) -> None:
         )
 
 
-def push_image(
-    project: Project,
-    resolved: Resolved,
-    engine: Callable[[], Engine],
-    registries: RegistryOpener,
-    reporter: Reporter,
-    env: Mapping[str, str],
-    cache_root: Path | None,
-    *,
-    extra_tags: Sequence[str] = (),
-    force: bool = False,
-) -> PushOutcome:
+def push_image(job: ImageJob, reporter: Reporter) -> PushOutcome:
     started = time.monotonic()
+    project, resolved, registries = job.project, job.resolved, job.registries
     refuse_stale_tag_file(resolved)
     reference = resolved.reference
     registry = registries.open(reference.registry)
     assert reference.tag is not None
-    if not force:
+    if not job.force:
         present = registry.manifest_digest(reference.path, reference.tag)
         if present is not None:
             reporter.status(f"{reference} is already in the registry; nothing to build or push.")
-            if extra_tags:
+            if job.extra_tags:
                 reporter.status(
                     "Extra tags are only pushed with a new image; use --force to push them now."
                 )
             return PushOutcome(str(reference), False, time.monotonic() - started, present)
 
     if not resolved.recipe.builtin:
-        return _push_with_engine(project, resolved, engine(), reporter, env, extra_tags, started)
+        return _push_with_engine(job, reporter, started)
 
     with run_directory() as workdir:
-        cache = BuildCache(cache_root, workdir)
+        cache = BuildCache(job.cache_root, workdir)
         image = assemble(project, resolved, registries, reporter, workdir, cache)
         reporter.status(f"Pushing {reference} ({image.digest[:19]})")
         stats = push_to_registry(
-            image, reference, extra_tags, registries, cache, reporter.status, reporter.detail
+            image, reference, job.extra_tags, registries, cache, reporter.status, reporter.detail
         )
     listed = registry.manifest_digest(reference.path, reference.tag)
     if listed is None:
@@ -114,24 +96,17 @@ def push_image(
     return PushOutcome(str(reference), True, time.monotonic() - started, listed, stats)
 
 
-def _push_with_engine(
-    project: Project,
-    resolved: Resolved,
-    docker: Engine,
-    reporter: Reporter,
-    env: Mapping[str, str],
-    extra_tags: Sequence[str],
-    started: float,
-) -> PushOutcome:
+def _push_with_engine(job: ImageJob, reporter: Reporter, started: float) -> PushOutcome:
     """Your own Dockerfile: the engine's image of it (reused or built), pushed by the engine."""
-    from poetry_ci_image.build import _existing_image
+    from poetry_ci_image.build import existing_image
 
-    reference = resolved.reference
-    references = [str(reference), *extra_references(resolved, extra_tags)]
-    if _existing_image(resolved, docker, reporter) is None:
+    docker = job.engine()
+    reference = job.resolved.reference
+    references = [str(reference), *extra_references(job.resolved, job.extra_tags)]
+    if existing_image(job.resolved, docker, reporter) is None:
         with run_directory() as workdir:
-            build_with_engine(project, resolved, docker, reporter, references, workdir)
-    credentials = find_credentials(reference.registry, env)
+            build_with_engine(job.project, job.resolved, docker, reporter, references, workdir)
+    credentials = job.registries.credentials(reference.registry)
     for target in references:
         reporter.status(f"Pushing {target}")
         docker.push(target, credentials, reporter.detail)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.fingerprint import fingerprint
+from poetry_ci_image.plan import TargetPlan
 from poetry_ci_image.plan_cache import CachedFacts
 from poetry_ci_image.plan_cache import PlanCache
 from poetry_ci_image.plan_cache import read_inputs
@@ -42,14 +43,6 @@ if TYPE_CHECKING:
     from poetry_ci_image.settings import Options
     from poetry_ci_image.settings import Settings
     from poetry_ci_image.target import Target
-
-
-@dataclass(frozen=True)
-class TargetPlan:
-    """One platform of the image: its target, and what `poetry install` installs there."""
-
-    target: Target
-    plan: InstallPlan
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from collections.abc import Mapping
 
+    from poetry_ci_image.credentials import Credentials
     from poetry_ci_image.registry.client import Manifest
 
 
@@ -48,9 +49,12 @@ class FakeRegistry:
     cancelled: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    # RegistryOpener: one registry for every name.
+    # RegistryOpener: one registry for every name, no credentials.
     def open(self, registry: str) -> FakeRegistry:
         return self
+
+    def credentials(self, registry: str) -> Credentials | None:
+        return None
 
     def _call(self, text: str) -> None:
         with self._lock:

@@ -24,13 +24,13 @@ from tests.support.fake_registry import FakeRegistry
 from tests.support.fake_registry import add_base
 
 from poetry_ci_image.image.assemble import BuildSpec
-from poetry_ci_image.image.assemble import PlatformBuild
 from poetry_ci_image.image.assemble import assemble_image
 from poetry_ci_image.image.cache import BuildCache
 from poetry_ci_image.plan import Distribution
 from poetry_ci_image.plan import InstallPlan
 from poetry_ci_image.plan import PlannedPackage
 from poetry_ci_image.plan import Source
+from poetry_ci_image.plan import TargetPlan
 from poetry_ci_image.reference import parse_image
 from poetry_ci_image.registry.transfer import push_to_registry
 from poetry_ci_image.target import Libc
@@ -115,7 +115,7 @@ def assemble(
     lines: Lines | None = None,
 ) -> Image:
     spec = BuildSpec(
-        platforms=tuple(PlatformBuild(target, plan) for target in targets),
+        platforms=tuple(TargetPlan(target, plan) for target in targets),
         base=BASE,
         poetry_version=None,
         layers=24,
@@ -323,9 +323,7 @@ def test_a_musl_target_on_an_alpine_like_base(tmp_path: Path) -> None:
     wheel = build_wheel(directory, "beta", "2.0")
     spec = BuildSpec(
         platforms=(
-            PlatformBuild(
-                Target((3, 11, 0), "linux/amd64", Libc("musl", (1, 2))), planned([wheel])
-            ),
+            TargetPlan(Target((3, 11, 0), "linux/amd64", Libc("musl", (1, 2))), planned([wheel])),
         ),
         base=parse_image("registry.example/library/python:3.11-alpine"),
         poetry_version=None,

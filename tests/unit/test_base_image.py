@@ -12,13 +12,13 @@ from tests.support.fake_registry import add_base
 from tests.support.fake_registry import layer_of
 
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.image.base import BaseFacts
 from poetry_ci_image.image.base import base_facts
 from poetry_ci_image.image.base import check_base
-from poetry_ci_image.image.base import facts_of
 from poetry_ci_image.image.base import resolve_base
-from poetry_ci_image.image.base import scan_layers
 from poetry_ci_image.image.base import wheel_libc
+from poetry_ci_image.image.base_files import BaseFacts
+from poetry_ci_image.image.base_files import facts_of
+from poetry_ci_image.image.base_files import scan_layers
 from poetry_ci_image.plan import Distribution
 from poetry_ci_image.plan import InstallPlan
 from poetry_ci_image.plan import PlannedPackage

@@ -17,6 +17,7 @@ from tests.support.fake_registry import FakeRegistry
 from tests.support.projects import copy_project
 from tests.support.projects import resolve_project
 
+from poetry_ci_image.build import ImageJob
 from poetry_ci_image.build import build_image
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.errors import TagFileError
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.credentials import Credentials
     from poetry_ci_image.engine import Engine
+    from poetry_ci_image.engine import OnLine
     from poetry_ci_image.resolve import Resolved
 
 
@@ -60,13 +62,7 @@ class FakeEngine:
         return self.labelled.get(value)
 
     def build(
-        self,
-        context: Path,
-        *,
-        reference: str,
-        build_args: Mapping[str, str],
-        network_mode: str | None,
-        on_line: Callable[[str], None],
+        self, context: Path, reference: str, build_args: Mapping[str, str], on_line: OnLine
     ) -> str:
         raise AssertionError("nothing may be built here")
 
@@ -77,7 +73,7 @@ class FakeEngine:
     def layers_of(self, image: str) -> frozenset[str]:
         raise AssertionError("nothing may be loaded here")
 
-    def load(self, archive: Iterator[bytes], on_line: Callable[[str], None]) -> None:
+    def load(self, archive: Iterator[bytes], on_line: OnLine) -> None:
         raise AssertionError("nothing may be loaded here")
 
     def push(
@@ -116,20 +112,29 @@ def unloaded(resolved: Resolved) -> Project:
     return Project(resolved.settings.project_dir, load)
 
 
+def job(
+    resolved: Resolved,
+    engine: Callable[[], Engine] = no_engine,
+    registry: FakeRegistry | None = None,
+    extra_tags: tuple[str, ...] = (),
+) -> ImageJob:
+    """The work of a command, with Poetry, the engine and the registry behind fakes."""
+    return ImageJob(
+        project=unloaded(resolved),
+        resolved=resolved,
+        engine=engine,
+        registries=registry or FakeRegistry(),
+        cache_root=None,
+        extra_tags=extra_tags,
+    )
+
+
 def test_build_does_nothing_when_the_engine_has_the_image(resolved: Resolved) -> None:
     """The reference is there: say so, tag the extras, build nothing."""
     reference = str(resolved.reference)
     engine = FakeEngine(images={reference: "sha256:aaa"})
     lines = Lines()
-    outcome = build_image(
-        unloaded(resolved),
-        resolved,
-        lambda: engine,
-        FakeRegistry(),
-        lines,
-        None,
-        extra_tags=["latest"],
-    )
+    outcome = build_image(job(resolved, lambda: engine, extra_tags=("latest",)), lines)
     assert outcome.built is False
     assert lines.status_lines == [f"{reference} is already in the Docker engine; nothing to build."]
     assert engine.calls == [f"has_image {reference}", f"tag {reference} {REPOSITORY}:latest"]
@@ -138,9 +143,7 @@ def test_build_does_nothing_when_the_engine_has_the_image(resolved: Resolved) ->
 def test_build_reuses_an_image_of_the_same_fingerprint(resolved: Resolved) -> None:
     """Another name, same fingerprint label (e.g. another registry): tag it, build nothing."""
     engine = FakeEngine(labelled={resolved.fingerprint.digest: "sha256:bbbbbbbbbbbbbbbbbbbbbbbb"})
-    outcome = build_image(
-        unloaded(resolved), resolved, lambda: engine, FakeRegistry(), Lines(), None
-    )
+    outcome = build_image(job(resolved, lambda: engine), Lines())
     assert outcome.built is False
     assert engine.images == {str(resolved.reference): "sha256:bbbbbbbbbbbbbbbbbbbbbbbb"}
 
@@ -153,7 +156,7 @@ def test_an_engine_build_of_several_platforms_is_refused(tmp_path: Path) -> None
     )
     resolved = resolve_project(project, options)
     with pytest.raises(ConfigError) as raised:
-        build_image(unloaded(resolved), resolved, no_engine, FakeRegistry(), Lines(), None)
+        build_image(job(resolved), Lines())
     assert raised.value.message == (
         "A Docker engine holds one platform per image, and several are configured "
         "(linux/amd64, linux/arm64)."
@@ -166,7 +169,7 @@ def test_push_is_one_registry_question_when_the_tag_exists(resolved: Resolved) -
     registry = FakeRegistry()
     registry.manifests[(reference.path, str(reference.tag))] = (b"{}", "application/json")
     lines = Lines()
-    outcome = push_image(unloaded(resolved), resolved, no_engine, registry, lines, {}, None)
+    outcome = push_image(job(resolved, registry=registry), lines)
     assert outcome.pushed is False
     assert registry.calls == [f"HEAD manifest {reference.path}:{reference.tag}"]
     assert lines.status_lines == [
@@ -183,6 +186,6 @@ def test_push_refuses_a_tag_file_that_records_another_image(tmp_path: Path) -> N
     )
     registry = FakeRegistry()
     with pytest.raises(TagFileError) as raised:
-        push_image(unloaded(resolved), resolved, no_engine, registry, Lines(), {}, None)
+        push_image(job(resolved, registry=registry), Lines())
     assert raised.value.hint == "Run `poetry image tag` and commit ci-image.env. Then push again."
     assert registry.calls == []

@@ -67,4 +67,5 @@ def test_listing_commands_does_not_import_docker() -> None:
         "poetry_ci_image.errors",
         "poetry_ci_image.plugin",
         "poetry_ci_image.settings",
+        "poetry_ci_image.settings_table",
     ]

@@ -26,19 +26,19 @@ from poetry_ci_image.errors import BuildError
 from poetry_ci_image.errors import CiImageError
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.errors import Interrupted
-from poetry_ci_image.settings import SETTINGS
 from poetry_ci_image.settings import Options
-from poetry_ci_image.settings import Setting
 from poetry_ci_image.settings import split_list_options
+from poetry_ci_image.settings_table import SETTINGS
+from poetry_ci_image.settings_table import Setting
 
 
 if TYPE_CHECKING:
-    from pathlib import Path
     from types import FrameType
 
     from cleo.io.inputs.option import Option
     from poetry.poetry import Poetry
 
+    from poetry_ci_image.build import ImageJob
     from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.resolve import Resolved
 
@@ -170,11 +170,23 @@ class ImageCommand(Command):
         cache = PlanCache(None if self._no_cache() else cache_directory() / "ci-image" / "plans")
         return resolve(project or self.project(), self.given_options(), os.environ, cache)
 
-    def build_cache(self) -> Path | None:
-        """Where the builder keeps layers between runs; None with `poetry --no-cache`."""
+    def image_job(self) -> ImageJob:
+        """What `build` and `push` work on: the project, resolved, with the real seams."""
+        from poetry_ci_image.build import ImageJob
+        from poetry_ci_image.engine import DockerEngine
         from poetry_ci_image.poetry.project import cache_directory
+        from poetry_ci_image.registry.registries import Registries
 
-        return None if self._no_cache() else cache_directory() / "ci-image"
+        project = self.project()
+        return ImageJob(
+            project=project,
+            resolved=self.resolve(project),
+            engine=lambda: DockerEngine(os.environ),
+            registries=Registries(os.environ, self.detail),
+            cache_root=None if self._no_cache() else cache_directory() / "ci-image",
+            extra_tags=tuple(self.option("tag") or ()),
+            force=bool(self.option("force")),
+        )
 
     def _no_cache(self) -> bool:
         return bool(self.io.input.has_option("no-cache") and self.io.input.option("no-cache"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import ClassVar
@@ -34,23 +32,9 @@ class BuildCommand(ImageCommand):
 
     def perform(self) -> int:
         from poetry_ci_image.build import build_image
-        from poetry_ci_image.engine import DockerEngine
-        from poetry_ci_image.registry.registries import Registries
 
-        project = self.project()
-        resolved = self.resolve(project)
         output = self.option("output")
-        outcome = build_image(
-            project,
-            resolved,
-            lambda: DockerEngine(os.environ),
-            Registries(os.environ, self.detail),
-            self,
-            self.build_cache(),
-            extra_tags=tuple(self.option("tag") or ()),
-            force=bool(self.option("force")),
-            output=Path(output) if output else None,
-        )
+        outcome = build_image(self.image_job(), self, Path(output) if output else None)
         if outcome.built:
             where = f" to {output}" if output else ""
             self.status(f"Built {outcome.reference}{where} in {outcome.seconds:.1f} s.")

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 class DockerfileCommand(ImageCommand):
     name = "image dockerfile"
     description = "Print a Dockerfile to start your own from (for `dockerfile` in the table)."
+    help = """\
+The <info>image dockerfile</> command prints a Dockerfile that makes what the built-in recipe
+makes, from the build context your own Dockerfile is given: add your system packages to it,
+save it (e.g. as ci/Dockerfile) and set <comment>dockerfile = "ci/Dockerfile"</>. The Docker
+engine then builds it.
+"""
     options: ClassVar[list[Option]] = [
         option("poetry", None, "The variant that puts Poetry into the image (the default)."),
         option("no-poetry", None, "The variant that leaves Poetry out."),

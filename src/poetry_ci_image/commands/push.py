@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from typing import TYPE_CHECKING
 from typing import ClassVar
 
@@ -21,23 +19,9 @@ class PushCommand(ImageCommand):
     options: ClassVar[list[Option]] = [*ImageCommand.options, *image_options("push")]
 
     def perform(self) -> int:
-        from poetry_ci_image.engine import DockerEngine
         from poetry_ci_image.push import push_image
-        from poetry_ci_image.registry.registries import Registries
 
-        project = self.project()
-        resolved = self.resolve(project)
-        outcome = push_image(
-            project,
-            resolved,
-            lambda: DockerEngine(os.environ),
-            Registries(os.environ, self.detail),
-            self,
-            os.environ,
-            self.build_cache(),
-            extra_tags=tuple(self.option("tag") or ()),
-            force=bool(self.option("force")),
-        )
+        outcome = push_image(self.image_job(), self)
         if outcome.pushed:
             self.status(f"Pushed {outcome.reference} in {outcome.seconds:.1f} s.")
         self.out(outcome.reference)

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import posixpath
 import re
-import tarfile
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,16 +25,16 @@ from typing import Any
 
 from poetry_ci_image.atomic import write_atomically
 from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.image.base_files import BaseFacts
+from poetry_ci_image.image.base_files import facts_of
+from poetry_ci_image.image.base_files import scan_layers
 from poetry_ci_image.image.config import DEFAULT_PATH
 from poetry_ci_image.image.venv import BasePython
 from poetry_ci_image.registry.client import DOCKER_LIST
 from poetry_ci_image.registry.client import OCI_INDEX
-from poetry_ci_image.target import Libc
 
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-    from collections.abc import Iterator
     from pathlib import Path
 
     from poetry_ci_image.plan import InstallPlan
@@ -45,14 +43,6 @@ if TYPE_CHECKING:
     from poetry_ci_image.target import Target
 
 
-FACTS_FORMAT = 1
-# Files whose content the facts come from (paths in the image, no leading slash).
-_READ = ("etc/os-release", "usr/lib/os-release", "var/lib/dpkg/status", "lib/apk/db/installed")
-_LIBC = re.compile(r"(^|/)libc\.so\.6$")
-_MUSL = re.compile(r"(^|/)ld-musl-[a-z0-9_]+\.so\.1$")
-_PYTHON = re.compile(r"(^|/)python(3\.\d+)$")
-_GLIBC_RELEASE = re.compile(rb"release version (\d+)\.(\d+)")
-_GLIBC_FILE = re.compile(r"libc-(\d+)\.(\d+)\.so$")
 PLATFORM_FIELDS = {"linux/amd64": ("amd64", None), "linux/arm64": ("arm64", "v8")}
 
 
@@ -80,37 +70,6 @@ class BaseImage:
     def env(self) -> dict[str, str]:
         pairs = (item.partition("=") for item in self.config.get("config", {}).get("Env") or ())
         return {key: value for key, _, value in pairs}
-
-
-@dataclass(frozen=True)
-class BaseFacts:
-    """What the base's files say (see the module's docstring)."""
-
-    pythons: dict[str, str]  # "3.11" -> "/usr/bin/python3.11", first on PATH
-    python_versions: dict[str, str]  # "3.11" -> "3.11.2", from a package database
-    libc: Libc | None
-    os_name: str  # PRETTY_NAME of os-release, or ""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "format": FACTS_FORMAT,
-            "pythons": self.pythons,
-            "python_versions": self.python_versions,
-            "libc": [self.libc.family, *self.libc.version] if self.libc else None,
-            "os_name": self.os_name,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> BaseFacts | None:
-        if data.get("format") != FACTS_FORMAT:
-            return None
-        libc = data["libc"]
-        return cls(
-            pythons=dict(data["pythons"]),
-            python_versions=dict(data["python_versions"]),
-            libc=Libc(libc[0], (int(libc[1]), int(libc[2]))) if libc else None,
-            os_name=str(data["os_name"]),
-        )
 
 
 def resolve_base(registry: Registry, reference: ImageReference, platform: str) -> BaseImage:
@@ -195,208 +154,6 @@ def base_facts(
         with contextlib.suppress(Exception):  # a cache that cannot be written: a slower run
             write_atomically(cached_file, json.dumps(facts.as_json(), sort_keys=True))
     return facts
-
-
-@dataclass(frozen=True)
-class FileFacts:
-    """The base's file system as the facts need it: every path's kind, some files' bytes."""
-
-    kinds: dict[str, tuple[str, str]]  # path -> ("file" | "dir" | "link", link target)
-    contents: dict[str, bytes]
-
-
-def scan_layers(layers: Iterable[Iterable[bytes]]) -> FileFacts:
-    """Apply the layers (gzip or plain tar streams, bottom first) as a container runtime does,
-    keeping each path's kind and the contents of the files the facts come from."""
-    kinds: dict[str, tuple[str, str]] = {}
-    contents: dict[str, bytes] = {}
-    for chunks in layers:
-        reader = _ChunkReader(iter(chunks))
-        with tarfile.open(fileobj=reader, mode="r|*") as tar:  # type: ignore[call-overload]
-            for member in tar:
-                path = posixpath.normpath(member.name.lstrip("/")).removeprefix("./")
-                directory, name = posixpath.split(path)
-                if name == ".wh..wh..opq":
-                    _forget(kinds, contents, directory, keep_directory=True)
-                    continue
-                if name.startswith(".wh."):
-                    _forget(kinds, contents, posixpath.join(directory, name[4:]))
-                    continue
-                parent = posixpath.dirname(path)
-                while parent and parent not in kinds:  # parents a layer does not list
-                    kinds[parent] = ("dir", "")
-                    parent = posixpath.dirname(parent)
-                if member.isdir():
-                    kinds[path] = ("dir", "")
-                elif member.issym():
-                    kinds[path] = ("link", member.linkname)
-                    contents.pop(path, None)
-                elif member.islnk():
-                    target = posixpath.normpath(member.linkname.lstrip("/")).removeprefix("./")
-                    kinds[path] = kinds.get(target, ("file", ""))
-                    if target in contents:
-                        contents[path] = contents[target]
-                elif member.isfile():
-                    kinds[path] = ("file", "")
-                    if path in _READ or _LIBC.search(path):
-                        stream = tar.extractfile(member)
-                        contents[path] = stream.read() if stream else b""
-                    else:
-                        contents.pop(path, None)
-    return FileFacts(kinds, contents)
-
-
-def _forget(
-    kinds: dict[str, tuple[str, str]],
-    contents: dict[str, bytes],
-    path: str,
-    keep_directory: bool = False,
-) -> None:
-    prefix = path + "/" if path else ""
-    for known in [k for k in kinds if k.startswith(prefix) or (k == path and not keep_directory)]:
-        kinds.pop(known, None)
-        contents.pop(known, None)
-
-
-class _ChunkReader:
-    """A read()-able stream over an iterator of byte chunks (for tarfile's stream mode)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._buffer = b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                break
-            self._buffer += chunk
-        if size < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-
-def resolve_path(kinds: dict[str, tuple[str, str]], path: str, depth: int = 0) -> str | None:
-    """`path` with its symbolic links followed, inside the image; None if it does not exist."""
-    if depth > 40:
-        return None
-    parts = [part for part in path.strip("/").split("/") if part]
-    current = ""
-    for index, part in enumerate(parts):
-        candidate = posixpath.join(current, part) if current else part
-        kind = kinds.get(candidate)
-        if kind is None:
-            return None
-        if kind[0] == "link":
-            target = kind[1]
-            if target.startswith("/"):
-                joined = posixpath.normpath(target.lstrip("/"))
-            else:
-                joined = posixpath.normpath(posixpath.join(current, target))
-            rest = "/".join(parts[index + 1 :])
-            return resolve_path(kinds, posixpath.join(joined, rest) if rest else joined, depth + 1)
-        current = candidate
-    return current
-
-
-def facts_of(files: FileFacts, path: str) -> BaseFacts:
-    kinds, contents = files.kinds, files.contents
-    pythons: dict[str, str] = {}
-    for directory in path.split(":"):
-        directory = directory.strip("/")
-        if not directory:
-            continue
-        real = resolve_path(kinds, directory)
-        if real is None:
-            continue
-        for known in kinds:
-            match = _PYTHON.search(known)
-            if match and posixpath.dirname(known) == real:
-                resolved = resolve_path(kinds, known)
-                if resolved is not None and kinds.get(resolved, ("", ""))[0] == "file":
-                    pythons.setdefault(match[2], f"/{directory}/python{match[2]}")
-    os_release = _key_values(
-        contents.get("etc/os-release") or contents.get(_os_release_target(kinds)) or b""
-    )
-    packages = _dpkg(contents.get("var/lib/dpkg/status", b""))
-    packages.update(_apk(contents.get("lib/apk/db/installed", b"")))
-    versions = {}
-    for minor in pythons:
-        version = packages.get(f"python{minor}-minimal") or packages.get(f"python{minor}")
-        if version is None and packages.get("python3", "").startswith(minor + "."):
-            version = packages["python3"]
-        if version:
-            versions[minor] = version.split("-")[0].split("+")[0]
-    return BaseFacts(
-        pythons=pythons,
-        python_versions=versions,
-        libc=_libc(kinds, contents, packages),
-        os_name=os_release.get("PRETTY_NAME", ""),
-    )
-
-
-def _os_release_target(kinds: dict[str, tuple[str, str]]) -> str:
-    return resolve_path(kinds, "etc/os-release") or "usr/lib/os-release"
-
-
-def _libc(
-    kinds: dict[str, tuple[str, str]], contents: dict[str, bytes], packages: dict[str, str]
-) -> Libc | None:
-    if any(_MUSL.search(path) for path in kinds):
-        version = packages.get("musl", "1.2")
-        numbers = re.match(r"(\d+)\.(\d+)", version)
-        return Libc("musl", (int(numbers[1]), int(numbers[2])) if numbers else (1, 2))
-    for path, (kind, target) in sorted(kinds.items()):
-        if not _LIBC.search(path):
-            continue
-        if kind == "link":
-            match = _GLIBC_FILE.search(target)
-            if match:
-                return Libc("glibc", (int(match[1]), int(match[2])))
-            resolved = resolve_path(kinds, path)
-            content = contents.get(resolved or "", b"")
-        else:
-            content = contents.get(path, b"")
-        release = _GLIBC_RELEASE.search(content)
-        if release:
-            return Libc("glibc", (int(release[1]), int(release[2])))
-    numbers = re.match(r"(\d+)\.(\d+)", packages.get("libc6", ""))
-    return Libc("glibc", (int(numbers[1]), int(numbers[2]))) if numbers else None
-
-
-def _key_values(text: bytes) -> dict[str, str]:
-    values = {}
-    for line in text.decode(errors="replace").splitlines():
-        key, sep, value = line.partition("=")
-        if sep:
-            values[key.strip()] = value.strip().strip('"')
-    return values
-
-
-def _dpkg(status: bytes) -> dict[str, str]:
-    """Package -> version of the installed packages in a dpkg status file."""
-    packages: dict[str, str] = {}
-    for stanza in status.decode(errors="replace").split("\n\n"):
-        fields = dict(
-            line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " "
-        )
-        if "installed" in fields.get("Status", "") and "Package" in fields and "Version" in fields:
-            packages[fields["Package"].split(":")[0]] = fields["Version"]
-    return packages
-
-
-def _apk(installed: bytes) -> dict[str, str]:
-    """Package -> version of an Alpine apk database."""
-    packages: dict[str, str] = {}
-    name = ""
-    for line in installed.decode(errors="replace").splitlines():
-        if line.startswith("P:"):
-            name = line[2:]
-        elif line.startswith("V:") and name:
-            packages[name] = line[2:]
-    return packages
 
 
 def check_base(base: BaseImage, facts: BaseFacts, target: Target, plan: InstallPlan) -> BasePython:

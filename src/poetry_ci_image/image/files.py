@@ -93,28 +93,22 @@ class EntriesDestination(WheelDestination):
                 "Report it to the package's authors; such a wheel cannot be installed.",
             )
         digest = hashlib.sha256(data)
-        entry_path = target.lstrip("/")
-        if len(data) > SPILL_BYTES:
+        spilled = None
+        if len(data) > SPILL_BYTES:  # large files wait on disk, not in memory
             self._spill.mkdir(parents=True, exist_ok=True)
             spilled = self._spill / digest.hexdigest()
             if not spilled.exists():
                 spilled.write_bytes(data)
-            entry = Entry(
-                entry_path,
+        self.entries.append(
+            Entry(
+                target.lstrip("/"),
+                data=None if spilled else data,
                 source=spilled,
                 size=len(data),
                 digest=digest.hexdigest(),
                 executable=executable,
             )
-        else:
-            entry = Entry(
-                entry_path,
-                data=data,
-                size=len(data),
-                digest=digest.hexdigest(),
-                executable=executable,
-            )
-        self.entries.append(entry)
+        )
         record_hash = base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
         return RecordEntry(path, Hash("sha256", record_hash), len(data))
 

@@ -302,34 +302,27 @@ def _check_pure(wheel: Path, package: PlannedPackage, target: Target) -> None:
         )
 
 
+@dataclass(frozen=True)
 class PoetrySources:
     """Where the build's wheels come from: the plan's files through Poetry's cache and
     credentials (sdists and git checkouts built on the host), and Poetry's own wheels for the
     target. Poetry is loaded only when something has to be fetched."""
 
-    def __init__(
-        self,
-        project: Project,
-        workdir: Path,
-        on_status: Callable[[str], None],
-        on_detail: Callable[[str], None],
-        cancelled: threading.Event,
-    ) -> None:
-        self._project = project
-        self._workdir = workdir
-        self._status = on_status
-        self._detail = on_detail
-        self._cancelled = cancelled
+    project: Project
+    workdir: Path
+    on_status: Callable[[str], None]
+    on_detail: Callable[[str], None]
+    cancelled: threading.Event
 
     def wheels(self, packages: Sequence[PlannedPackage], target: Target) -> dict[str, Path]:
         fetched = fetch_distributions(
-            self._project.poetry,
+            self.project.poetry,
             packages,
             target,
-            self._detail,
+            self.on_detail,
             build_sdists=True,
-            workdir=self._workdir,
-            cancelled=self._cancelled,
+            workdir=self.workdir,
+            cancelled=self.cancelled,
         )
         return {item.name: item.path for item in fetched}
 
@@ -337,5 +330,5 @@ class PoetrySources:
         from poetry_ci_image.poetry.wheels import poetry_wheels
 
         with poetry_boundary("fetching Poetry's wheels for the image"):
-            directory = poetry_wheels(target, self._status, self._cancelled)
+            directory = poetry_wheels(target, self.on_status, self.cancelled)
         return sorted(directory.glob("*.whl"))

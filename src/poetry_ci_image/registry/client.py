@@ -20,10 +20,8 @@ built around artifacts, not images. What the plugin needs is small, so it is wri
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import re
 import threading
 
 from dataclasses import dataclass
@@ -34,7 +32,16 @@ from urllib.parse import urljoin
 import requests
 
 from poetry_ci_image.errors import RegistryError
-from poetry_ci_image.urls import hide_credentials
+from poetry_ci_image.registry.auth import TIMEOUT
+from poetry_ci_image.registry.auth import Authorization
+from poetry_ci_image.registry.auth import credentials_origin
+from poetry_ci_image.registry.auth import scope_of
+from poetry_ci_image.registry.retry import RETRY_STATUSES
+from poetry_ci_image.registry.retry import Retry
+from poetry_ci_image.registry.retry import Retrying
+from poetry_ci_image.registry.retry import RetryPolicy
+from poetry_ci_image.registry.retry import reason
+from poetry_ci_image.registry.retry import short_path
 
 
 if TYPE_CHECKING:
@@ -51,28 +58,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
-TIMEOUT = (10, 120)  # seconds to connect, seconds between bytes
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
-_RANGE = re.compile(r"^0-(\d+)$")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to try again: `attempts` tries, back-off doubling from `first`."""
-
-    attempts: int = 5
-    first: float = 0.5
-    longest: float = 8.0  # no single wait is longer (a Retry-After is capped to it)
-
-    def delay(self, attempt: int, retry_after: str | None) -> float:
-        """The wait before try `attempt + 1` (attempt counts from 1)."""
-        if retry_after:
-            try:
-                return min(self.longest, max(0.0, float(retry_after)))
-            except ValueError:
-                pass  # an HTTP date: fall back to the back-off
-        return min(self.longest, self.first * 2.0 ** (attempt - 1))
 
 
 def base_url(registry_host: str) -> str:
@@ -111,15 +96,6 @@ class SizedBody:
             yield chunk
 
 
-class _Retry(Exception):
-    """A failure worth another try: the request, and why."""
-
-    def __init__(self, reason: str, retry_after: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
 class RegistryClient:
     """One registry's API, for the repositories of one command run.
 
@@ -134,34 +110,36 @@ class RegistryClient:
         *,
         api_host: str | None = None,
         notify: Callable[[str], None] = lambda message: None,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         cancelled: threading.Event | None = None,
     ) -> None:
         self.name = name
         self.credentials = credentials
         self._base = base_url(api_host or name)
         self._notify = notify
-        self._retry = retry
+        self._retry = retry or RetryPolicy()
         self._cancelled = cancelled or threading.Event()
         self._session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._lock = threading.Lock()
-        self._authorization: dict[str, str] = {}  # scope -> Authorization header
-        self._basic: str | None = None  # the registry asked for Basic: every request sends it
+        self._retrying = Retrying(name, self._retry, notify, self._cancelled)
+        self._authorization = Authorization(name, credentials, self._session, self._retrying)
 
     # Manifests ----------------------------------------------------------------------------------
 
-    def manifest_digest(self, repository: str, reference: str) -> str | None:
-        """The digest the registry gives for `reference` (a tag or digest), or None if missing."""
-        response = self._request(
-            "HEAD",
+    def _manifest(self, method: str, repository: str, reference: str) -> requests.Response:
+        return self._request(
+            method,
             f"/v2/{repository}/manifests/{reference}",
             repository,
             headers={"Accept": ", ".join(MANIFEST_TYPES)},
             allow={200, 404},
         )
+
+    def manifest_digest(self, repository: str, reference: str) -> str | None:
+        """The digest the registry gives for `reference` (a tag or digest), or None if missing."""
+        response = self._manifest("HEAD", repository, reference)
         if response.status_code == 404:
             return None
         digest = response.headers.get("Docker-Content-Digest")
@@ -170,13 +148,7 @@ class RegistryClient:
         return self.get_manifest(repository, reference).digest  # registries that omit the header
 
     def get_manifest(self, repository: str, reference: str) -> Manifest:
-        response = self._request(
-            "GET",
-            f"/v2/{repository}/manifests/{reference}",
-            repository,
-            headers={"Accept": ", ".join(MANIFEST_TYPES)},
-            allow={200, 404},
-        )
+        response = self._manifest("GET", repository, reference)
         if response.status_code == 404:
             raise RegistryError(
                 f"{self.name}/{repository}:{reference} does not exist.",
@@ -232,7 +204,7 @@ class RegistryClient:
                 yield chunk
         except requests.RequestException as error:
             raise RegistryError(
-                f"Reading {digest[:19]} from {self.name}/{repository} failed: {_reason(error)}",
+                f"Reading {digest[:19]} from {self.name}/{repository} failed: {reason(error)}",
                 "Try again; check the network if it persists.",
             ) from None
         finally:
@@ -258,7 +230,7 @@ class RegistryClient:
         # 202: the registry started an ordinary upload instead; close that session.
         location = response.headers.get("Location")
         if location:
-            with contextlib.suppress(RegistryError, _Retry):  # else it expires on its own
+            with contextlib.suppress(RegistryError, Retry):  # else it expires on its own
                 self._request("DELETE", location, repository, push=True, allow=None, attempts=1)
         return False
 
@@ -290,10 +262,12 @@ class RegistryClient:
                     attempts=1,  # a new upload session for every try
                 )
                 return
-            except _Retry as failure:
+            except Retry as failure:
                 if attempt == self._retry.attempts:
-                    raise self._gave_up("PUT", f"/v2/{repository}/blobs/", failure) from None
-                self._wait(attempt, failure, "PUT", f"/v2/{repository}/blobs/ ({digest[:19]})")
+                    raise self._retrying.gave_up(
+                        "PUT", f"/v2/{repository}/blobs/", failure
+                    ) from None
+                self._retrying.wait(attempt, failure, "PUT", f"/v2/{repository}/blobs/")
 
     # Requests -----------------------------------------------------------------------------------
 
@@ -312,28 +286,28 @@ class RegistryClient:
         attempts: int | None = None,
     ) -> requests.Response:
         """Send a request, authenticating and retrying; a RegistryError unless its status is in
-        `allow` (None: any). With `attempts=1` a retryable failure raises `_Retry` instead."""
+        `allow` (None: any). With `attempts=1` a retryable failure raises `Retry` instead."""
         url = urljoin(self._base, path)
-        scope = _scope(repository, push, mount_from)
+        scope = scope_of(repository, push, mount_from)
         tries = attempts or self._retry.attempts
         for attempt in range(1, tries + 1):
             try:
                 response = self._send(method, url, scope, headers, data, stream)
                 if response.status_code == 401:
-                    self._authenticate(response, scope, repository)
+                    self._authorization.answer(response, scope, repository)
                     response = self._send(method, url, scope, headers, data, stream)
                 if response.status_code in RETRY_STATUSES:
                     response.close()
-                    raise _Retry(
+                    raise Retry(
                         f"HTTP {response.status_code}{_detail(response)}",
                         response.headers.get("Retry-After"),
                     )
-            except _Retry as failure:
+            except Retry as failure:
                 if attempts == 1:
                     raise
                 if attempt == tries:
-                    raise self._gave_up(method, path, failure) from None
-                self._wait(attempt, failure, method, path)
+                    raise self._retrying.gave_up(method, path, failure) from None
+                self._retrying.wait(attempt, failure, method, path)
                 continue
             if allow is not None and response.status_code not in allow:
                 raise self._refused(method, path, repository, response)
@@ -352,8 +326,7 @@ class RegistryClient:
         if self._cancelled.is_set():
             raise KeyboardInterrupt
         sent = dict(headers or {})
-        with self._lock:
-            authorization = self._basic or self._authorization.get(scope)
+        authorization = self._authorization.header(scope)
         if authorization:
             sent["Authorization"] = authorization
         try:
@@ -367,124 +340,12 @@ class RegistryClient:
                 allow_redirects=method in {"GET", "HEAD"},
             )
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise _Retry(_reason(error)) from None
+            raise Retry(reason(error)) from None
         except requests.RequestException as error:
             raise RegistryError(
-                f"A request to {self.name} failed: {_reason(error)}",
+                f"A request to {self.name} failed: {reason(error)}",
                 "Check the registry's address and the network.",
             ) from None
-
-    def _authenticate(self, response: requests.Response, scope: str, repository: str) -> None:
-        """Answer the registry's challenge, for `scope`."""
-        challenge = response.headers.get("WWW-Authenticate", "")
-        response.close()
-        kind, _, params_text = challenge.partition(" ")
-        if kind.lower() == "basic":
-            if self.credentials is None:
-                raise RegistryError(
-                    f"The registry {self.name} needs credentials, and none were found.",
-                    f"Run `docker login {self.name}`"
-                    " (GitLab CI: CI_REGISTRY_USER/CI_REGISTRY_PASSWORD are used on $CI_REGISTRY).",
-                )
-            pair = f"{self.credentials.username}:{self.credentials.password}".encode()
-            with self._lock:
-                self._basic = "Basic " + base64.b64encode(pair).decode()
-            return
-        if kind.lower() != "bearer":
-            raise RegistryError(
-                f"The registry {self.name} asks for an unsupported authentication scheme '{kind}'.",
-                "Report it, naming the registry's product.",
-            )
-        params = dict(_CHALLENGE_PARAM.findall(params_text))
-        realm = params.pop("realm", "")
-        if not realm:
-            raise RegistryError(
-                f"The registry {self.name} asked for a token without saying where to get one.",
-                "Check the registry's authentication settings.",
-            )
-        query: list[tuple[str, str]] = (
-            [("service", params["service"])] if "service" in params else []
-        )
-        query += [("scope", item) for item in scope.split()]
-        auth = (self.credentials.username, self.credentials.password) if self.credentials else None
-        token_response = self._token(realm, query, auth)
-        if token_response.status_code in (401, 403):
-            raise RegistryError(
-                f"The registry {self.name} refused access to {repository} "
-                + (
-                    f"with the credentials from {self.credentials.origin}"
-                    if self.credentials
-                    else "without credentials"
-                )
-                + f" (HTTP {token_response.status_code} from its token service).",
-                f"Log in with `docker login {self.name}`, and check that this account may "
-                + ("push to" if "push" in scope else "read")
-                + " the repository.",
-            )
-        if token_response.status_code != 200:
-            raise RegistryError(
-                f"The token service of {self.name} answered HTTP {token_response.status_code}.",
-                "Try again later, or check the registry's status.",
-            )
-        try:
-            body: Any = token_response.json()
-            token = body.get("token") or body.get("access_token")
-        except (ValueError, AttributeError):
-            token = None
-        if not token or not isinstance(token, str):
-            raise RegistryError(
-                f"The token service of {self.name} answered without a token.",
-                "Check the registry's authentication settings.",
-            )
-        with self._lock:
-            self._authorization[scope] = f"Bearer {token}"
-
-    def _token(
-        self, realm: str, query: list[tuple[str, str]], auth: tuple[str, str] | None
-    ) -> requests.Response:
-        for attempt in range(1, self._retry.attempts + 1):
-            try:
-                response = self._session.get(realm, params=query, auth=auth, timeout=TIMEOUT)
-                if response.status_code not in RETRY_STATUSES:
-                    return response
-                failure = _Retry(
-                    f"HTTP {response.status_code}", response.headers.get("Retry-After")
-                )
-            except (requests.ConnectionError, requests.Timeout) as error:
-                failure = _Retry(_reason(error))
-            except requests.RequestException as error:
-                raise RegistryError(
-                    f"The token service of {self.name} failed: {_reason(error)}",
-                    "Check the network and the registry's address.",
-                ) from None
-            if attempt == self._retry.attempts:
-                raise RegistryError(
-                    f"The token service of {self.name} cannot be reached: {failure.reason}",
-                    "Check the network, the registry host name and port, and any proxy settings.",
-                )
-            self._wait(attempt, failure, "GET", "the token service")
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _wait(self, attempt: int, failure: _Retry, method: str, what: str) -> None:
-        delay = self._retry.delay(attempt, failure.retry_after)
-        self._notify(
-            f"{self.name}: {method} {_short_path(what)} failed ({failure.reason}); "
-            f"trying again in {delay:.1f} s ({attempt + 1} of {self._retry.attempts})"
-        )
-        if self._cancelled.wait(delay):
-            raise KeyboardInterrupt
-
-    def _gave_up(self, method: str, path: str, failure: _Retry) -> RegistryError:
-        if failure.reason.startswith("HTTP "):
-            return RegistryError(
-                f"The registry {self.name} answered {failure.reason} for {method} "
-                f"{_short_path(path)}, {self._retry.attempts} times.",
-                "Try again later, or check the registry's status.",
-            )
-        return RegistryError(
-            f"The registry {self.name} cannot be reached: {failure.reason}",
-            "Check the network, the registry host name and port, and any proxy settings.",
-        )
 
     def _refused(
         self, method: str, path: str, repository: str, response: requests.Response
@@ -493,14 +354,9 @@ class RegistryClient:
         detail = _detail(response)
         response.close()
         if status in (401, 403):
-            origin = (
-                f"with the credentials from {self.credentials.origin}"
-                if self.credentials
-                else "without credentials"
-            )
             return RegistryError(
                 f"The registry {self.name} refused access to {repository} (HTTP {status}) "
-                f"{origin}.",
+                f"{credentials_origin(self.credentials)}.",
                 f"Log in with `docker login {self.name}`"
                 + (
                     " (or check CI_REGISTRY_USER/CI_REGISTRY_PASSWORD)"
@@ -513,16 +369,9 @@ class RegistryClient:
             )
         return RegistryError(
             f"The registry {self.name} answered HTTP {status}{detail} for {method} "
-            f"{_short_path(path)}.",
+            f"{short_path(path)}.",
             "Check the image name and the registry's status.",
         )
-
-
-def _scope(repository: str, push: bool, mount_from: str | None) -> str:
-    scope = f"repository:{repository}:{'pull,push' if push else 'pull'}"
-    if mount_from:
-        scope += f" repository:{mount_from}:pull"
-    return scope
 
 
 def _detail(response: requests.Response) -> str:
@@ -536,14 +385,3 @@ def _detail(response: requests.Response) -> str:
         return ""
     text = "; ".join(message for message in messages if message)
     return f" ({text[:200]})" if text else ""
-
-
-def _short_path(path: str) -> str:
-    """A request path for messages: no upload session ids, no query strings."""
-    path = re.sub(r"^https?://[^/]+", "", path).split("?")[0]
-    return re.sub(r"/uploads/[^/]+$", "/uploads/...", path)
-
-
-def _reason(error: Exception) -> str:
-    text = hide_credentials(str(error))
-    return text if len(text) < 200 else text[:200] + "..."

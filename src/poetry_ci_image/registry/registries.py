@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from collections.abc import Mapping
 
+    from poetry_ci_image.credentials import Credentials
     from poetry_ci_image.registry.client import Manifest
 
 
@@ -60,6 +61,10 @@ class RegistryOpener(Protocol):
 
     def open(self, registry: str) -> Registry: ...
 
+    def credentials(self, registry: str) -> Credentials | None:
+        """What a Docker engine pushing to `registry` should log in with."""
+        ...
+
 
 class Registries:
     """Opens each registry once per run; `notify` hears about retries (shown with -v)."""
@@ -75,6 +80,9 @@ class Registries:
         self.cancelled = cancelled or threading.Event()
         self._open: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
+
+    def credentials(self, registry: str) -> Credentials | None:
+        return find_credentials(registry, self._env)
 
     def open(self, registry: str) -> Registry:
         """The client for `registry` (a host[:port], or `docker.io`)."""

@@ -1,0 +1,304 @@
+"""The layers the plugin adds to an image, written or found in the build cache.
+
+    the venvs' skeleton (venv.py) -> Poetry's layer -> the dependencies' layers (layers.py)
+
+A layer whose inputs did not change is taken from the cache (cache.py) without fetching its
+wheels; the rest are installed on the host (files.py) and written (tarball.py). Layers that are
+the same on several platforms (pure-Python packages) are written once. `Sources` is the seam to
+where the wheels come from (Poetry's cache and credentials: poetry/fetch.py).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+from typing import Protocol
+from typing import TypeVar
+
+from poetry_ci_image.digests import file_digest
+from poetry_ci_image.image.cache import cache_key
+from poetry_ci_image.image.files import direct_url
+from poetry_ci_image.image.files import install_wheel
+from poetry_ci_image.image.layers import LayerGroup
+from poetry_ci_image.image.layers import Weighed
+from poetry_ci_image.image.layers import assign_layers
+from poetry_ci_image.image.layers import describe_overlap
+from poetry_ci_image.image.layers import resolve_overlaps
+from poetry_ci_image.image.tarball import LEVEL
+from poetry_ci_image.image.venv import venv_skeleton
+from poetry_ci_image.recipe import BUILDER_FORMAT
+from poetry_ci_image.recipe import POETRY_HOME
+from poetry_ci_image.recipe import VENV
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Mapping
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from poetry_ci_image.image.assemble import BuildSpec
+    from poetry_ci_image.image.assemble import Reporter
+    from poetry_ci_image.image.cache import BuildCache
+    from poetry_ci_image.image.files import PackageFiles
+    from poetry_ci_image.image.tarball import Entry
+    from poetry_ci_image.image.tarball import LayerBlob
+    from poetry_ci_image.image.venv import BasePython
+    from poetry_ci_image.plan import PlannedPackage
+    from poetry_ci_image.plan import TargetPlan
+    from poetry_ci_image.target import Target
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Sources(Protocol):
+    """Where the plan's wheels come from (poetry/fetch.py: Poetry's cache and credentials)."""
+
+    def wheels(self, packages: Sequence[PlannedPackage], target: Target) -> dict[str, Path]:
+        """A wheel per package (sdists and git checkouts built on the host), by name."""
+        ...
+
+    def poetry_wheels(self, target: Target) -> list[Path]:
+        """Poetry's wheels (and its dependencies') for the target."""
+        ...
+
+
+class LayerWriter:
+    """Writes (or finds in the cache) every layer of every platform, sharing what is the same."""
+
+    def __init__(
+        self,
+        spec: BuildSpec,
+        sources: Sources,
+        cache: BuildCache,
+        reporter: Reporter,
+        workdir: Path,
+        cancelled: threading.Event,
+    ) -> None:
+        self.spec = spec
+        self.sources = sources
+        self.cache = cache
+        self.reporter = reporter
+        self.workdir = workdir
+        self.cancelled = cancelled
+        self._staged: dict[str, PackageFiles] = {}  # by wheel key
+        self._lock = threading.Lock()
+
+    def layers(self, build: TargetPlan, python: BasePython) -> list[tuple[LayerBlob, str]]:
+        """Every layer the plugin adds for `build`, with its history comment, in image order."""
+        target = build.target
+        layers: list[tuple[LayerBlob, str]] = [
+            (self._skeleton(python), f"the venvs' skeleton, for {python.executable}")
+        ]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poetry") as background:
+            # Poetry's wheels (a download, the first time) come while the dependencies do.
+            poetry = (
+                background.submit(self._poetry_layer, target)
+                if self.spec.poetry_version is not None
+                else None
+            )
+            try:
+                dependencies = self._dependency_layers(build, target.python_minor)
+            except BaseException:
+                self.cancelled.set()
+                raise
+            if poetry is not None:
+                comment = f"Poetry {self.spec.poetry_version} in {POETRY_HOME}"
+                layers.append((poetry.result(), comment))
+        return layers + dependencies
+
+    # The skeleton and Poetry ------------------------------------------------------------------
+
+    def _skeleton(self, python: BasePython) -> LayerBlob:
+        entries = venv_skeleton(VENV, python)
+        if self.spec.poetry_version is not None:
+            entries += venv_skeleton(POETRY_HOME, python)
+        key = cache_key(
+            "skeleton",
+            BUILDER_FORMAT,
+            LEVEL,
+            self.spec.epoch,
+            VENV,
+            python.executable,
+            python.version,
+            self.spec.poetry_version is not None,
+        )
+        return self.cache.layer(key) or self.cache.write_layer(key, entries, self.spec.epoch)
+
+    def _poetry_layer(self, target: Target) -> LayerBlob:
+        wheels = sorted(self.sources.poetry_wheels(target), key=lambda path: path.name)
+        key = cache_key(
+            "poetry",
+            BUILDER_FORMAT,
+            LEVEL,
+            self.spec.epoch,
+            POETRY_HOME,
+            target.python_minor,
+            [(wheel.name, file_digest(wheel)) for wheel in wheels],
+        )
+        cached = self.cache.layer(key)
+        if cached is not None:
+            self.reporter.detail(f"layer Poetry: {_size(cached.size)}, from the cache")
+            return cached
+        self.reporter.status(f"Writing Poetry's layer ({len(wheels)} distributions)")
+        installed = self._parallel(
+            lambda wheel: install_wheel(
+                wheel.name,
+                wheel,
+                venv=POETRY_HOME,
+                python=target.python_minor,
+                spill=self.workdir / "spill" / "poetry" / wheel.name,
+            ),
+            wheels,
+        )
+        lost, _ = resolve_overlaps(installed)
+        entries = [
+            entry
+            for package in installed
+            for entry in package.entries
+            if entry.path not in lost.get(package.name, ())
+        ]
+        blob = self.cache.write_layer(key, entries, self.spec.epoch)
+        self.reporter.detail(f"layer Poetry: {_size(blob.size)}")
+        return blob
+
+    # The dependencies ----------------------------------------------------------------------------
+
+    def _dependency_layers(self, build: TargetPlan, minor: str) -> list[tuple[LayerBlob, str]]:
+        packages = {package.name: package for package in build.plan.packages}
+        keys = {name: _wheel_key(package, minor) for name, package in packages.items()}
+        lists: dict[str, PackageFiles] = {}
+        for name, key in keys.items():
+            known = self.cache.file_list(key, name)
+            if known is not None:
+                lists[name] = known
+        self._stage([packages[n] for n in packages if n not in lists], build.target, keys)
+        for name, key in keys.items():
+            if name not in lists:
+                lists[name] = self._staged[key]
+        groups = assign_layers(
+            [Weighed(name, lists[name].size, _native(packages[name])) for name in sorted(packages)],
+            self.spec.layers,
+        )
+        lost, overlaps = resolve_overlaps(list(lists.values()))
+        site_packages = f"{VENV}/lib/python{minor}/site-packages"
+        for overlap in overlaps:
+            if not overlap.identical:
+                self.reporter.status(f"Warning: {describe_overlap(overlap, site_packages)}")
+        layer_keys = {
+            group.key: cache_key(
+                "dependencies",
+                BUILDER_FORMAT,
+                LEVEL,
+                self.spec.epoch,
+                [(keys[name], sorted(lost.get(name, ()))) for name in group.packages],
+            )
+            for group in groups
+        }
+        missing = [group for group in groups if self.cache.layer(layer_keys[group.key]) is None]
+        self._stage(
+            [packages[name] for group in missing for name in group.packages], build.target, keys
+        )
+        if missing:
+            self.reporter.status(
+                f"Writing {len(missing)} of {len(groups)} dependency layers "
+                f"({len(groups) - len(missing)} from the cache)"
+            )
+
+        def layer_of(group: LayerGroup) -> LayerBlob:
+            key = layer_keys[group.key]
+            cached = self.cache.layer(key)
+            if cached is not None:
+                return cached
+            entries: list[Entry] = []
+            for name in group.packages:
+                staged = self._staged[keys[name]]
+                dropped = lost.get(name, frozenset())
+                entries += [entry for entry in staged.entries if entry.path not in dropped]
+            return self.cache.write_layer(key, entries, self.spec.epoch)
+
+        blobs = self._parallel(layer_of, groups)
+        result = []
+        for group, blob in zip(groups, blobs, strict=True):
+            names = ", ".join(f"{name} {packages[name].version}" for name in group.packages)
+            self.reporter.detail(f"layer {group.key}: {_size(blob.size)}: {names}")
+            comment = names if group.key.startswith("own:") else f"{group.key}: {names}"
+            result.append((blob, comment))
+        return result
+
+    def _stage(
+        self, packages: Sequence[PlannedPackage], target: Target, keys: Mapping[str, str]
+    ) -> None:
+        """Install the wheels of `packages` (fetching them first) unless staged already."""
+        needed = [p for p in packages if keys[p.name] not in self._staged]
+        if not needed:
+            return
+        self.reporter.status(f"Fetching {len(needed)} locked distributions for {target.describe()}")
+        wheels = self.sources.wheels(needed, target)
+
+        def stage(package: PlannedPackage) -> PackageFiles:
+            url = direct_url(package)
+            installed = install_wheel(
+                package.name,
+                wheels[package.name],
+                venv=VENV,
+                python=target.python_minor,
+                spill=self.workdir / "spill" / keys[package.name],
+                metadata={"direct_url.json": url} if url else None,
+            )
+            self.cache.store_file_list(keys[package.name], installed)
+            return installed
+
+        for package, installed in zip(needed, self._parallel(stage, needed), strict=True):
+            with self._lock:
+                self._staged[keys[package.name]] = installed
+
+    def _parallel(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        if not items:
+            return []
+        with ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="layers") as pool:
+            try:
+                return list(pool.map(work, items))
+            except BaseException:
+                self.cancelled.set()
+                raise
+
+
+def _workers() -> int:
+    return max(2, min(8, os.cpu_count() or 2))
+
+
+def _wheel_key(package: PlannedPackage, minor: str) -> str:
+    """What a package's installed files depend on: its file (or commit), where it goes."""
+    origin = (
+        package.distribution.hash
+        if package.distribution is not None
+        else [package.source.url, package.source.resolved_reference, package.source.subdirectory]
+    )
+    url = direct_url(package)
+    return cache_key(
+        "files",
+        BUILDER_FORMAT,
+        package.name,
+        package.version,
+        origin,
+        VENV,
+        minor,
+        url.decode() if url else None,
+    )
+
+
+def _native(package: PlannedPackage) -> bool:
+    """Whether the package's file is a platform wheel (sdists and git checkouts build pure)."""
+    if package.distribution is None or not package.distribution.filename.endswith(".whl"):
+        return False
+    return not package.distribution.filename.endswith("-none-any.whl")
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"

@@ -1,0 +1,100 @@
+"""When a registry request is worth another try, how long to wait, and how to say so.
+
+A reset connection, a timeout, a 5xx or a 429 can succeed a moment later; anything else will
+not. `RetryPolicy` bounds the tries (5) and the waits (doubling from 0.5 s, at most 8 s, a
+`Retry-After` obeyed up to that); `Retrying` waits and tells `notify` (shown with -v), and
+gives up early when the run is cancelled.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from poetry_ci_image.errors import RegistryError
+from poetry_ci_image.urls import hide_credentials
+
+
+if TYPE_CHECKING:
+    import threading
+
+    from collections.abc import Callable
+
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to try again: `attempts` tries, back-off doubling from `first`."""
+
+    attempts: int = 5
+    first: float = 0.5
+    longest: float = 8.0  # no single wait is longer (a Retry-After is capped to it)
+
+    def delay(self, attempt: int, retry_after: str | None) -> float:
+        """The wait before try `attempt + 1` (attempt counts from 1)."""
+        if retry_after:
+            try:
+                return min(self.longest, max(0.0, float(retry_after)))
+            except ValueError:
+                pass  # an HTTP date: fall back to the back-off
+        return min(self.longest, self.first * 2.0 ** (attempt - 1))
+
+
+class Retry(Exception):
+    """A failure worth another try, and why (`HTTP 503`, the connection error)."""
+
+    def __init__(self, reason: str, retry_after: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """Waits between tries for one registry, saying so; stops when the run is cancelled."""
+
+    name: str
+    policy: RetryPolicy
+    notify: Callable[[str], None]
+    cancelled: threading.Event
+
+    def wait(self, attempt: int, failure: Retry, method: str, what: str) -> None:
+        delay = self.policy.delay(attempt, failure.retry_after)
+        self.notify(
+            f"{self.name}: {method} {short_path(what)} failed ({failure.reason}); "
+            f"trying again in {delay:.1f} s ({attempt + 1} of {self.policy.attempts})"
+        )
+        if self.cancelled.wait(delay):
+            raise KeyboardInterrupt
+
+    def gave_up(self, method: str, path: str, failure: Retry) -> RegistryError:
+        if failure.reason.startswith("HTTP "):
+            return RegistryError(
+                f"The registry {self.name} answered {failure.reason} for {method} "
+                f"{short_path(path)}, {self.policy.attempts} times.",
+                "Try again later, or check the registry's status.",
+            )
+        return unreachable(self.name, failure.reason)
+
+
+def unreachable(name: str, reason: str) -> RegistryError:
+    return RegistryError(
+        f"The registry {name} cannot be reached: {reason}",
+        "Check the network, the registry host name and port, and any proxy settings.",
+    )
+
+
+def short_path(path: str) -> str:
+    """A request path for messages: no host, no upload session ids, no query strings."""
+    path = re.sub(r"^https?://[^/]+", "", path).split("?")[0]
+    return re.sub(r"/uploads/[^/]+$", "/uploads/...", path)
+
+
+def reason(error: Exception) -> str:
+    """An exception's words for a message: no credentials, not too long."""
+    text = hide_credentials(str(error))
+    return text if len(text) < 200 else text[:200] + "..."
