@@ -1,8 +1,9 @@
 """The baseline: the plain Dockerfile recipe teams use today, tagged by an md5 of its inputs.
 
 Poetry is installed in the image and runs `poetry install --no-root` from the lock; the tag is
-the md5 of pyproject.toml + poetry.lock + Dockerfile. It is built by the same engine as the
-plugin's image, with the same (classic) builder.
+the md5 of pyproject.toml + poetry.lock + Dockerfile. Its CI job (the deps job of the plain
+recipe) is `docker build` then `docker push`, on the benchmark's engine with its classic builder,
+to the benchmark's registry, from the same base image the plugin reads there.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import shutil
 
 from typing import TYPE_CHECKING
 
-from benchmarks.engine import BASE_IMAGE
-from benchmarks.profiling import Timeline
+from benchmarks.profiling import docker_step
 from benchmarks.profiling import run_streamed
-from benchmarks.timing import timed
+from benchmarks.profiling import segments
 from benchmarks.workspace import HOST_CA_BUNDLE
 
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
+
+    from benchmarks.profiling import Timeline
+    from benchmarks.results import Segment
 
 
 CA_FILE = "host-ca-bundle.crt"
@@ -55,17 +58,17 @@ RUN poetry install --no-root --no-interaction && rm -rf "$POETRY_CACHE_DIR"
 """
 
 
-def dockerfile(poetry_version: str) -> str:
-    return DOCKERFILE.format(base=BASE_IMAGE, ca_file=CA_FILE, poetry_version=poetry_version)
+def dockerfile(poetry_version: str, base: str) -> str:
+    return DOCKERFILE.format(base=base, ca_file=CA_FILE, poetry_version=poetry_version)
 
 
-def prepare_context(project: Path, context: Path, poetry_version: str) -> Path:
+def prepare_context(project: Path, context: Path, poetry_version: str, base: str) -> Path:
     """The build context a team has: the project's pyproject.toml and poetry.lock, a Dockerfile."""
     shutil.rmtree(context, ignore_errors=True)
     context.mkdir(parents=True)
     for name in ("pyproject.toml", "poetry.lock"):
         shutil.copy2(project / name, context / name)
-    (context / "Dockerfile").write_text(dockerfile(poetry_version), encoding="utf-8")
+    (context / "Dockerfile").write_text(dockerfile(poetry_version, base), encoding="utf-8")
     shutil.copy2(HOST_CA_BUNDLE, context / CA_FILE)
     return context
 
@@ -95,6 +98,25 @@ def build(context: Path, reference: str, *, index_url: str, env: Mapping[str, st
     )
 
 
-def push(reference: str, *, cwd: Path, env: Mapping[str, str]) -> float:
-    seconds, _ = timed(["docker", "push", reference], cwd=cwd, env=env)
-    return seconds
+def push(reference: str, *, cwd: Path, env: Mapping[str, str]) -> Timeline:
+    """`docker push` of the image (its layers, then its manifest)."""
+    return run_streamed(["docker", "push", reference], cwd=cwd, env=env)
+
+
+def build_parts(timeline: Timeline) -> list[Segment]:
+    """The build's parts: the context sent, each Dockerfile step, the tag."""
+    return segments(timeline, _build_step, ("docker CLI: send the context", "docker"))
+
+
+def push_parts(timeline: Timeline) -> list[Segment]:
+    """The push as one part: the engine compresses and uploads the layers, then the manifest."""
+    return segments(timeline, lambda line: None, ("docker push: compress, upload", "upload"))
+
+
+def _build_step(line: str) -> tuple[str, str] | None:
+    if line.startswith("Successfully built"):
+        return "docker CLI: tag, exit", "docker"
+    step = docker_step(line)
+    if step is None:
+        return None
+    return f"engine: {step}", "engine"

@@ -1,4 +1,4 @@
-"""What every figure needs: the projects, the two Poetry venvs, the engine, the registry."""
+"""What every figure uses: the projects, the venvs, the engine, the registry, timed commands."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from benchmarks.engine import BASE_IMAGE
 from benchmarks.profiling import profile_command
+from benchmarks.profiling import run_streamed
+from benchmarks.pushlog import read_push_log
 from benchmarks.timing import Samples
 from benchmarks.timing import alternate
 from benchmarks.timing import run
@@ -22,13 +23,17 @@ if TYPE_CHECKING:
 
     from benchmarks.engine import Engine
     from benchmarks.profiling import ProfileRow
+    from benchmarks.pushlog import PushLog
     from benchmarks.workspace import PoetryVenv
     from benchmarks.workspace import Workspace
 
 
+ONE_PLATFORM = ("linux/amd64",)
+
+
 @dataclass(frozen=True)
 class Repeats:
-    builds: int  # image builds (tens of seconds each)
+    builds: int  # image builds and pushes (seconds to tens of seconds each)
     pairs: int  # alternated pairs of sub-second-to-seconds commands
 
 
@@ -40,21 +45,53 @@ class Bench:
     plain: PoetryVenv  # the same Poetry without it
     engine: Engine
     registry_host: str
+    base: str  # the base image, in the registry: `host/library/python:3.11-slim-bookworm`
     index_url: str
     poetry_version: str
     webservice: Path
     large: Path
     repeats: Repeats
 
-    def repository(self, project: Path) -> str:
-        return f"{self.registry_host}/bench/{project.name}"
+    def repository(self, project: Path, suffix: str = "") -> str:
+        """The plugin's image repository for the project; `suffix` names a fresh one."""
+        return f"{self.registry_host}/bench/{project.name}{suffix}"
 
-    def baseline_repository(self, project: Path) -> str:
-        return f"{self.registry_host}/bench/{project.name}-baseline"
+    def baseline_repository(self, project: Path, suffix: str = "") -> str:
+        return f"{self.registry_host}/bench/{project.name}-baseline{suffix}"
 
-    def image_args(self, project: Path) -> list[str]:
-        """The plugin's options: the benchmark's registry and the engine's Python 3.11 base."""
-        return ["--repository", self.repository(project), "--base", BASE_IMAGE]
+    def image_args(
+        self,
+        project: Path,
+        repository: str | None = None,
+        platforms: Sequence[str] = ONE_PLATFORM,
+    ) -> list[str]:
+        """The plugin's options: a repository of the benchmark's registry, the base there."""
+        return [
+            "--repository",
+            repository or self.repository(project),
+            "--base",
+            self.base,
+            "--platform",
+            ",".join(platforms),
+        ]
+
+    def push(
+        self, project: Path, repository: str, platforms: Sequence[str] = ONE_PLATFORM
+    ) -> PushLog:
+        """One `poetry -v image push` to `repository`, timed by its log lines."""
+        timeline = run_streamed(
+            [
+                str(self.plugin.poetry),
+                "--no-ansi",
+                "-v",
+                "image",
+                "push",
+                *self.image_args(project, repository, platforms),
+            ],
+            cwd=project,
+            env=self.env,
+        )
+        return read_push_log(timeline)
 
     def poetry(self, venv: PoetryVenv, project: Path, *args: str) -> float:
         """Seconds of one `poetry <args>` in `project` (the command must succeed)."""
@@ -86,10 +123,10 @@ class Bench:
             out=self.workspace.profiles / f"{project.name}-{name}.prof",
         )
 
-    def reference(self, project: Path) -> str:
+    def reference(self, project: Path, repository: str | None = None) -> str:
         """What `poetry image tag` prints for the project."""
         stdout, _ = self.poetry_output(
-            self.plugin, project, "image", "tag", *self.image_args(project)
+            self.plugin, project, "image", "tag", *self.image_args(project, repository)
         )
         return stdout.strip()
 
@@ -109,3 +146,9 @@ def alternated(commands: Sequence[Callable[[], float]], rounds: int) -> list[Sam
 def pairs(first: Samples, second: Samples) -> list[tuple[float, float]]:
     """The runs of two alternated commands, round by round."""
     return list(zip(first.values, second.values, strict=True))
+
+
+def rotated(count: int, index: int) -> list[int]:
+    """0..count-1 starting at a different one each round, so that none always goes first."""
+    shift = index % count
+    return [*range(shift, count), *range(shift)]

@@ -1,239 +1,400 @@
-"""Figures 1 and 4: cold builds of the webservice's dependency image, their time and size."""
+"""Figures 1, 7, 9 and 4: the deps job on a fresh runner and on one that keeps Poetry's cache,
+for one platform and for two, against the plain recipe's build and push; the images' size.
+
+One set of rounds measures them side by side. In each round, in an order that rotates:
+
+- plugin, one platform: empty host caches, `poetry image push` to a repository that holds
+  nothing (figure 1); then, with Poetry's cache as that push left it, the same push to another
+  empty repository (figure 7);
+- plugin, two platforms (linux/amd64 and linux/arm64): the same two pushes (figure 9);
+- baseline: an empty engine (no image, not even the base: no build cache), `docker build` of the
+  plain recipe, which pulls the base, then `docker push` to an empty repository.
+
+Every repository is in the one registry that holds the base (`library/python`), so both
+approaches mount the base's layers rather than upload them.
+"""
 
 from __future__ import annotations
 
 import re
-import time
 
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
 
 from benchmarks import baseline
+from benchmarks.bench import ONE_PLATFORM
 from benchmarks.bench import log
-from benchmarks.engine import BASE_IMAGE
+from benchmarks.bench import pairs
+from benchmarks.bench import rotated
+from benchmarks.engine import PLATFORMS
 from benchmarks.engine import DirectorySize
-from benchmarks.engine import compressed_size
 from benchmarks.engine import directory_sizes
 from benchmarks.engine import first_poetry_start
-from benchmarks.profiling import docker_step
-from benchmarks.profiling import median_segments
-from benchmarks.profiling import run_streamed
-from benchmarks.profiling import segments
+from benchmarks.engine import pushed
+from benchmarks.profiling import median_run
+from benchmarks.results import BASELINE_PARTS
+from benchmarks.results import ONE_PLATFORM_PARTS
+from benchmarks.results import PLUGIN_BACKGROUND
+from benchmarks.results import PLUGIN_PARTS
+from benchmarks.results import TWO_PLATFORM_BACKGROUND
+from benchmarks.results import TWO_PLATFORM_PARTS
+from benchmarks.results import TWO_PLATFORM_WARM_PARTS
 from benchmarks.results import Check
 from benchmarks.results import Figure
 from benchmarks.results import Row
 from benchmarks.results import Segment
 from benchmarks.timing import Ratio
 from benchmarks.timing import Samples
+from benchmarks.timing import paired_ratio
 
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from benchmarks.bench import Bench
+    from benchmarks.pushlog import PushLog
 
 
 MB = 1_000_000
-PLUGIN_VENVS = ("/opt/venv", "/opt/poetry")  # dockerfile.py: the dependencies, Poetry
+PLUGIN_VENVS = ("/opt/venv", "/opt/poetry")  # image/assemble.py: the dependencies, Poetry
 BASELINE_VENVS = ("/app/.venv", "/opt/poetry")  # baseline.py: the same
-PLUGIN_PARTS = "plugin, the median of each part over the runs (timed by its log lines)"
-BASELINE_PARTS = "baseline, the median of each part over the runs"
 _CONTENT_HASH = re.compile(r"\b(dir|file|multi):[0-9a-f]{64}")
 
 
+@dataclass(frozen=True)
+class BaselineRun:
+    """One run of the plain recipe's deps job: `docker build` then `docker push`."""
+
+    build: float
+    push: float
+    parts: tuple[Segment, ...]  # the build's steps, then the push: they sum to `seconds`
+    uploaded: int  # bytes: the layers the registry did not have (not the base's)
+
+    @property
+    def seconds(self) -> float:
+        return self.build + self.push
+
+
 @dataclass
-class ColdBuilds:
-    """Figure 1's runs; figures 2 to 4 reuse their images and numbers."""
+class Rounds:
+    """The runs of figures 1, 7 and 9; figures 2 to 4 reuse their images and numbers."""
 
-    plugin_reference: str
-    baseline_reference: str
     baseline_context: Path
-    plugin: list[float] = field(default_factory=list)
-    baseline: list[float] = field(default_factory=list)
-    plugin_parts: list[list[tuple[str, float]]] = field(default_factory=list)
-    baseline_parts: list[list[tuple[str, float]]] = field(default_factory=list)
-    plugin_sizes: list[float] = field(default_factory=list)
-    baseline_sizes: list[float] = field(default_factory=list)
-    plugin_layers: list[Segment] = field(default_factory=list)
-    baseline_layers: list[Segment] = field(default_factory=list)
-    plugin_venvs: list[DirectorySize] = field(default_factory=list)
-    baseline_venvs: list[DirectorySize] = field(default_factory=list)
-    plugin_poetry_start: list[float] = field(default_factory=list)
-    baseline_poetry_start: list[float] = field(default_factory=list)
-    first_push: dict[str, float] = field(default_factory=dict)
+    cold: list[PushLog] = field(default_factory=list)
+    warm: list[PushLog] = field(default_factory=list)
+    cold_two: list[PushLog] = field(default_factory=list)
+    warm_two: list[PushLog] = field(default_factory=list)
+    baseline: list[BaselineRun] = field(default_factory=list)
+    baseline_image: str = ""  # the last baseline build, still in the engine
+    plugin_reference: str = ""  # figures 2 to 4: the image in the registry under these names
+    baseline_reference: str = ""
 
 
-def cold_builds(bench: Bench) -> ColdBuilds:
-    """Alternate cold builds of both images; the last pair is plugin then baseline.
-
-    Before each build the engine is emptied (but for the base image) and so are the host's
-    caches. Each image is pushed after its last build (not timed as a build), so that the
-    registry has both for figures 2 and 3, and the engine keeps the baseline's layers warm.
-    """
+def cold_rounds(bench: Bench) -> Rounds:
     project = bench.webservice
-    context = baseline.prepare_context(
-        project, bench.workspace.baseline / project.name, bench.poetry_version
+    rounds = Rounds(
+        baseline.prepare_context(
+            project, bench.workspace.baseline / project.name, bench.poetry_version, bench.base
+        )
     )
-    cold = ColdBuilds(
-        plugin_reference=bench.reference(project),
-        baseline_reference=f"{bench.baseline_repository(project)}:{baseline.md5_tag(context)}",
-        baseline_context=context,
-    )
-    runs = bench.repeats.builds
-    for index in range(runs):
-        last = index == runs - 1
-        plugin_first = (runs - 1 - index) % 2 == 0
-        order = (_cold_plugin, _cold_baseline) if plugin_first else (_cold_baseline, _cold_plugin)
-        for measure in order:
-            measure(bench, cold, last=last)
-    return cold
+    variants = (_plugin_one, _plugin_two, _baseline)
+    for index in range(bench.repeats.builds):
+        for position in rotated(len(variants), index):
+            variants[position](bench, rounds, index + 1)
+    _publish(bench, rounds)
+    return rounds
 
 
-def _make_cold(bench: Bench) -> None:
-    bench.engine.make_cold()
+def _plugin_one(bench: Bench, rounds: Rounds, number: int) -> None:
+    cold, warm = _plugin_pair(bench, number, ONE_PLATFORM, "")
+    rounds.cold.append(cold)
+    rounds.warm.append(warm)
+
+
+def _plugin_two(bench: Bench, rounds: Rounds, number: int) -> None:
+    cold, warm = _plugin_pair(bench, number, PLATFORMS, "-2p")
+    rounds.cold_two.append(cold)
+    rounds.warm_two.append(warm)
+
+
+def _plugin_pair(
+    bench: Bench, number: int, platforms: Sequence[str], suffix: str
+) -> tuple[PushLog, PushLog]:
+    """A push with empty host caches, then one with Poetry's cache as it left it."""
+    project = bench.webservice
     bench.workspace.empty_host_caches()
+    log(f"round {number}: plugin, {len(platforms)} platform(s), empty caches")
+    cold = bench.push(project, bench.repository(project, f"{suffix}-cold-{number}"), platforms)
+    bench.workspace.empty_pip_cache()
+    log(f"  {cold.seconds:.1f} s; again with Poetry's cache kept")
+    warm = bench.push(project, bench.repository(project, f"{suffix}-warm-{number}"), platforms)
+    log(f"  {warm.seconds:.1f} s")
+    return cold, warm
 
 
-def _cold_plugin(bench: Bench, cold: ColdBuilds, *, last: bool) -> None:
-    _make_cold(bench)
-    log("cold build: plugin (`poetry image build`)")
+def _baseline(bench: Bench, rounds: Rounds, number: int) -> None:
     project = bench.webservice
-    timeline = run_streamed(
-        [str(bench.plugin.poetry), "--no-ansi", "image", "build", *bench.image_args(project)],
-        cwd=project,
-        env=bench.env,
+    bench.engine.make_cold()
+    log(f"round {number}: baseline, empty engine: `docker build` + `docker push`")
+    reference = (
+        f"{bench.baseline_repository(project, f'-cold-{number}')}:"
+        f"{baseline.md5_tag(rounds.baseline_context)}"
     )
-    cold.plugin.append(timeline.seconds)
-    cold.plugin_parts.append(segments(timeline, _plugin_phase, "Poetry start-up, plan"))
-    cold.plugin_sizes.append(bench.engine.image_size(cold.plugin_reference) / MB)
-    log(f"  {timeline.seconds:.1f} s")
-    if last:
-        cold.plugin_layers = _layers(bench, cold.plugin_reference)
-        cold.plugin_venvs = directory_sizes(cold.plugin_reference, PLUGIN_VENVS, bench.env)
-        cold.plugin_poetry_start = first_poetry_start(
-            cold.plugin_reference, bench.env, bench.repeats.builds
-        )
-        started = time.perf_counter()
-        bench.poetry_output(bench.plugin, project, "image", "push", *bench.image_args(project))
-        cold.first_push["plugin"] = time.perf_counter() - started
-
-
-def _cold_baseline(bench: Bench, cold: ColdBuilds, *, last: bool) -> None:
-    _make_cold(bench)
-    log("cold build: baseline (`docker build`)")
-    timeline = baseline.build(
-        cold.baseline_context, cold.baseline_reference, index_url=bench.index_url, env=bench.env
+    build = baseline.build(
+        rounds.baseline_context, reference, index_url=bench.index_url, env=bench.env
     )
-    cold.baseline.append(timeline.seconds)
-    cold.baseline_parts.append(segments(timeline, _baseline_phase, "docker CLI: send the context"))
-    cold.baseline_sizes.append(bench.engine.image_size(cold.baseline_reference) / MB)
-    log(f"  {timeline.seconds:.1f} s")
-    if last:
-        cold.baseline_layers = _layers(bench, cold.baseline_reference)
-        cold.baseline_venvs = directory_sizes(cold.baseline_reference, BASELINE_VENVS, bench.env)
-        cold.baseline_poetry_start = first_poetry_start(
-            cold.baseline_reference, bench.env, bench.repeats.builds
+    push = baseline.push(reference, cwd=rounds.baseline_context, env=bench.env)
+    uploaded = pushed(reference).new_layers(pushed(bench.base))
+    rounds.baseline.append(
+        BaselineRun(
+            build.seconds,
+            push.seconds,
+            (*baseline.build_parts(build), *baseline.push_parts(push)),
+            uploaded,
         )
-        cold.first_push["baseline"] = baseline.push(
-            cold.baseline_reference, cwd=cold.baseline_context, env=bench.env
-        )
-
-
-def _plugin_phase(line: str) -> str | None:
-    """The plugin's status lines that start a phase (see build.py), and the build's steps."""
-    phases = (
-        # Poetry's wheels for the image are fetched during this phase too (in parallel since
-        # plugin commit 6b0b58a, after the locked files before it).
-        ("Fetching ", "host: fetch the locked files and Poetry's wheels"),
-        ("Preparing the build context", "host: write the context tar"),
-        ("Building ", "host: send the context to the engine"),
-        ("Built ", "Poetry exits"),
     )
-    for start, label in phases:
-        if line.startswith(start):
-            return label
-    step = docker_step(line)
-    return f"engine: {step}" if step else None
+    rounds.baseline_image = reference
+    log(f"  {build.seconds:.1f} s + {push.seconds:.1f} s")
 
 
-def _baseline_phase(line: str) -> str | None:
-    if line.startswith("Successfully built"):
-        return "docker CLI: tag, exit"
-    step = docker_step(line)
-    return f"engine: {step}" if step else None
+def _publish(bench: Bench, rounds: Rounds) -> None:
+    """Both images of the lock under their own names, for figures 2 to 4 (not timed): the
+    plugin's pushed with Poetry's cache of the last round, the baseline's last build tagged."""
+    project = bench.webservice
+    rounds.plugin_reference = bench.reference(project)
+    bench.push(project, bench.repository(project))
+    rounds.baseline_reference = (
+        f"{bench.baseline_repository(project)}:{baseline.md5_tag(rounds.baseline_context)}"
+    )
+    bench.engine.tag(rounds.baseline_image, rounds.baseline_reference)
+    baseline.push(rounds.baseline_reference, cwd=rounds.baseline_context, env=bench.env)
+
+
+# --------------------------------------------------------------------------- figures 1 and 7
+
+
+def seconds(runs: Sequence[PushLog]) -> Samples:
+    return Samples(tuple(run.seconds for run in runs))
+
+
+def uploaded(runs: Sequence[PushLog]) -> Samples:
+    """Megabytes the summary line says each push uploaded."""
+    return Samples(tuple(run.summary.uploaded_mb if run.summary else 0.0 for run in runs))
+
+
+def median_parts(
+    figure: Figure, runs: Sequence[PushLog], title: str, background: str | None = None
+) -> None:
+    """The parts of the median run (they sum to its seconds), and of its background."""
+    run = runs[median_run([run.seconds for run in runs])]
+    figure.breakdowns[title] = list(run.parts)
+    figure.totals[title] = run.seconds
+    if background is not None and run.background:
+        figure.breakdowns[background] = list(run.background)
+
+
+def _baseline_rows(runs: Sequence[BaselineRun], note: str = "") -> list[Row]:
+    return [
+        Row(f"baseline: `docker build` + `docker push`, empty engine{note}", _job(runs)),
+        Row("baseline: of which `docker build`", Samples(tuple(run.build for run in runs))),
+        Row("baseline: of which `docker push`", Samples(tuple(run.push for run in runs))),
+    ]
+
+
+def _job(runs: Sequence[BaselineRun]) -> Samples:
+    return Samples(tuple(run.seconds for run in runs))
+
+
+def _baseline_parts(figure: Figure, runs: Sequence[BaselineRun]) -> None:
+    run = runs[median_run([run.seconds for run in runs])]
+    figure.breakdowns[BASELINE_PARTS] = list(run.parts)
+    figure.totals[BASELINE_PARTS] = run.seconds
+
+
+def figure1(rounds: Rounds) -> Figure:
+    plugin, job = seconds(rounds.cold), _job(rounds.baseline)
+    figure = Figure(
+        1,
+        "The deps job on a fresh runner (webservice)",
+        "Empty host caches (Poetry's cache, where the plugin keeps its plans, layers and "
+        "Poetry's wheels, and pip's) and a registry that has only the base image. Plugin: "
+        "`poetry image push` (assembles the image on the host, pushes it through the registry "
+        "API). Baseline: what the plain recipe's deps job runs on a fresh docker-in-docker "
+        "runner: `docker build` on an engine with no image and no build cache (it pulls the "
+        "base), then `docker push`. Both fetch every file from the index given by --index-url "
+        "and push to an empty repository of the same registry; plugin and baseline alternate.",
+        [
+            Row("plugin: `poetry image push`, empty caches", plugin),
+            *_baseline_rows(rounds.baseline),
+            Row("plugin: uploaded (its summary line)", uploaded(rounds.cold), "MB"),
+            Row(
+                "baseline: uploaded (the layers the registry lacked)",
+                Samples(tuple(run.uploaded / MB for run in rounds.baseline)),
+                "MB",
+            ),
+        ],
+        [Check("plugin at least 3x faster than the baseline", Ratio.of(job, plugin), 3, True)],
+    )
+    median_parts(figure, rounds.cold, PLUGIN_PARTS, PLUGIN_BACKGROUND)
+    _baseline_parts(figure, rounds.baseline)
+    return figure
+
+
+def figure7(rounds: Rounds) -> Figure:
+    plugin, job = seconds(rounds.warm), _job(rounds.baseline)
+    figure = Figure(
+        7,
+        "The deps job on a runner that keeps Poetry's cache (webservice)",
+        "Each round's second plugin push: Poetry's cache as the push with empty caches just "
+        "left it (the plugin's plan, file lists and layers warm; pip's cache emptied), the "
+        "registry without the image (a fresh repository). Baseline: figure 1's runs, the same "
+        "rounds (a docker-in-docker runner starts with an empty engine either way).",
+        [
+            Row("plugin: `poetry image push`, Poetry's cache kept", plugin),
+            *_baseline_rows(rounds.baseline, " (figure 1)"),
+            Row("plugin: uploaded (its summary line)", uploaded(rounds.warm), "MB"),
+        ],
+        [Check("plugin at least 6x faster than the baseline", Ratio.of(job, plugin), 6, True)],
+    )
+    median_parts(figure, rounds.warm, PLUGIN_PARTS, PLUGIN_BACKGROUND)
+    return figure
+
+
+# --------------------------------------------------------------------------- figure 9
+
+
+def figure9(rounds: Rounds) -> Figure:
+    cold, cold_two = seconds(rounds.cold), seconds(rounds.cold_two)
+    warm, warm_two = seconds(rounds.warm), seconds(rounds.warm_two)
+    figure = Figure(
+        9,
+        "The second platform: linux/amd64 + linux/arm64 in one image index (webservice)",
+        "The same rounds: `poetry image push --platform linux/amd64,linux/arm64` (the base is a "
+        "two-platform index in the registry) against the one-platform push of figures 1 and 7, "
+        "with empty host caches and with Poetry's cache kept. Ratios are per round.",
+        [
+            Row("one platform, empty caches (figure 1)", cold),
+            Row("two platforms, empty caches", cold_two),
+            Row("one platform, Poetry's cache kept (figure 7)", warm),
+            Row("two platforms, Poetry's cache kept", warm_two),
+            Row("one platform: uploaded (its summary line)", uploaded(rounds.cold), "MB"),
+            Row("two platforms: uploaded (its summary line)", uploaded(rounds.cold_two), "MB"),
+        ],
+        [
+            Check(
+                "two platforms under 1.8x one, empty caches",
+                paired_ratio(pairs(cold_two, cold)),
+                1.8,
+                False,
+            ),
+            Check(
+                "two platforms under 1.8x one, Poetry's cache kept",
+                paired_ratio(pairs(warm_two, warm)),
+                1.8,
+                False,
+            ),
+        ],
+    )
+    median_parts(figure, rounds.cold, ONE_PLATFORM_PARTS)
+    median_parts(figure, rounds.cold_two, TWO_PLATFORM_PARTS, TWO_PLATFORM_BACKGROUND)
+    median_parts(figure, rounds.warm_two, TWO_PLATFORM_WARM_PARTS)
+    return figure
+
+
+# --------------------------------------------------------------------------- figure 4
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    size: float  # MB, `docker image inspect` Size
+    compressed: float  # MB, config and layers as the registry stores them
+    layers: int  # in the manifest, the base's included
+    above_base: list[Segment]  # the layers above the base, by their history entry (MB)
+    venvs: list[DirectorySize]
+    poetry_start: list[float]
+
+
+def _image_facts(bench: Bench, reference: str, venvs: tuple[str, ...]) -> ImageFacts:
+    manifest = pushed(reference)
+    return ImageFacts(
+        size=bench.engine.image_size(reference) / MB,
+        compressed=manifest.size / MB,
+        layers=len(manifest.layers),
+        above_base=_layers(bench, reference),
+        venvs=directory_sizes(reference, venvs, bench.env),
+        poetry_start=first_poetry_start(reference, bench.env, bench.repeats.builds),
+    )
 
 
 def _layers(bench: Bench, reference: str) -> list[Segment]:
-    """The non-empty layers of an image above its base, named by their instruction."""
+    """The non-empty layers of an image above its base, named by their history entry."""
+    base = len(bench.engine.history(bench.base))
     layers: list[Segment] = []
-    for entry in reversed(bench.engine.api.history(reference)):
+    for entry in bench.engine.history(reference)[base:]:
         size = int(entry.get("Size", 0))
         created_by = " ".join(str(entry.get("CreatedBy", "")).split())
-        if size == 0 or not created_by:
+        comment = " ".join(str(entry.get("Comment", "")).split())
+        if size == 0:
             continue
-        text = created_by.split("/bin/sh -c ", 1)[-1].removeprefix("#(nop) ").strip()
+        text = comment or created_by.split("/bin/sh -c ", 1)[-1].removeprefix("#(nop) ").strip()
         text = _CONTENT_HASH.sub(r"\1", text)
         layers.append(Segment(text if len(text) <= 70 else text[:67] + "...", size / MB, "MB"))
     return layers
 
 
-def figure1(cold: ColdBuilds) -> Figure:
-    plugin, base = Samples(tuple(cold.plugin)), Samples(tuple(cold.baseline))
-    figure = Figure(
-        1,
-        "Cold build of the dependency image (webservice)",
-        "Empty engine (no image but the base, no build cache) and empty host caches (Poetry's "
-        "cache, which holds the plugin's copy of Poetry's wheels, and pip's) before every build; "
-        "plugin and baseline alternate. Plugin: `poetry image build`. Baseline: `docker build` "
-        "of the plain recipe. Both fetch every file from the index given by --index-url.",
-        [Row("plugin: `poetry image build`", plugin), Row("baseline: `docker build`", base)],
-        [Check("plugin at least 3x faster than the baseline", Ratio.of(base, plugin), 3, True)],
-    )
-    figure.breakdowns[PLUGIN_PARTS] = _parts(cold.plugin_parts)
-    figure.breakdowns[BASELINE_PARTS] = _parts(cold.baseline_parts)
-    return figure
-
-
-def _parts(runs: list[list[tuple[str, float]]]) -> list[Segment]:
-    return [Segment(label, seconds) for label, seconds in median_segments(runs)]
-
-
-def figure4(bench: Bench, cold: ColdBuilds) -> Figure:
-    plugin, base = Samples(tuple(cold.plugin_sizes)), Samples(tuple(cold.baseline_sizes))
-    base_image = bench.engine.image_size(BASE_IMAGE) / MB
+def figure4(bench: Bench, rounds: Rounds) -> Figure:
+    log("image sizes: `docker pull` of the plugin's image, both images inspected and run")
+    bench.engine.pull(rounds.plugin_reference)
+    plugin = _image_facts(bench, rounds.plugin_reference, PLUGIN_VENVS)
+    recipe = _image_facts(bench, rounds.baseline_reference, BASELINE_VENVS)
+    base_image = bench.engine.image_size(bench.base) / MB
+    one = Samples
     figure = Figure(
         4,
         "Image size (webservice)",
-        "`docker image inspect` Size of the image of each cold build (uncompressed, base image "
-        f"included: {base_image:.0f} MB), and what a pull downloads (compressed layers and "
-        "config, from the registry's manifest). Not a goal of the issue, but the other side of "
+        "Uncompressed: `docker image inspect` Size, base image included "
+        f"({base_image:.0f} MB), of the plugin's image after `docker pull` and of the "
+        "baseline's build. Compressed: the config and layers of each manifest, as the registry "
+        "stores them (what a runner without any of it pulls). Not a goal, but the other side of "
         "bytecode's weight: how long Poetry takes to start as a CI job's first command in each "
         "image (timed inside the container).",
         [
-            Row("plugin image", plugin, "MB"),
-            Row("baseline image", base, "MB"),
-            Row("plugin image, compressed", _pushed(bench, cold.plugin_reference), "MB"),
-            Row("baseline image, compressed", _pushed(bench, cold.baseline_reference), "MB"),
+            Row("plugin image", one((plugin.size,)), "MB"),
+            Row("baseline image", one((recipe.size,)), "MB"),
+            Row("plugin image, compressed", one((plugin.compressed,)), "MB"),
+            Row("baseline image, compressed", one((recipe.compressed,)), "MB"),
+            Row("plugin image: layers (the base's 1 included)", one((plugin.layers,)), ""),
+            Row("baseline image: layers (the base's 1 included)", one((recipe.layers,)), ""),
             Row(
                 "plugin image: `poetry --version`, first command in a new container",
-                Samples(tuple(cold.plugin_poetry_start)),
+                Samples(tuple(plugin.poetry_start)),
             ),
             Row(
                 "baseline image: `poetry --version`, first command in a new container",
-                Samples(tuple(cold.baseline_poetry_start)),
+                Samples(tuple(recipe.poetry_start)),
             ),
         ],
-        [Check("plugin image at least 15 % smaller", Ratio.of(plugin, base), -0.15, False, "%")],
+        [
+            Check(
+                "plugin image at least 15 % smaller",
+                Ratio.of(one((plugin.size,)), one((recipe.size,))),
+                -0.15,
+                False,
+                "%",
+            )
+        ],
     )
-    above = (plugin.median - base_image) / (base.median - base_image) - 1
+    above = (plugin.size - base_image) / (recipe.size - base_image) - 1
     figure.notes.append(
-        f"Above the base image: plugin {plugin.median - base_image:.0f} MB, baseline "
-        f"{base.median - base_image:.0f} MB ({above * 100:+.1f} %)."
+        f"Above the base image: plugin {plugin.size - base_image:.0f} MB, baseline "
+        f"{recipe.size - base_image:.0f} MB ({above * 100:+.1f} %); compressed, "
+        f"{(plugin.compressed / recipe.compressed - 1) * 100:+.1f} %."
     )
-    figure.breakdowns["plugin image, layers above the base"] = cold.plugin_layers
-    figure.breakdowns["baseline image, layers above the base"] = cold.baseline_layers
-    for name, venvs in (("plugin", cold.plugin_venvs), ("baseline", cold.baseline_venvs)):
+    figure.breakdowns["plugin image, layers above the base (uncompressed)"] = plugin.above_base
+    figure.breakdowns["baseline image, layers above the base (uncompressed)"] = recipe.above_base
+    for name, venvs in (("plugin", plugin.venvs), ("baseline", recipe.venvs)):
         for venv in venvs:
             figure.notes.append(
                 f"{name} image, {venv.path}: {venv.total / MB:.0f} MB of files, of which "
@@ -245,8 +406,3 @@ def figure4(bench: Bench, cold: ColdBuilds) -> Figure:
             figure.facts[f"{name} {venv.path} installers"] = venv.installers / MB
     figure.facts["base image"] = base_image
     return figure
-
-
-def _pushed(bench: Bench, reference: str) -> Samples:
-    repository, tag = reference.split("/", 1)[1].rsplit(":", 1)
-    return Samples((compressed_size(bench.registry_host, repository, tag) / MB,))

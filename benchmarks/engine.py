@@ -1,8 +1,9 @@
-"""The benchmark's own Docker engine and registry.
+"""The benchmark's own Docker engine, and what the benchmark reads from its registry.
 
 The engine is the one `.ci/engine` starts, with its own state directory, so that emptying its
-caches never touches the engine the test suite uses. "Cold" means: no image but the base image,
-no stopped container, no build cache.
+caches never touches the engine the test suite uses. "Cold" means what a fresh docker-in-docker
+runner has: no image at all (not even the base: the build pulls it from the registry), no
+stopped container, no build cache.
 """
 
 from __future__ import annotations
@@ -21,9 +22,15 @@ from benchmarks.workspace import ROOT
 
 
 BENCH_STATE = "/var/tmp/poetry-ci-image-bench"
-BASE_IMAGE = "python:3.11-slim-bookworm"  # made by .ci/engine from Debian's packages
+# The base both approaches build on, pushed to the benchmark's registry (tests/support/
+# base_images.py) from the bookworm root file systems .ci/engine makes: CPython 3.11, for
+# linux/amd64 and linux/arm64 (an image index).
+BASE_REPOSITORY = "library/python"
+BASE_TAG = "3.11-slim-bookworm"
+PLATFORMS = ("linux/amd64", "linux/arm64")
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -52,7 +59,7 @@ class Engine:
         info = self.api.version()
         return f"{info.get('Version', '?')} (API {info.get('ApiVersion', '?')})"
 
-    def make_cold(self, keep: tuple[str, ...] = (BASE_IMAGE,)) -> None:
+    def make_cold(self, keep: tuple[str, ...] = ()) -> None:
         """Remove every image but `keep`, every stopped container and the build cache."""
         import docker.errors
 
@@ -78,6 +85,24 @@ class Engine:
     def image_size(self, reference: str) -> int:
         return int(self.api.inspect_image(reference)["Size"])
 
+    def pull(self, reference: str) -> None:
+        """`docker pull` (from the benchmark's loopback registry)."""
+        repository, tag = reference.rsplit(":", 1)
+        self.api.pull(repository, tag=tag)
+
+    def tag(self, image: str, reference: str) -> None:
+        repository, tag = reference.rsplit(":", 1)
+        self.api.tag(image, repository, tag=tag)
+
+    def history(self, reference: str) -> list[dict[str, Any]]:
+        """The image's history entries, oldest first."""
+        return list(reversed(self.api.history(reference)))
+
+    def remove(self, reference: str) -> None:
+        """Untag `reference`; the image goes, with the parents no other image has (its build's
+        own steps), so that the layer cache is what it was before that build."""
+        self.api.remove_image(reference, force=False, noprune=False)
+
 
 def registry_version() -> str:
     done = subprocess.run(
@@ -87,15 +112,51 @@ def registry_version() -> str:
     return next((w for w in words if w[:1].isdigit() or w.startswith("v")), "?")
 
 
-def compressed_size(registry_host: str, repository: str, tag: str) -> int:
-    """What a pull downloads: the manifest's config and layers, as stored in the registry."""
+@dataclass(frozen=True)
+class Pushed:
+    """An image's manifest in the registry: its config's and its layers' compressed sizes."""
+
+    config: int
+    layers: tuple[tuple[str, int], ...]  # (digest, size), base layers first
+
+    @property
+    def size(self) -> int:
+        """What a pull of the image downloads from scratch: config and layers."""
+        return self.config + sum(size for _, size in self.layers)
+
+    def new_layers(self, previous: Pushed) -> int:
+        """Bytes of the layers this manifest lists and `previous` does not: what a runner that
+        holds the previous image pulls (and what a push after it uploads, but for the config)."""
+        known = {digest for digest, _ in previous.layers}
+        return sum(size for digest, size in self.layers if digest not in known)
+
+
+def pushed(reference: str, platform: str = "linux/amd64") -> Pushed:
+    """The manifest `reference` (`127.0.0.1:port/repository:tag`) names; of an index, the one
+    of `platform`."""
+    host, _, rest = reference.partition("/")
+    repository, tag = rest.rsplit(":", 1)
+    manifest = _manifest(host, repository, tag)
+    if "manifests" in manifest:
+        architecture = platform.split("/")[1]
+        digest = next(
+            item["digest"]
+            for item in manifest["manifests"]
+            if item.get("platform", {}).get("architecture") == architecture
+        )
+        manifest = _manifest(host, repository, digest)
+    layers = tuple((str(layer["digest"]), int(layer["size"])) for layer in manifest["layers"])
+    return Pushed(int(manifest["config"]["size"]), layers)
+
+
+def _manifest(host: str, repository: str, reference: str) -> dict[str, Any]:
     request = urllib.request.Request(
-        f"http://{registry_host}/v2/{repository}/manifests/{tag}",
-        headers={"Accept": f"{MANIFEST_V2}, {OCI_MANIFEST}"},
+        f"http://{host}/v2/{repository}/manifests/{reference}",
+        headers={"Accept": f"{MANIFEST_V2}, {OCI_MANIFEST}, {OCI_INDEX}"},
     )
     with _NO_PROXY.open(request, timeout=30) as response:
-        manifest = json.loads(response.read())
-    return int(manifest["config"]["size"]) + sum(int(layer["size"]) for layer in manifest["layers"])
+        document: dict[str, Any] = json.loads(response.read())
+    return document
 
 
 # Sizes of files under each directory given: all, bytecode (__pycache__), pip and setuptools.

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pstats
 import re
-import statistics
 import subprocess
 import time
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from benchmarks.results import Segment
 from benchmarks.timing import CommandFailed
 
 
@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 
 _STEP = re.compile(r"^Step \d+/\d+ : (?P<instruction>.*)$")
-_OTHER_INSTRUCTIONS = ("ARG", "ENV", "LABEL", "FROM", "WORKDIR", "CMD")
-OTHER = "other instructions (FROM, ARG, ENV, WORKDIR, LABEL)"
+_OTHER_INSTRUCTIONS = ("ARG", "ENV", "LABEL", "WORKDIR", "CMD")
+OTHER = "other instructions (ARG, ENV, WORKDIR, LABEL)"
 
 
 @dataclass(frozen=True)
@@ -63,22 +63,33 @@ def run_streamed(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> T
 
 
 def segments(
-    timeline: Timeline, label_of: Callable[[str], str | None], first: str
-) -> list[tuple[str, float]]:
-    """Split the run at the lines `label_of` names; (label, seconds) per part, in order.
+    timeline: Timeline,
+    label_of: Callable[[str], tuple[str, str] | None],
+    first: tuple[str, str],
+) -> list[Segment]:
+    """Split the run at the lines `label_of` names (label, group); the parts, in order.
 
-    `first` names the part before the first such line. Parts with the same label are summed.
+    `first` names the part before the first such line. Parts with the same label are summed;
+    the parts sum to the run's seconds.
     """
-    marks: list[tuple[float, str]] = [(0.0, first)]
+    marks: list[tuple[float, str, str]] = [(0.0, *first)]
     for offset, line in timeline.lines:
-        label = label_of(line.strip())
-        if label is not None:
-            marks.append((offset, label))
-    ends = [offset for offset, _ in marks[1:]] + [timeline.seconds]
+        named = label_of(line.strip())
+        if named is not None:
+            marks.append((offset, *named))
+    return parts_between(marks, timeline.seconds)
+
+
+def parts_between(marks: Sequence[tuple[float, str, str]], end: float) -> list[Segment]:
+    """(offset, label, group) marks as parts that run from one mark to the next (the last to
+    `end`); the same label summed, in the order labels first appear."""
+    ends = [offset for offset, _, _ in marks[1:]] + [end]
     totals: dict[str, float] = {}
-    for (start, label), end in zip(marks, ends, strict=True):
-        totals[label] = totals.get(label, 0.0) + (end - start)
-    return list(totals.items())
+    groups: dict[str, str] = {}
+    for (start, label, group), stop in zip(marks, ends, strict=True):
+        totals[label] = totals.get(label, 0.0) + (stop - start)
+        groups[label] = group
+    return [Segment(label, seconds, group=groups[label]) for label, seconds in totals.items()]
 
 
 def docker_step(line: str) -> str | None:
@@ -88,6 +99,8 @@ def docker_step(line: str) -> str | None:
         return None
     instruction = match["instruction"]
     keyword = instruction.split(" ", 1)[0].upper()
+    if keyword == "FROM":
+        return "FROM the base image (pulled when the engine lacks it)"
     if keyword in _OTHER_INSTRUCTIONS:
         return OTHER
     return _describe(instruction)
@@ -95,11 +108,8 @@ def docker_step(line: str) -> str | None:
 
 def _describe(instruction: str) -> str:
     known = (
-        ("--requirement /ci-image/requirements.txt", "RUN venv + pip install of the locked wheels"),
-        ('"poetry==${POETRY_VERSION}"', "RUN venv + pip install of Poetry's wheels"),
         ('install --no-cache-dir "poetry==', "RUN venv + pip install poetry (from the index)"),
         ("poetry install --no-root", "RUN poetry install --no-root (from the index)"),
-        ("python3 -m venv --without-pip", "RUN check the base image's Python, create the venvs"),
     )
     for needle, name in known:
         if needle in instruction:
@@ -108,17 +118,12 @@ def _describe(instruction: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def median_segments(runs: Sequence[list[tuple[str, float]]]) -> list[tuple[str, float]]:
-    """The median seconds of each part over runs, in the order parts first appear."""
-    order: list[str] = []
-    values: dict[str, list[float]] = {}
-    for parts in runs:
-        for label, seconds in parts:
-            if label not in values:
-                order.append(label)
-                values[label] = []
-            values[label].append(seconds)
-    return [(label, statistics.median(values[label])) for label in order]
+def median_run(totals: Sequence[float]) -> int:
+    """The index of the median run (of an even number, the lower of the middle two)."""
+    if not totals:
+        raise ValueError("no runs")
+    order = sorted(range(len(totals)), key=lambda index: totals[index])
+    return order[(len(order) - 1) // 2]
 
 
 # --------------------------------------------------------------------------- cProfile
@@ -143,10 +148,13 @@ PROFILED = (
     ("poetry/packages/locker.py", "_get_lock_data", "Poetry: Locker._get_lock_data"),
     ("poetry/packages/locker.py", "locked_repository", "Poetry: Locker.locked_repository"),
     ("poetry/installation/installer.py", "run", "Poetry: Installer.run"),
-    ("poetry_ci_image/poetry/planner.py", "_offline_chooser", "plugin: _offline_chooser"),
     ("poetry_ci_image/poetry/planner.py", "_planned", "plugin: _planned (Chooser per package)"),
     ("tomllib/_parser.py", "loads", "tomllib.loads (pyproject.toml, poetry.lock)"),
-    ("poetry_ci_image/registry.py", "exists", "plugin: HttpRegistry.exists"),
+    (
+        "poetry_ci_image/registry/client.py",
+        "manifest_digest",
+        "plugin: RegistryClient.manifest_digest",
+    ),
 )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from benchmarks.results import account
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -26,15 +28,17 @@ class RunFacts:
     builds: int
     pairs: int
     baseline_dockerfile: str
-    first_push: dict[str, float]
 
 
 HOW_TO_READ = """\
 Each figure gives the median over its runs and, in brackets, the lowest and the highest run.
-A ratio is that of the medians; its band runs from the least to the most favourable pairing
-of runs (min/max to max/min). Where runs alternate (figures 2, 5 and 6), the ratio is the
-median of the per-pair ratios and its band their interquartile range. A goal is met or missed
-on the ratio; "within noise" means its band reaches across the goal, so a rerun may flip it."""
+A ratio against the baseline (figures 1, 7 and 8) is that of the medians; its band runs from the
+least to the most favourable pairing of runs (min/max to max/min). Where two commands of the
+plugin alternate round by round (figures 2, 5, 6 and 9), the ratio is the median of the
+per-round ratios and its band their interquartile range. A goal is met or missed on the ratio;
+"within noise" means its band reaches across the goal, so a rerun may flip it. A breakdown of
+seconds is the median run's (the run whose total is the median), part by part: its parts sum to
+that run's total, and a time no part covers would show as a part of its own."""
 
 
 def render(facts: RunFacts, figures: Sequence[Figure]) -> str:
@@ -93,7 +97,8 @@ def _figure(figure: Figure) -> str:
     lines.append("")
     for title, segments in figure.breakdowns.items():
         if segments:
-            lines += [_breakdown(title, segments), ""]
+            whole = account(segments, figure.totals.get(title))
+            lines += [_breakdown(title, whole.parts), ""]
     for title, rows in figure.profiles.items():
         lines += [_profile(title, rows), ""]
     if figure.analysis:
@@ -111,7 +116,7 @@ def _row(row: Row) -> str:
 
 def _formatter(unit: str) -> Callable[[float], str]:
     if unit == "MB":
-        return lambda value: f"{value:.0f} MB"
+        return lambda value: f"{value:.2f} MB" if abs(value) < 10 else f"{value:.0f} MB"
     if unit == "":
         return lambda value: f"{value:g}"
     return lambda value: f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
@@ -122,7 +127,8 @@ def _breakdown(title: str, segments: Sequence[Segment]) -> str:
     show = _formatter(segments[0].unit)
     lines = [f"*{title}*\n", "| part | value | share of the sum |", "|---|---:|---:|"]
     lines += [
-        f"| {segment.label} | {show(segment.value)} | {segment.value / total * 100:.0f} % |"
+        f"| {segment.label} | {show(segment.value)} | "
+        f"{segment.value / total * 100 if total else 0:.0f} % |"
         for segment in segments
     ]
     lines.append(f"| sum | {show(total)} | |")
@@ -152,16 +158,17 @@ def _verdict(check: Check) -> str:
 
 
 def _baseline(facts: RunFacts) -> str:
-    pushes = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in facts.first_push.items())
     return "\n".join(
         [
             "## The baseline\n",
-            "The plain recipe, built by the same engine with the same classic builder as the "
-            "plugin's image (the `docker` API the plugin uses has no BuildKit on this engine). "
+            "The plain recipe's deps job: `docker build` on the benchmark's engine (Debian's "
+            "dockerd 20.10, classic builder), then `docker push` to the benchmark's registry. "
             "Poetry goes into its own venv (the base image has no pip; `python3 -m venv` brings "
             "one), the project's dependencies into an in-project venv, and the recipe removes "
             "Poetry's and pip's caches so that they do not count against its size. "
-            "The tag is the md5 of pyproject.toml + poetry.lock + Dockerfile.\n",
+            "The tag is the md5 of pyproject.toml + poetry.lock + Dockerfile. The base is the "
+            "one the plugin reads, in the same registry (there is no Docker Hub here): the "
+            "engine pulls it, and `docker push` mounts its layer as the plugin does.\n",
             "The only deviation from the plain recipe: this machine reaches the index through "
             "an HTTPS proxy whose CA only the host trusts, so the build copies the host's CA "
             "bundle and sets PIP_CERT, REQUESTS_CA_BUNDLE and SSL_CERT_FILE. The index pip "
@@ -170,7 +177,6 @@ def _baseline(facts: RunFacts) -> str:
             "like the plugin on the host.\n",
             "```dockerfile",
             facts.baseline_dockerfile.rstrip("\n"),
-            "```\n",
-            f"First push of each image to the empty registry (not a figure): {pushes}.",
+            "```",
         ]
     )

@@ -58,11 +58,15 @@ class Check:
 
 @dataclass(frozen=True)
 class Segment:
-    """A part of a whole: a build step or phase (median seconds over the runs), an image layer."""
+    """A part of a whole: a step of a run (seconds), an image layer (MB).
+
+    `group` says what kind of work it is ("engine", "fetch", "upload", ...: see analysis.py),
+    set where the part is named, so that no reader has to guess it from the label."""
 
     label: str
     value: float
     unit: str = "s"
+    group: str = ""
 
 
 @dataclass
@@ -73,14 +77,62 @@ class Figure:
     rows: list[Row]
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Parts of a whole, by title: of one run (the median one: they sum to its total), or of an
+    # image's layers. `totals` gives the whole a breakdown of seconds adds up to.
     breakdowns: dict[str, list[Segment]] = field(default_factory=dict)
+    totals: dict[str, float] = field(default_factory=dict)
     profiles: dict[str, list[ProfileRow]] = field(default_factory=dict)
     analysis: list[str] = field(default_factory=list)  # where the time goes, for missed goals
     facts: dict[str, float] = field(default_factory=dict)  # named numbers the analysis uses
 
-    def segment(self, breakdown: str, label_part: str) -> float:
-        """The sum of the parts of a breakdown whose label contains `label_part`."""
-        return sum(s.value for s in self.breakdowns.get(breakdown, []) if label_part in s.label)
-
     def row(self, label_part: str) -> Row:
         return next(row for row in self.rows if label_part in row.label)
+
+
+# Breakdown titles that the figures write and the analysis reads.
+PLUGIN_PARTS = "plugin: the parts of the median run (timed by its -v log lines)"
+PLUGIN_BACKGROUND = (
+    "plugin, the same run: Poetry's layer, made in parallel with the parts above (not in their sum)"
+)
+BASELINE_PARTS = "baseline: the parts of the median run (timed by the build's log lines)"
+ONE_PLATFORM_PARTS = "plugin, one platform, empty caches: the parts of the median run (figure 1)"
+TWO_PLATFORM_PARTS = "plugin, two platforms, empty caches: the parts of the median run"
+TWO_PLATFORM_WARM_PARTS = "plugin, two platforms, Poetry's cache kept: the parts of the median run"
+TWO_PLATFORM_BACKGROUND = (
+    "plugin, two platforms, the same run: Poetry's layers, made in parallel (not in the sum)"
+)
+NOT_COVERED = "not covered by any part"
+OTHER_GROUP = "other"
+
+
+@dataclass(frozen=True)
+class Account:
+    """Every part of a whole, the parts that fall short of (or beyond) it included."""
+
+    parts: tuple[Segment, ...]
+
+    @property
+    def total(self) -> float:
+        return sum(part.value for part in self.parts)
+
+    def group(self, name: str) -> float:
+        return sum(part.value for part in self.parts if part.group == name)
+
+    def groups(self) -> dict[str, float]:
+        """The sum of each group, in the order groups first appear."""
+        sums: dict[str, float] = {}
+        for part in self.parts:
+            sums[part.group] = sums.get(part.group, 0.0) + part.value
+        return sums
+
+
+def account(parts: list[Segment] | tuple[Segment, ...], total: float | None = None) -> Account:
+    """The parts, and, when they do not sum to `total`, a part for the difference: a whole is
+    never reported as less (or more) than it was."""
+    found = list(parts)
+    if total is not None:
+        rest = total - sum(part.value for part in found)
+        if abs(rest) >= 0.005 * max(1.0, abs(total)):
+            unit = found[0].unit if found else "s"
+            found.append(Segment(NOT_COVERED, rest, unit, OTHER_GROUP))
+    return Account(tuple(found))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import pickle
 import platform
 import sys
 import threading
@@ -20,18 +21,28 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tests.fixtures.locks.generate import Poetry
+from tests.support.base_images import ROOTFS_TARBALLS
+from tests.support.base_images import push_base_image
 from tests.support.registry import Registry
 
 from benchmarks import baseline
 from benchmarks.analysis import analyse
 from benchmarks.bench import Bench
 from benchmarks.bench import Repeats
-from benchmarks.cold import cold_builds
+from benchmarks.bench import log
+from benchmarks.bump import figure8
+from benchmarks.bump import prepare_bumps
+from benchmarks.cold import cold_rounds
 from benchmarks.cold import figure1
 from benchmarks.cold import figure4
-from benchmarks.engine import BASE_IMAGE
+from benchmarks.cold import figure7
+from benchmarks.cold import figure9
+from benchmarks.engine import BASE_REPOSITORY
+from benchmarks.engine import BASE_TAG
 from benchmarks.engine import BENCH_STATE
+from benchmarks.engine import PLATFORMS
 from benchmarks.engine import Engine
+from benchmarks.engine import pushed
 from benchmarks.engine import registry_version
 from benchmarks.engine import start_engine
 from benchmarks.nochange import figure2
@@ -50,15 +61,23 @@ from benchmarks.workspace import working_copy
 
 
 if TYPE_CHECKING:
+    from benchmarks.bump import BumpProject
     from benchmarks.results import Figure
 
 
 FULL = Repeats(builds=3, pairs=10)
+SAVED = BENCHMARKS / "work" / "last-run.pickle"  # the last run's figures, for --render-again
 QUICK = Repeats(builds=1, pairs=4)
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
+    if arguments.render_again:
+        facts, figures, host = pickle.loads(SAVED.read_bytes())
+        _write(arguments.output, facts, figures, host)
+        return 0
+    if not arguments.index_url:
+        raise SystemExit("--index-url is required to measure")
     repeats = QUICK if arguments.quick else FULL
     repeats = Repeats(arguments.builds or repeats.builds, arguments.pairs or repeats.pairs)
     started = time.perf_counter()
@@ -67,72 +86,96 @@ def main(argv: list[str] | None = None) -> int:
 
     load = LoadMonitor()
     load.start()
-    _log(f"starting the benchmark engine ({arguments.engine_state})")
+    log(f"starting the benchmark engine ({arguments.engine_state})")
     engine = Engine(start_engine(arguments.engine_state))
-    _log("Poetry venvs with and without the plugin")
+    log("Poetry venvs with and without the plugin")
     source, plugin_commit = plugin_source(workspace, arguments.plugin_ref)
     requirements = source / REQUIREMENTS
     plugin = make_venv(workspace, "with-plugin", requirements=requirements, plugin=source)
     plain = make_venv(workspace, "without-plugin", requirements=requirements, plugin=None)
     poetry_version = Poetry.at(str(plugin.poetry)).version
     index_url = arguments.index_url.rstrip("/")
-    _log("working copies of the projects, for the index given by --index-url")
+    log("working copies of the projects, for the index given by --index-url")
     webservice = working_copy("webservice", workspace, index_url=index_url, poetry=plugin)
     large = working_copy("large", workspace, index_url=index_url, poetry=plugin)
+    env = tool_env(workspace, index_url=index_url, docker_host=engine.docker_host)
+    log("the previous commit of each one-package bump, locked by Poetry")
+    bumps = prepare_bumps(workspace, webservice, plugin, env)
 
     with Registry(workspace.registry) as registry:
+        log("the two-platform base image, into the benchmark's registry")
+        base = _push_base(registry.host, arguments.engine_state)
         bench = Bench(
             workspace=workspace,
-            env=tool_env(workspace, index_url=index_url, docker_host=engine.docker_host),
+            env=env,
             plugin=plugin,
             plain=plain,
             engine=engine,
             registry_host=registry.host,
+            base=base,
             index_url=index_url,
             poetry_version=poetry_version,
             webservice=webservice,
             large=large,
             repeats=repeats,
         )
-        figures, first_push = _measure(bench)
-    analyse(figures)
+        figures = _measure(bench, bumps)
+        base_size = pushed(base).size
 
     facts = RunFacts(
         command=_command(arguments),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         minutes=(time.perf_counter() - started) / 60,
-        machine=_machine(engine, poetry_version, plugin_commit, load.stop()),
+        machine=_machine(engine, poetry_version, plugin_commit, load.stop(), base_size),
         builds=repeats.builds,
         pairs=repeats.pairs,
-        baseline_dockerfile=baseline.dockerfile(poetry_version),
-        first_push=first_push,
+        baseline_dockerfile=baseline.dockerfile(
+            poetry_version, f"<registry>/{BASE_REPOSITORY}:{BASE_TAG}"
+        ),
     )
-    text = render(facts, figures)
     host = urlsplit(index_url).hostname or index_url
-    if host.lower() in text.lower():
-        raise SystemExit(f"RESULTS.md would name {host}: refusing to write it")
-    arguments.output.parent.mkdir(parents=True, exist_ok=True)
-    arguments.output.write_text(text, encoding="utf-8")
-    _log(f"wrote {arguments.output} ({facts.minutes:.0f} min)")
+    SAVED.write_bytes(pickle.dumps((facts, figures, host)))
+    _write(arguments.output, facts, figures, host)
     return 0
 
 
-def _measure(bench: Bench) -> tuple[list[Figure], dict[str, float]]:
-    """Short commands first, on a quiet engine; then the builds and what reuses them.
+def _write(output: Path, facts: RunFacts, figures: list[Figure], host: str) -> None:
+    """Analyse the figures and write RESULTS.md (never naming the index's host)."""
+    for figure in figures:
+        figure.analysis = []
+    analyse(figures)
+    text = render(facts, figures)
+    if host.lower() in text.lower():
+        raise SystemExit(f"RESULTS.md would name {host}: refusing to write it")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    log(f"wrote {output} ({facts.minutes:.0f} min)")
 
-    Returns the figures and the seconds of each image's first push (not a figure).
-    """
+
+def _push_base(registry_host: str, state: str) -> str:
+    """The bookworm base for both platforms (.ci/engine's root file systems) as an index."""
+    tarballs = {name: Path(state) / ROOTFS_TARBALLS[name] for name in PLATFORMS}
+    for name, tarball in tarballs.items():
+        if not tarball.is_file():
+            raise SystemExit(f"no {name} root file system at {tarball}: run .ci/engine")
+    return push_base_image(registry_host, BASE_REPOSITORY, BASE_TAG, tarballs).reference
+
+
+def _measure(bench: Bench, bumps: list[BumpProject]) -> list[Figure]:
+    """Short commands first, on a quiet engine; then the rounds of pushes and builds, and
+    what reuses their images; the bumps last (they empty the engine)."""
     figures = [figure5(bench), figure6(bench)]
-    cold = cold_builds(bench)
-    figures += [figure1(cold), figure2(bench, cold), figure3(bench), figure4(bench, cold)]
-    return sorted(figures, key=lambda figure: figure.number), cold.first_push
+    rounds = cold_rounds(bench)
+    figures += [figure1(rounds), figure7(rounds), figure9(rounds), figure4(bench, rounds)]
+    figures += [figure2(bench, rounds), figure3(bench), figure8(bench, bumps)]
+    return sorted(figures, key=lambda figure: figure.number)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run", description=(__doc__ or "").splitlines()[0]
     )
-    parser.add_argument("--index-url", required=True, help="a PEP 503 simple index of PyPI")
+    parser.add_argument("--index-url", help="a PEP 503 simple index of PyPI (required to measure)")
     parser.add_argument(
         "--quick", action="store_true", help="1 run per build and 4 pairs (a smoke run)"
     )
@@ -151,6 +194,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output", type=Path, default=BENCHMARKS / "RESULTS.md", help="where to write the results"
     )
+    parser.add_argument(
+        "--render-again",
+        action="store_true",
+        help="measure nothing: analyse the last run's figures again and rewrite the results",
+    )
     return parser
 
 
@@ -165,7 +213,11 @@ def _command(arguments: argparse.Namespace) -> str:
 
 
 def _machine(
-    engine: Engine, poetry_version: str, plugin_commit: str, load: tuple[float, float]
+    engine: Engine,
+    poetry_version: str,
+    plugin_commit: str,
+    load: tuple[float, float],
+    base_size: int,
 ) -> dict[str, str]:
     from poetry_ci_image import __version__ as plugin_version
 
@@ -178,7 +230,8 @@ def _machine(
         "poetry-ci-image": f"{plugin_version}, commit {plugin_commit}",
         "Docker engine": f"{engine.version()}, classic builder",
         "Registry": f"docker-registry (distribution) {registry_version()}, on 127.0.0.1",
-        "Base image": f"{BASE_IMAGE} ({engine.image_size(BASE_IMAGE) / 1e6:.0f} MB)",
+        "Base image": f"{BASE_REPOSITORY}:{BASE_TAG} in the registry: Debian bookworm with "
+        f"CPython 3.11, linux/amd64 + linux/arm64 ({base_size / 1e6:.0f} MB compressed, amd64)",
         "Load average (1 min) during the run": f"mean {load[0]:.2f}, highest {load[1]:.2f} "
         f"on {os.cpu_count()} cores (other work on the machine adds noise)",
     }
@@ -231,10 +284,6 @@ def _read(path: str) -> str:
         return Path(path).read_text(encoding="utf-8")
     except OSError:
         return ""
-
-
-def _log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 if __name__ == "__main__":

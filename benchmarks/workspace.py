@@ -42,9 +42,18 @@ class Workspace:
         return self.root / "home"
 
     @property
+    def poetry_cache(self) -> Path:
+        """Poetry's cache directory: Poetry's files, and the plugin's plans, layers and wheels."""
+        return self.home / "poetry-cache"
+
+    @property
+    def pip_cache(self) -> Path:
+        return self.home / "pip-cache"
+
+    @property
     def host_caches(self) -> tuple[Path, ...]:
         """What "empty host caches" empties: Poetry's cache (the plugin's too) and pip's."""
-        return (self.home / "poetry-cache", self.home / "pip-cache")
+        return (self.poetry_cache, self.pip_cache)
 
     @property
     def projects(self) -> Path:
@@ -69,6 +78,7 @@ class Workspace:
         for path in (self.home, self.projects, self.baseline, self.profiles):
             path.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.registry, ignore_errors=True)
+        shutil.rmtree(self.root / "kept-caches", ignore_errors=True)
         config = self.home / "docker-config"
         config.mkdir(exist_ok=True)
         (config / "config.json").write_text('{"auths": {}}\n')
@@ -76,6 +86,23 @@ class Workspace:
     def empty_host_caches(self) -> None:
         for path in self.host_caches:
             shutil.rmtree(path, ignore_errors=True)
+
+    def empty_pip_cache(self) -> None:
+        """A runner that keeps Poetry's cache between jobs, and nothing else."""
+        shutil.rmtree(self.pip_cache, ignore_errors=True)
+
+    def keep_poetry_cache(self, name: str) -> Path:
+        """A copy of Poetry's cache as it is now, to give later runs the same start."""
+        copy = self.root / "kept-caches" / name
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(self.poetry_cache, copy, symlinks=True)
+        return copy
+
+    def restore_poetry_cache(self, copy: Path) -> None:
+        """Poetry's cache as `keep_poetry_cache` copied it (pip's cache emptied)."""
+        shutil.rmtree(self.poetry_cache, ignore_errors=True)
+        shutil.copytree(copy, self.poetry_cache, symlinks=True)
+        self.empty_pip_cache()
 
 
 def tool_env(workspace: Workspace, *, index_url: str, docker_host: str) -> dict[str, str]:

@@ -1,0 +1,328 @@
+"""Figure 8: a one-package bump, with the previous commit's image in the registry.
+
+A Renovate-style commit: one package's version changes in poetry.lock. The committed lock is
+the bumped one; the previous commit's lock is made from it by Poetry (`poetry lock` with that
+package pinned to its previous release, then the pin taken out again and content-hash
+recomputed), and must differ from it in that package only.
+
+Each round gives both approaches the state a CI runner has after the previous pipeline:
+
+- plugin: Poetry's cache as the previous commit's push left it (a copy, restored), and the
+  previous image in the repository; then `poetry image push` of the bump;
+- baseline: the engine with the layers of the previous commit's build (its best case: the steps
+  before `COPY pyproject.toml poetry.lock` are cached), the previous image in the repository;
+  then `docker build` + `docker push` of the bump. Its build of the bump is removed afterwards,
+  so that the next round starts from the previous build's layers again.
+
+Bytes: what each push uploaded, and what a runner that holds the previous image pulls (the new
+manifest's layers the previous one does not list), against the bumped package's own layer: its
+installed files alone, written with the plugin's own functions (`install_wheel`, `write_layer`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+
+import tomlkit
+
+from benchmarks import baseline
+from benchmarks.bench import log
+from benchmarks.bench import rotated
+from benchmarks.cold import MB
+from benchmarks.cold import BaselineRun
+from benchmarks.cold import median_parts
+from benchmarks.engine import pushed
+from benchmarks.profiling import median_run
+from benchmarks.results import Check
+from benchmarks.results import Figure
+from benchmarks.results import Row
+from benchmarks.timing import Ratio
+from benchmarks.timing import Samples
+from benchmarks.timing import run
+from benchmarks.workspace import copy_project
+from benchmarks.workspace import rehash
+
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from benchmarks.bench import Bench
+    from benchmarks.pushlog import PushLog
+    from benchmarks.workspace import PoetryVenv
+    from benchmarks.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Bump:
+    package: str
+    previous: str  # the version the previous commit locks; the committed lock has the new one
+    why: str  # why this bump is in the benchmark
+
+
+BUMPS = (
+    Bump(
+        "sqlalchemy",
+        "2.1.8",
+        "a patch release of a direct dependency with compiled code (a layer of its own)",
+    ),
+    Bump(
+        "fastapi",
+        "0.164.0",
+        "a minor release of a small pure-Python direct dependency (a layer it shares)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class BumpProject:
+    bump: Bump
+    previous: Path  # the working copy with the previous commit's lock
+    version: str  # the bumped version (the committed lock's)
+
+
+def prepare_bumps(
+    workspace: Workspace, project: Path, poetry: PoetryVenv, env: dict[str, str]
+) -> list[BumpProject]:
+    """The previous commit of every bump: a working copy of `project`, locked by Poetry."""
+    return [_previous_commit(workspace, project, poetry, env, bump) for bump in BUMPS]
+
+
+def _previous_commit(
+    workspace: Workspace, project: Path, poetry: PoetryVenv, env: dict[str, str], bump: Bump
+) -> BumpProject:
+    copy = copy_project(project, workspace.projects / f"{project.name}-before-{bump.package}")
+    pyproject = copy / "pyproject.toml"
+    original = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(_pinned(original, bump), encoding="utf-8")
+    run([str(poetry.poetry), "--no-ansi", "--no-plugins", "lock"], cwd=copy, env=env)
+    pyproject.write_text(original, encoding="utf-8")
+    rehash(copy, poetry)
+    before, after = _versions(copy), _versions(project)
+    changed = sorted(before ^ after)
+    expected = sorted(
+        {(bump.package, bump.previous)} | {item for item in after if item[0] == bump.package}
+    )
+    if changed != expected:
+        raise SystemExit(
+            f"locking {bump.package} at {bump.previous} changed more than that package: {changed}"
+        )
+    new = next(version for name, version in after if name == bump.package)
+    return BumpProject(bump, copy, new)
+
+
+def _pinned(pyproject: str, bump: Bump) -> str:
+    """pyproject.toml with the package's dependency pinned to the previous version."""
+    document = tomlkit.parse(pyproject)
+    dependencies: Any = document["project"]["dependencies"]
+    pin = f"{bump.package} (=={bump.previous})"
+    for index, requirement in enumerate(list(dependencies)):
+        if _name(str(requirement)) == bump.package:
+            dependencies[index] = pin
+            break
+    else:
+        dependencies.append(pin)
+    return tomlkit.dumps(document)
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\s\[(<>=!~;]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def _versions(project: Path) -> set[tuple[str, str]]:
+    lock = tomlkit.loads((project / "poetry.lock").read_text(encoding="utf-8")).unwrap()
+    return {(str(p["name"]), str(p["version"])) for p in lock["package"]}
+
+
+# --------------------------------------------------------------------------- the rounds
+
+
+@dataclass
+class BumpRuns:
+    project: BumpProject
+    plugin: list[PushLog] = field(default_factory=list)
+    plugin_uploaded: list[float] = field(default_factory=list)  # bytes, from the manifests
+    plugin_pulled: list[float] = field(default_factory=list)
+    baseline: list[BaselineRun] = field(default_factory=list)
+    own_layer: int = 0  # bytes
+
+
+def figure8(bench: Bench, bumps: list[BumpProject]) -> Figure:
+    bench.engine.make_cold()
+    figure = Figure(
+        8,
+        "A one-package bump, the previous image in the registry (webservice)",
+        "The previous commit's image is in the repository; the commit changes one package's "
+        "version in poetry.lock. Plugin: `poetry image push` with Poetry's cache as the "
+        "previous commit's push left it. Baseline: `docker build` + `docker push` of the plain "
+        "recipe with the engine's layers of the previous commit's build (its best case: only "
+        "`COPY pyproject.toml poetry.lock` and `poetry install` run again). Bytes: what each "
+        "push uploaded, and what a runner that holds the previous image pulls (the new "
+        "manifest's layers that the previous manifest does not list), against the bumped "
+        "package's own layer (its installed files alone, written by the plugin's "
+        "`install_wheel` and `write_layer` from the wheel the lock chose). Plugin and baseline "
+        "alternate.",
+        [],
+    )
+    for item in bumps:
+        runs = _bump_runs(bench, item)
+        _add(figure, runs)
+    return figure
+
+
+def _bump_runs(bench: Bench, item: BumpProject) -> BumpRuns:
+    workspace, project, name = bench.workspace, bench.webservice, item.bump.package
+    log(f"bump of {name}: the previous commit's image, pushed and built (not timed)")
+    workspace.empty_host_caches()
+    bench.push(item.previous, bench.repository(project, f"-before-{name}"))
+    kept = workspace.keep_poetry_cache(f"before-{name}")
+    previous_context = baseline.prepare_context(
+        item.previous, workspace.baseline / f"before-{name}", bench.poetry_version, bench.base
+    )
+    previous_image = (
+        f"{bench.baseline_repository(project, f'-before-{name}')}:"
+        f"{baseline.md5_tag(previous_context)}"
+    )
+    baseline.build(previous_context, previous_image, index_url=bench.index_url, env=bench.env)
+    bumped_context = baseline.prepare_context(
+        project, workspace.baseline / f"bump-{name}", bench.poetry_version, bench.base
+    )
+    runs = BumpRuns(item)
+
+    def plugin_round(number: int) -> None:
+        repository = bench.repository(project, f"-bump-{name}-{number}")
+        workspace.restore_poetry_cache(kept)
+        previous = bench.push(item.previous, repository).reference
+        log(f"bump of {name}, round {number}: plugin, Poetry's cache of the previous push")
+        bumped = bench.push(project, repository)
+        new, old = pushed(bumped.reference), pushed(previous)
+        runs.plugin.append(bumped)
+        runs.plugin_uploaded.append(new.new_layers(old) + new.config)
+        runs.plugin_pulled.append(new.new_layers(old))
+        log(f"  {bumped.seconds:.1f} s")
+
+    def baseline_round(number: int) -> None:
+        repository = bench.baseline_repository(project, f"-bump-{name}-{number}")
+        previous = f"{repository}:{baseline.md5_tag(previous_context)}"
+        bench.engine.tag(previous_image, previous)
+        baseline.push(previous, cwd=previous_context, env=bench.env)
+        log(f"bump of {name}, round {number}: baseline, the previous build's layers cached")
+        reference = f"{repository}:{baseline.md5_tag(bumped_context)}"
+        build = baseline.build(bumped_context, reference, index_url=bench.index_url, env=bench.env)
+        push = baseline.push(reference, cwd=bumped_context, env=bench.env)
+        new_layers = pushed(reference).new_layers(pushed(previous))
+        runs.baseline.append(
+            BaselineRun(
+                build.seconds,
+                push.seconds,
+                (*baseline.build_parts(build), *baseline.push_parts(push)),
+                new_layers,
+            )
+        )
+        bench.engine.remove(reference)
+        bench.engine.remove(previous)
+        log(f"  {build.seconds:.1f} s + {push.seconds:.1f} s")
+
+    measures = (plugin_round, baseline_round)
+    for index in range(bench.repeats.builds):
+        for position in rotated(len(measures), index):
+            measures[position](index + 1)
+    runs.own_layer = _own_layer(bench, item)
+    return runs
+
+
+# The bumped package's own layer, made by the measured plugin's own code (in its venv).
+_OWN_LAYER = """
+import json, sys, tempfile
+from pathlib import Path
+try:
+    from poetry_ci_image.recipe import VENV
+except ImportError:  # the plugin before commit 57a3d12
+    from poetry_ci_image.image.assemble import VENV
+from poetry_ci_image.image.files import install_wheel
+from poetry_ci_image.image.tarball import write_layer
+name, wheel, python = sys.argv[1:4]
+with tempfile.TemporaryDirectory() as work:
+    files = install_wheel(name, Path(wheel), venv=VENV, python=python, spill=Path(work) / "spill")
+    blob = write_layer(files.entries, Path(work) / "layer.tar.gz", 0)
+print(json.dumps({"size": blob.size, "files": len(files.entries), "bytes": files.size}))
+"""
+
+
+def _own_layer(bench: Bench, item: BumpProject) -> int:
+    """Bytes of a gzip layer of the bumped package's installed files alone."""
+    project = bench.webservice
+    stdout, _ = bench.poetry_output(
+        bench.plugin, project, "image", "tag", "--json", *bench.image_args(project)
+    )
+    platform = json.loads(stdout)["platforms"][0]
+    chosen = next(p for p in platform["packages"] if p["name"] == item.bump.package)
+    wheel = next(bench.workspace.poetry_cache.rglob(chosen["file"]), None)
+    if wheel is None:
+        raise RuntimeError(f"{chosen['file']} is not in Poetry's cache after the bump's push")
+    python = platform["target"]["python"]
+    done = run(
+        [str(bench.plugin.python), "-c", _OWN_LAYER, item.bump.package, str(wheel), python],
+        cwd=bench.webservice,
+        env=bench.env,
+    )
+    return int(json.loads(done.stdout.strip().splitlines()[-1])["size"])
+
+
+# --------------------------------------------------------------------------- the figure
+
+
+def _add(figure: Figure, runs: BumpRuns) -> None:
+    bump, version = runs.project.bump, runs.project.version
+    what = f"{bump.package} {bump.previous} -> {version}"
+    plugin = Samples(tuple(run.seconds for run in runs.plugin))
+    job = Samples(tuple(run.seconds for run in runs.baseline))
+    uploaded = Samples(tuple(value / MB for value in runs.plugin_uploaded))
+    pulled = Samples(tuple(value / MB for value in runs.plugin_pulled))
+    baseline_bytes = Samples(tuple(run.uploaded / MB for run in runs.baseline))
+    own = Samples((runs.own_layer / MB,))
+    summary = Samples(tuple(run.summary.uploaded_mb if run.summary else 0.0 for run in runs.plugin))
+    figure.rows += [
+        Row(f"{what}: plugin, `poetry image push`, Poetry's cache kept", plugin),
+        Row(f"{what}: baseline, `docker build` + `docker push`, previous build cached", job),
+        Row(f"{what}: plugin, uploaded (its summary line)", summary, "MB"),
+        Row(f"{what}: plugin, uploaded (the new blobs: layers and config)", uploaded, "MB"),
+        Row(f"{what}: plugin, pulled by a runner that holds the previous image", pulled, "MB"),
+        Row(f"{what}: baseline, uploaded = pulled (the new layers)", baseline_bytes, "MB"),
+        Row(f"{what}: {bump.package}'s own layer", own, "MB"),
+    ]
+    figure.checks += [
+        Check(
+            f"{what}: plugin at least 10x faster than the baseline", Ratio.of(job, plugin), 10, True
+        ),
+        Check(
+            f"{what}: the plugin's upload at most 1.5x {bump.package}'s own layer",
+            Ratio.of(uploaded, own),
+            1.5,
+            False,
+        ),
+        Check(
+            f"{what}: a runner's pull at most 1.5x {bump.package}'s own layer",
+            Ratio.of(pulled, own),
+            1.5,
+            False,
+        ),
+    ]
+    named = f"{bump.package} {version}"
+    layer = next((line for line in runs.plugin[-1].layers if named in line), "")
+    key, _, content = layer.removeprefix("layer ").partition(": ")
+    figure.notes.append(
+        f"{what}: {bump.why}. The plugin's image has it in layer `{key}` ({content}); the "
+        f"baseline uploads {baseline_bytes.median / own.median:.0f}x the package's own layer."
+    )
+    figure.facts[f"{bump.package} own layer"] = own.median
+    median_parts(figure, runs.plugin, f"{what}: plugin, the parts of the median run")
+    run = runs.baseline[median_run([run.seconds for run in runs.baseline])]
+    title = f"{what}: baseline, the parts of the median run"
+    figure.breakdowns[title] = list(run.parts)
+    figure.totals[title] = run.seconds
