@@ -12,7 +12,7 @@ from typing import Literal
 
 REPOSITORY_ENV = "POETRY_CI_IMAGE_REPOSITORY"
 DEFAULT_VARIABLE = "CI_IMAGE"
-DEFAULT_LAYERS = 24
+DEFAULT_LAYERS = 64
 MAX_LAYERS = 100  # of the dependencies; images may have 127 layers, the base brings its own
 
 Kind = Literal["string", "strings", "bool", "int", "table", "platforms"]
@@ -212,8 +212,9 @@ SETTINGS: tuple[Setting, ...] = (
         "int",
         f"How many layers the dependencies may take (default: {DEFAULT_LAYERS}).",
         f"`{DEFAULT_LAYERS}`",
-        f"layers for the dependencies (1 to {MAX_LAYERS}): large packages get their own, the "
-        "rest share the others (see [The image](#the-image))",
+        f"layers for the dependencies (1 to {MAX_LAYERS}): each package gets its own, the "
+        "largest first, while three quarters last; the smallest share the rest (see [The "
+        "image](#the-image))",
         f"layers = {DEFAULT_LAYERS}",
     ),
 )

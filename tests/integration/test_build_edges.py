@@ -96,11 +96,12 @@ def test_private_credentials_stay_out_of_the_image(
 
 
 def test_without_the_index_credentials_the_build_says_so(
-    private_project: Path, tool_env: dict[str, str]
+    private_project: Path, tool_env: dict[str, str], tmp_path: Path
 ) -> None:
     """A private index that refuses us: one message naming the source and the remedy."""
     env = {k: v for k, v in tool_env.items() if not k.startswith("POETRY_HTTP_BASIC_")}
-    result = run_poetry(private_project, "image", "build", "--layers", "3", env=env)
+    env["POETRY_CACHE_DIR"] = str(tmp_path / "cache")  # nothing of the package is known yet
+    result = run_poetry(private_project, "image", "build", "--force", env=env)
     assert result.returncode == 2
     assert result.stderr.endswith(
         "Error: Source 'private' did not list secretpkg-1.0-py3-none-any.whl, which poetry.lock "

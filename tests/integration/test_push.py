@@ -373,14 +373,15 @@ class TestAuthenticatedRegistry:
 def test_four_jobs_pushing_the_same_new_tag_all_succeed(
     project: Path, tool_env: dict[str, str], registry: Registry, tmp_path: Path
 ) -> None:
-    """Four pipelines racing on one new fingerprint: all assemble, all push, all exit 0."""
+    """Four pipelines racing on one new fingerprint: all assemble, all push, all exit 0 (two of
+    them on one runner, sharing Poetry's cache)."""
     env = engine_free(tool_env, tmp_path)
     command = [str(POETRY), "--no-ansi", "-v", "image", "push", "--no-poetry", "--layers", "5"]
     jobs = [
         subprocess.Popen(
             command,
             cwd=project,
-            env={**env, "POETRY_CACHE_DIR": str(tmp_path / f"cache-{job}")},
+            env={**env, "POETRY_CACHE_DIR": str(tmp_path / f"cache-{max(job, 1)}")},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

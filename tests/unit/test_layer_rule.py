@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from poetry_ci_image.image.files import PackageFiles
-from poetry_ci_image.image.layers import LARGE_BYTES
 from poetry_ci_image.image.layers import Weighed
 from poetry_ci_image.image.layers import assign_layers
 from poetry_ci_image.image.layers import describe_overlap
@@ -15,14 +14,14 @@ from poetry_ci_image.image.tarball import file_entry
 
 
 MB = 1024 * 1024
-SMALL = [Weighed(f"small-{i}", 100_000 + i, native=False) for i in range(30)]
+SMALL = [Weighed(f"small-{i:02}", 100_000 + 1_000 * i, native=False) for i in range(30)]
 LARGE = [
     Weighed("numpy", 40 * MB, native=True),
     Weighed("pandas", 70 * MB, native=True),
     Weighed("sqlalchemy", 12 * MB, native=True),
 ]
 NATIVE_SMALL = [Weighed("markupsafe", 60_000, native=True), Weighed("pyyaml", 900_000, native=True)]
-PACKAGES = SMALL + LARGE + NATIVE_SMALL
+PACKAGES = SMALL + LARGE + NATIVE_SMALL  # 35 packages
 
 
 def layer_of(groups: list[tuple[str, tuple[str, ...]]], name: str) -> tuple[str, tuple[str, ...]]:
@@ -33,60 +32,76 @@ def plain(packages: list[Weighed], budget: int = 24) -> list[tuple[str, tuple[st
     return [(group.key, group.packages) for group in assign_layers(packages, budget)]
 
 
-def test_large_packages_get_a_layer_of_their_own() -> None:
-    """numpy, pandas, sqlalchemy: one layer each, named for them; no small package with them."""
-    groups = plain(PACKAGES)
-    for name in ("numpy", "pandas", "sqlalchemy"):
+def changed(
+    before: list[tuple[str, tuple[str, ...]]], after: list[tuple[str, tuple[str, ...]]]
+) -> int:
+    """How many layers differ: by key and members (a member's new version is a new layer)."""
+    return len(set(before) ^ set(after)) // 2
+
+
+def test_every_package_has_its_own_layer_when_the_budget_allows() -> None:
+    """35 packages, 64 layers: one layer per package, named for it."""
+    groups = plain(PACKAGES, 64)
+    assert sorted(key for key, _ in groups) == sorted(f"own:{p.name}" for p in PACKAGES)
+
+
+def test_the_largest_packages_get_their_own_layers_first() -> None:
+    """24 layers: the 18 largest have their own, the smallest share the 6 others."""
+    groups = plain(PACKAGES, 24)
+    assert shared_layers(24) == (5, 1)
+    own = sorted(name for key, (name, *_) in groups if key.startswith("own:"))
+    ranked = sorted(PACKAGES, key=lambda p: -p.size)
+    assert own == sorted(p.name for p in ranked[:18])
+    for name in ("numpy", "pandas", "sqlalchemy", "pyyaml"):
         assert layer_of(groups, name) == (f"own:{name}", (name,))
+    assert len(groups) <= 24
 
 
 def test_small_packages_share_layers_pure_and_native_apart() -> None:
-    """Small packages share layers; compiled ones never share with pure ones."""
-    groups = plain(PACKAGES)
-    pure, native = shared_layers(24)
-    assert (pure, native) == (9, 3)
-    assert all(layer_of(groups, p.name)[0].startswith("pure:") for p in SMALL)
+    """The smallest share layers; compiled ones never share with pure ones."""
+    groups = plain(PACKAGES, 24)
     assert layer_of(groups, "markupsafe")[0].startswith("native:")
-    assert len(groups) <= 24
+    assert layer_of(groups, "small-00")[0].startswith("pure:")
 
 
 def test_the_budget_bounds_the_layer_count() -> None:
     """However many packages, the dependencies take at most `layers` layers."""
     many = [Weighed(f"big-{i}", (10 + i) * MB, native=False) for i in range(50)] + SMALL
-    for budget in (1, 2, 5, 24, 100):
+    for budget in (1, 2, 5, 24, 64, 100):
         assert len(assign_layers(many, budget)) <= budget
 
 
 @pytest.mark.parametrize(
     ("bumped", "size"),
     [
-        pytest.param("small-7", 120_000, id="a small package's bump"),
-        pytest.param("numpy", 41 * MB, id="a large package's bump"),
-        pytest.param("markupsafe", 61_000, id="a compiled small package's bump"),
+        pytest.param("small-25", 125_500, id="a package with its own layer"),
+        pytest.param("small-03", 103_500, id="a package in a shared layer"),
+        pytest.param("numpy", 41 * MB, id="a large package"),
+        pytest.param("markupsafe", 61_000, id="a compiled small package"),
     ],
 )
 def test_a_bump_moves_one_layer(bumped: str, size: int) -> None:
-    """A new version (another size, same name) changes the layer that holds it, and no other."""
+    """A new version that stays on its side of the cut: the layers' members do not move."""
     after = [Weighed(p.name, size, p.native) if p.name == bumped else p for p in PACKAGES]
-    before_groups, after_groups = plain(PACKAGES), plain(after)
-    assert before_groups == after_groups  # membership is by name: nothing moved
-    changed = {key for key, names in before_groups if bumped in names}
-    assert len(changed) == 1
+    assert plain(PACKAGES) == plain(after)  # membership is by name: nothing moved
+    assert len([group for group in plain(PACKAGES) if bumped in group[1]]) == 1
 
 
-def test_a_new_package_joins_one_layer() -> None:
-    """A dependency added: every other package stays where it was."""
+def test_a_new_small_package_joins_one_layer() -> None:
+    """A small dependency added: every other package stays where it was."""
     before = plain(PACKAGES)
     after = plain([*PACKAGES, Weighed("newcomer", 50_000, native=False)])
     moved = [name for key, names in before for name in names if layer_of(after, name)[0] != key]
     assert moved == []
 
 
-def test_crossing_the_size_threshold_moves_a_package_between_two_layers() -> None:
-    """The one case that touches two layers: a package that grows past LARGE_BYTES."""
-    grown = [Weighed(p.name, LARGE_BYTES, p.native) if p.name == "small-3" else p for p in PACKAGES]
-    assert layer_of(plain(PACKAGES), "small-3")[0].startswith("pure:")
-    assert layer_of(plain(grown), "small-3") == ("own:small-3", ("small-3",))
+def test_crossing_the_cut_moves_two_packages() -> None:
+    """The rare case: a shared package grows past the smallest own one; they swap places."""
+    grown = [Weighed(p.name, 200_000, p.native) if p.name == "small-03" else p for p in PACKAGES]
+    before, after = plain(PACKAGES), plain(grown)
+    assert layer_of(before, "small-03")[0].startswith("pure:")
+    assert layer_of(after, "small-03") == ("own:small-03", ("small-03",))
+    assert changed(before, after) <= 4
 
 
 SITE = "opt/venv/lib/python3.11/site-packages"

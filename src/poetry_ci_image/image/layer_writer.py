@@ -98,7 +98,7 @@ class LayerWriter:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poetry") as background:
             # Poetry's wheels (a download, the first time) come while the dependencies do.
             poetry = (
-                background.submit(self._poetry_layer, target)
+                background.submit(self._poetry_layers, target)
                 if self.spec.poetry_version is not None
                 else None
             )
@@ -108,8 +108,7 @@ class LayerWriter:
                 self.cancelled.set()
                 raise
             if poetry is not None:
-                comment = f"Poetry {self.spec.poetry_version} in {POETRY_HOME}"
-                layers.append((poetry.result(), comment))
+                layers += poetry.result()
         return layers + dependencies
 
     # The skeleton and Poetry ------------------------------------------------------------------
@@ -130,23 +129,41 @@ class LayerWriter:
         )
         return self.cache.layer(key) or self.cache.write_layer(key, entries, self.spec.epoch)
 
-    def _poetry_layer(self, target: Target) -> LayerBlob:
+    def _poetry_layers(self, target: Target) -> list[tuple[LayerBlob, str]]:
+        """Poetry's venv: its pure-Python distributions in one layer (the same on every
+        platform, so written and sent once), its compiled ones in another."""
         wheels = sorted(self.sources.poetry_wheels(target), key=lambda path: path.name)
-        key = cache_key(
-            "poetry",
-            BUILDER_FORMAT,
-            LEVEL,
-            self.spec.epoch,
-            POETRY_HOME,
-            target.python_minor,
-            [(wheel.name, file_digest(wheel)) for wheel in wheels],
-        )
-        cached = self.cache.layer(key)
-        if cached is not None:
-            self.reporter.detail(f"layer Poetry: {_size(cached.size)}, from the cache")
-            return cached
-        self.reporter.status(f"Writing Poetry's layer ({len(wheels)} distributions)")
-        installed = self._parallel(
+        pure = [wheel for wheel in wheels if wheel.name.endswith("-none-any.whl")]
+        native = [wheel for wheel in wheels if wheel not in pure]
+        installed: dict[str, list[Entry]] = {}
+        layers: list[tuple[LayerBlob, str]] = []
+        for part, part_wheels in (("pure-Python", pure), ("compiled", native)):
+            if not part_wheels:
+                continue
+            key = cache_key(
+                "poetry",
+                BUILDER_FORMAT,
+                LEVEL,
+                self.spec.epoch,
+                POETRY_HOME,
+                target.python_minor,
+                [(wheel.name, file_digest(wheel)) for wheel in part_wheels],
+            )
+            blob = self.cache.layer(key)
+            if blob is None:
+                if not installed:
+                    installed = self._install_poetry(wheels, target)
+                entries = [e for wheel in part_wheels for e in installed[wheel.name]]
+                blob = self.cache.write_layer(key, entries, self.spec.epoch)
+            self.reporter.detail(f"layer Poetry ({part}): {_size(blob.size)}")
+            comment = f"Poetry {self.spec.poetry_version} in {POETRY_HOME}: {part} distributions"
+            layers.append((blob, comment))
+        return layers
+
+    def _install_poetry(self, wheels: list[Path], target: Target) -> dict[str, list[Entry]]:
+        """Each of Poetry's wheels' files in its venv, by wheel; overlaps settled over all."""
+        self.reporter.status(f"Writing Poetry's layers ({len(wheels)} distributions)")
+        packages = self._parallel(
             lambda wheel: install_wheel(
                 wheel.name,
                 wheel,
@@ -156,16 +173,11 @@ class LayerWriter:
             ),
             wheels,
         )
-        lost, _ = resolve_overlaps(installed)
-        entries = [
-            entry
-            for package in installed
-            for entry in package.entries
-            if entry.path not in lost.get(package.name, ())
-        ]
-        blob = self.cache.write_layer(key, entries, self.spec.epoch)
-        self.reporter.detail(f"layer Poetry: {_size(blob.size)}")
-        return blob
+        lost, _ = resolve_overlaps(packages)
+        return {
+            package.name: [e for e in package.entries if e.path not in lost.get(package.name, ())]
+            for package in packages
+        }
 
     # The dependencies ----------------------------------------------------------------------------
 
@@ -301,4 +313,4 @@ def _native(package: PlannedPackage) -> bool:
 
 
 def _size(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"

@@ -2,14 +2,16 @@
 
 The rule is stable under single-package changes, so a Renovate-style bump moves one layer:
 
-- a package whose installed files weigh `LARGE_BYTES` or more gets a layer of its own (the
-  largest first, while the budget lasts: `layers` minus the shared ones);
-- every other package goes to one of the shared layers, chosen by a hash of its *name*, so its
-  version never moves it; pure-Python packages and packages with compiled code use separate
-  shared layers, so that an image for another platform shares the pure ones byte for byte.
+- the packages get layers of their own, the largest first, while the budget lasts (`layers`
+  minus a quarter kept for shared layers): on most projects, every package has its own layer,
+  and a bump uploads and pulls exactly that package's bytes;
+- the smallest packages beyond that go to one of the shared layers, chosen by a hash of their
+  *name*, so a version never moves them; pure-Python packages and packages with compiled code
+  use separate shared layers, so that an image for another platform shares the pure ones.
 
-A bump changes the layer that holds the package, and no other, unless the package crosses the
-size threshold (then it moves between its shared layer and a layer of its own: two layers).
+A bump changes the layer that holds the package, and no other, unless its new size moves it
+across the cut between own and shared layers (then it and the package it swaps places with
+move: up to four layers, all of them among the smallest).
 
 Two packages may install the same path (cssbeautifier ships jsbeautifier's files; old-style
 namespace packages share `__init__.py`). `poetry install` installs one after the other, and the
@@ -32,9 +34,6 @@ if TYPE_CHECKING:
     from poetry_ci_image.image.files import PackageFiles
 
 
-LARGE_BYTES = 2 * 1024 * 1024
-
-
 @dataclass(frozen=True)
 class Weighed:
     """A package, as the layer rule sees it."""
@@ -54,7 +53,7 @@ class LayerGroup:
 
 def shared_layers(budget: int) -> tuple[int, int]:
     """How many shared layers pure and native packages get, out of `budget` dependency layers."""
-    shared = max(1, budget // 2)
+    shared = max(1, budget // 4)
     native = max(1, shared // 4) if shared > 1 else 0
     return shared - native, native
 
@@ -63,9 +62,7 @@ def assign_layers(packages: Sequence[Weighed], budget: int) -> list[LayerGroup]:
     """The layers of the dependencies: own layers first (by name), then shared (by number)."""
     pure_count, native_count = shared_layers(budget)
     own_slots = budget - pure_count - native_count
-    large = sorted((p for p in packages if p.size >= LARGE_BYTES), key=lambda p: (-p.size, p.name))[
-        :own_slots
-    ]
+    large = sorted(packages, key=lambda p: (-p.size, p.name))[:own_slots]
     own = {p.name for p in large}
     groups = [LayerGroup(f"own:{name}", (name,)) for name in sorted(own)]
     shared: dict[str, list[str]] = {}

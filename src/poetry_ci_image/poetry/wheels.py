@@ -11,6 +11,7 @@ fits, and its own requirements are read from its wheel.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import zipfile
@@ -38,7 +39,6 @@ def poetry_wheels(
 ) -> Path:
     """A directory of wheels of this Poetry and its dependencies for the target, cached on the
     host (`<cache-dir>/ci-image/poetry/<key>`), made once per Poetry version and target."""
-    import shutil
     import tempfile
 
     from poetry.__version__ import __version__ as version
@@ -54,8 +54,16 @@ def poetry_wheels(
 
     on_progress(f"Downloading Poetry {version} for {target.describe()} (once, then cached)")
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=_ensure(cache)))
+    # Another platform's download, done: its pure-Python wheels are this one's too.
+    siblings = [
+        other
+        for other in sorted(
+            cache.glob(f"poetry-{version}-cp{target.python[0]}{target.python[1]}-*")
+        )
+        if other != directory and (other / ".complete").is_file()
+    ]
     try:
-        _download_closure(target, staging, cancelled or threading.Event())
+        _download_closure(target, staging, cancelled or threading.Event(), siblings)
         (staging / ".complete").touch()
         try:
             staging.rename(directory)
@@ -67,15 +75,39 @@ def poetry_wheels(
     return directory
 
 
-def _download_closure(target: Target, destination: Path, cancelled: threading.Event) -> None:
-    """Poetry and what it needs on the target, one pip round per level of not-installed ones."""
+def _download_closure(
+    target: Target, destination: Path, cancelled: threading.Event, siblings: list[Path]
+) -> None:
+    """Poetry and what it needs on the target, one pip round per level of not-installed ones;
+    a pure-Python wheel another platform's download has is copied from there."""
     from packaging.requirements import Requirement
 
+    pure = _pure_wheels(siblings)
     walk = _Closure(target)
     requests = walk.add([Requirement("poetry")])
     while requests:
-        _pip_download(target, requests, destination, cancelled)
+        fetch = []
+        for request in requests:
+            if request in pure:
+                shutil.copyfile(pure[request], destination / pure[request].name)
+            else:
+                fetch.append(request)
+        if fetch:
+            _pip_download(target, fetch, destination, cancelled)
         requests = walk.add(walk.from_wheels(destination))
+
+
+def _pure_wheels(directories: list[Path]) -> dict[str, Path]:
+    """`name==version` -> a pure-Python wheel of it, in `directories`."""
+    from packaging.utils import canonicalize_name
+    from packaging.utils import parse_wheel_filename
+
+    found: dict[str, Path] = {}
+    for directory in directories:
+        for wheel in sorted(directory.glob("*-none-any.whl")):
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+            found.setdefault(f"{canonicalize_name(name)}=={version}", wheel)
+    return found
 
 
 class _Closure:
