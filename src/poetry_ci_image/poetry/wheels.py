@@ -26,6 +26,7 @@ from poetry_ci_image.urls import hide_credentials
 if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterable
+    from importlib.metadata import Distribution
 
     from packaging.requirements import Requirement
 
@@ -123,8 +124,6 @@ class _Closure:
 
     def add(self, requirements: Iterable[Requirement]) -> list[str]:
         """Walk from `requirements`; what pip must fetch next (`name==version` or `name<spec>`)."""
-        from importlib import metadata
-
         from packaging.requirements import Requirement
         from packaging.utils import canonicalize_name
 
@@ -137,9 +136,8 @@ class _Closure:
             if key in self.done:
                 continue
             self.done.add(key)
-            try:
-                distribution = metadata.distribution(name)
-            except metadata.PackageNotFoundError:
+            distribution = _installed(name)
+            if distribution is None:
                 if name not in self.unpinned:
                     requests.append(f"{name}{requirement.specifier}")
                 self.unpinned.setdefault(name, set()).update(requirement.extras)
@@ -183,6 +181,21 @@ class _Closure:
             ):
                 needed.append(requirement)
         return needed
+
+
+def _installed(name: str) -> Distribution | None:
+    """The host's installed distribution `name`, read by the standard library's own finder.
+
+    Not `importlib.metadata.distribution`, which asks the finders on `sys.meta_path`: once
+    `importlib_metadata` is imported (keyring imports it when the main thread first asks for
+    credentials), its finder replaces the standard library's there, and it is added while its
+    module is still being imported, so on this thread it could run half-defined (NameError).
+    """
+    from importlib.metadata import DistributionFinder
+    from importlib.metadata import MetadataPathFinder
+
+    found = MetadataPathFinder.find_distributions(DistributionFinder.Context(name=name))
+    return next(iter(found), None)
 
 
 def _pip_download(
