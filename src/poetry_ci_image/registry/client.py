@@ -26,7 +26,6 @@ import threading
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from typing import Any
 from urllib.parse import urljoin
 
 import requests
@@ -34,14 +33,14 @@ import requests
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.registry.auth import TIMEOUT
 from poetry_ci_image.registry.auth import Authorization
-from poetry_ci_image.registry.auth import credentials_origin
 from poetry_ci_image.registry.auth import scope_of
+from poetry_ci_image.registry.refusal import detail
+from poetry_ci_image.registry.refusal import refusal
 from poetry_ci_image.registry.retry import RETRY_STATUSES
 from poetry_ci_image.registry.retry import Retry
 from poetry_ci_image.registry.retry import Retrying
 from poetry_ci_image.registry.retry import RetryPolicy
 from poetry_ci_image.registry.retry import reason
-from poetry_ci_image.registry.retry import short_path
 
 
 if TYPE_CHECKING:
@@ -299,7 +298,7 @@ class RegistryClient:
                 if response.status_code in RETRY_STATUSES:
                     response.close()
                     raise Retry(
-                        f"HTTP {response.status_code}{_detail(response)}",
+                        f"HTTP {response.status_code}{detail(response)}",
                         response.headers.get("Retry-After"),
                     )
             except Retry as failure:
@@ -310,7 +309,7 @@ class RegistryClient:
                 self._retrying.wait(attempt, failure, method, path)
                 continue
             if allow is not None and response.status_code not in allow:
-                raise self._refused(method, path, repository, response)
+                raise refusal(self.name, self.credentials, method, path, repository, response)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -346,42 +345,3 @@ class RegistryClient:
                 f"A request to {self.name} failed: {reason(error)}",
                 "Check the registry's address and the network.",
             ) from None
-
-    def _refused(
-        self, method: str, path: str, repository: str, response: requests.Response
-    ) -> RegistryError:
-        status = response.status_code
-        detail = _detail(response)
-        response.close()
-        if status in (401, 403):
-            return RegistryError(
-                f"The registry {self.name} refused access to {repository} (HTTP {status}) "
-                f"{credentials_origin(self.credentials)}.",
-                f"Log in with `docker login {self.name}`"
-                + (
-                    " (or check CI_REGISTRY_USER/CI_REGISTRY_PASSWORD)"
-                    if not self.credentials
-                    else ""
-                )
-                + ", and check that this account may "
-                + ("push to" if method in {"PUT", "POST", "PATCH", "DELETE"} else "read")
-                + " the repository.",
-            )
-        return RegistryError(
-            f"The registry {self.name} answered HTTP {status}{detail} for {method} "
-            f"{short_path(path)}.",
-            "Check the image name and the registry's status.",
-        )
-
-
-def _detail(response: requests.Response) -> str:
-    """The registry's own error words (`{"errors": [{"message": ...}]}`), if it gave any."""
-    if response.request is not None and response.request.method == "HEAD":
-        return ""
-    try:
-        body: Any = response.json()
-        messages = [str(item.get("message", "")) for item in body.get("errors", [])]
-    except (ValueError, AttributeError, TypeError):
-        return ""
-    text = "; ".join(message for message in messages if message)
-    return f" ({text[:200]})" if text else ""
