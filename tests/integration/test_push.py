@@ -25,6 +25,8 @@ from tests.integration.conftest import run_in_image
 from tests.integration.conftest import write_project
 from tests.support.poetry_cli import POETRY
 from tests.support.poetry_cli import run_poetry
+from tests.support.proxy import Fault
+from tests.support.proxy import RegistryProxy
 from tests.support.registry import manifest_status
 
 
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.support.index import PackageIndex
-    from tests.support.proxy import RegistryProxy
     from tests.support.registry import Registry
 
 
@@ -284,7 +285,7 @@ def test_a_base_in_the_same_registry_is_mounted_not_copied(
         env=env,
     )
     assert again.returncode == 0, again.stderr
-    assert "0 uploaded (0.0 MB), 0 copied from the base's registry, 0 mounted" in again.stderr
+    assert "0 uploaded (0 kB), 0 copied from the base's registry, 0 mounted" in again.stderr
 
 
 def test_a_base_from_another_registry_is_copied_once(
@@ -401,8 +402,6 @@ def test_transient_faults_are_retried_and_the_push_completes(
 ) -> None:
     """Resets, 500s, a 429 and an upload cut off half-way, on every kind of request: retried
     with back-off (said with -v), and the push completes."""
-    from tests.support.proxy import Fault
-    from tests.support.proxy import RegistryProxy
 
     with RegistryProxy(registry.host) as proxy:
         proxy.fail(Fault("status", method="HEAD", path=r"/manifests/", times=2, status=500))
@@ -433,8 +432,6 @@ def test_a_persistent_failure_is_one_message_and_leaves_no_tag(
     project: Path, tool_env: dict[str, str], registry: Registry, tmp_path: Path
 ) -> None:
     """A registry that keeps answering 500 to manifest PUTs: exit 2, one message, no tag."""
-    from tests.support.proxy import Fault
-    from tests.support.proxy import RegistryProxy
 
     with RegistryProxy(registry.host) as proxy:
         host = proxy.host
@@ -470,3 +467,19 @@ def test_proxy_is_used_for_registries_the_hub_mirror_serves(docker_hub: Registry
     scopes = [scope for request in docker_hub.token_requests for scope in request.scopes]
     assert "repository:library/python:pull" in scopes
     assert not any(request.had_basic_auth for request in docker_hub.token_requests)
+
+
+def test_a_failing_token_service_is_retried(
+    project: Path, tool_env: dict[str, str], docker_hub: RegistryProxy, tmp_path: Path
+) -> None:
+    """Docker Hub's token service answers 503 twice, then a reset: the push gets its token."""
+
+    docker_hub.fail(Fault("status", method="GET", path=r"^/token", times=2, status=503))
+    docker_hub.fail(Fault("reset", method="GET", path=r"^/token", times=1))
+    env = {**engine_free(tool_env, tmp_path), "POETRY_CACHE_DIR": str(tmp_path / "cache")}
+    try:
+        result = run_poetry(project, "-v", "image", "push", "--layers", "15", env=env)
+    finally:
+        docker_hub.clear_faults()
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("GET the token service failed") == 3

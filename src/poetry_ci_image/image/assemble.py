@@ -129,7 +129,7 @@ def assemble_image(
         platform = build.target.platform
         reporter.status(f"Reading the base image {spec.base} for {platform}")
         base = resolve_base(registry, spec.base, platform)
-        facts = base_facts(base, registry, cache.root / "bases", reporter.detail)
+        facts = base_facts(base, registry, cache.root / "bases", reporter.status)
         bases.append((build, base, check_base(base, facts, build.target, build.plan)))
     writer = LayerWriter(spec, sources, cache, reporter, workdir, registries.cancelled)
     images = [_platform_image(spec, writer, build, base, python) for build, base, python in bases]

@@ -144,7 +144,8 @@ def base_facts(
         if cached is not None:
             return cached
     if notify is not None:
-        notify(f"Reading the files of {base.reference} ({len(base.layers)} layers, once)")
+        size = sum(layer.size for layer in base.layers) / 1e6
+        notify(f"Reading the files of {base.reference} ({size:.0f} MB, once per base digest)")
     path = base.env.get("PATH", DEFAULT_PATH)
     files = scan_layers(
         registry.stream_blob(base.reference.path, layer.digest) for layer in base.layers
