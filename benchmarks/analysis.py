@@ -206,9 +206,9 @@ def _bump(figure: Figure, missed: Sequence[Check]) -> list[str]:
             f"(what a runner pulls), of which the package's own files make {own:.2f} MB; the "
             f"upload adds the new config. "
             + (
-                "The layer rule gives a package of less than 2 MiB of installed files no layer "
-                "of its own: it shares one with the other small packages whose names hash to "
-                "the same layer, and a bump rewrites and sends that whole layer."
+                "The layer budget ran out before this package: it shares a layer with the "
+                "other small packages whose names hash to it, and a bump rewrites and sends "
+                "that whole layer."
                 if "`own:" not in layer
                 else "The package has a layer of its own: the difference is the tar and gzip "
                 "framing."

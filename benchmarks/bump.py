@@ -69,12 +69,12 @@ BUMPS = (
     Bump(
         "sqlalchemy",
         "2.1.8",
-        "a patch release of a direct dependency with compiled code (a layer of its own)",
+        "a patch release of a direct dependency with compiled code",
     ),
     Bump(
         "fastapi",
         "0.164.0",
-        "a minor release of a small pure-Python direct dependency (a layer it shares)",
+        "a minor release of a small pure-Python direct dependency",
     ),
 )
 

@@ -10,9 +10,9 @@ is made in a background thread while the dependencies' layers are, so its lines 
     Fetching 58 locked distributions for ...           main: download, install on the host
     <name> <version>: <file>                           detail
     Writing 22 of 22 dependency layers (...)           main: tar + gzip
-    Writing Poetry's layer (50 distributions)          background: tar + gzip
+    Writing Poetry's layers (50 distributions)         background: tar + gzip
     layer own:numpy: 16.6 MB: numpy 2.4.6              detail, after every dependency layer
-    layer Poetry: 19.7 MB                              background: done
+    layer Poetry (pure-Python): 9.3 MB                 background: done (then "compiled")
     Pushing X (sha256:...) / Sending 26 blobs to ...   main: the uploads
     Blobs: 25 uploaded (71.4 MB), 0 copied ...         main: then the manifest
     Pushed X in 8.9 s.                                 main: Poetry exits
@@ -55,15 +55,16 @@ _STEPS = (
 )
 _GROUPS = {START: "poetry", WAIT: "layers"}
 _BACKGROUND_DOWNLOAD = ("Downloading Poetry ", "download Poetry's wheels for the image (pip)")
-_BACKGROUND_WRITE = ("Writing Poetry's layer", "write Poetry's layer (tar + gzip)")
-_BACKGROUND_DONE = "layer Poetry: "
+_BACKGROUND_WRITE = ("Writing Poetry's layers", "write Poetry's layers (tar + gzip)")
+_BACKGROUND_DONE = "layer Poetry "  # "layer Poetry (pure-Python): 9.3 MB", then "(compiled)"
 _DEPENDENCY_LAYER = re.compile(r"^layer (own|pure|native):\S+: ")
 _BLOB = re.compile(r"^(base layer \d+|layer|config \S+) sha256:[0-9a-f]+: ")
 _FETCHED = re.compile(r"^\S+ \S+: (\S+\.(whl|tar\.gz|tar\.bz2|zip)|building a wheel from .*)$")
 _REFERENCE = re.compile(r"^[\w.-]+(:\d+)?/\S+:[\w.-]+$")  # the result line, on stdout
 _SUMMARY = re.compile(
-    r"^Blobs: (?P<uploaded>\d+) uploaded \((?P<mb>[\d.]+) MB\), (?P<copied>\d+) copied from "
-    r"the base's registry, (?P<mounted>\d+) mounted, (?P<present>\d+) already there$"
+    r"^Blobs: (?P<uploaded>\d+) uploaded \((?P<mb>[\d.]+) (?P<unit>MB|kB)\), "
+    r"(?P<copied>\d+) copied from the base's registry, (?P<mounted>\d+) mounted, "
+    r"(?P<present>\d+) already there$"
 )
 _NUMBERS = re.compile(r"\b(sha256:)?[0-9a-f]{12,}\b|\d+(\.\d+)?")
 
@@ -125,7 +126,7 @@ def read_push_log(timeline: Timeline) -> PushLog:
         if found:
             summary = BlobSummary(
                 uploaded=int(found["uploaded"]),
-                uploaded_mb=float(found["mb"]),
+                uploaded_mb=float(found["mb"]) / (1000 if found["unit"] == "kB" else 1),
                 copied=int(found["copied"]),
                 mounted=int(found["mounted"]),
                 present=int(found["present"]),

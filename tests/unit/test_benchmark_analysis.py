@@ -137,10 +137,10 @@ def test_a_push_log_is_split_at_its_steps_and_a_new_line_is_a_step_of_its_own() 
                 (1.0, "Fetching 58 locked distributions for CPython 3.11 on linux/amd64"),
                 (1.5, "numpy 2.4.6: numpy-2.4.6-cp311-cp311-manylinux_2_28_x86_64.whl"),
                 (3.0, "Compressing 22 layers with 4 threads"),
-                (6.0, "Writing Poetry's layer (50 distributions)"),
+                (6.0, "Writing Poetry's layers (50 distributions)"),
                 (7.0, "layer own:numpy: 16.6 MB: numpy 2.4.6"),
                 (7.0, "layer pure:0: 0.3 MB: alembic 1.20.1"),
-                (8.0, "layer Poetry: 19.7 MB"),
+                (8.0, "layer Poetry (pure-Python): 9.3 MB"),
                 (8.0, "Pushing 127.0.0.1:5000/bench/webservice:py3.11-amd64-3705dc62 (sha256:6f7)"),
                 (8.0, "Sending 26 blobs to 127.0.0.1:5000/bench/webservice"),
                 (8.1, "layer sha256:4ffb5a15f671: uploading 19.7 MB"),
@@ -167,7 +167,7 @@ def test_a_push_log_is_split_at_its_steps_and_a_new_line_is_a_step_of_its_own() 
     assert sum(part.value for part in log.parts) == pytest.approx(10.0)
     assert [(part.label, part.value) for part in log.background] == [
         ("download Poetry's wheels for the image (pip)", 5.0),
-        ("write Poetry's layer (tar + gzip)", 2.0),
+        ("write Poetry's layers (tar + gzip)", 2.0),
     ]
     assert log.summary is not None
     assert (log.summary.uploaded, log.summary.uploaded_mb, log.summary.mounted) == (25, 71.4, 1)
