@@ -11,6 +11,8 @@ import pytest
 from cleo.testers.command_tester import CommandTester
 
 from poetry_ci_image.commands import TagCommand
+from tests.support.poetry_cli import clean_env
+from tests.support.poetry_cli import run_poetry
 from tests.support.projects import copy_project
 from tests.support.projects import load_poetry
 from tests.support.projects import replace_in
@@ -47,6 +49,23 @@ def tag(project: Path, arguments: str = "") -> tuple[int, str, str]:
 def test_prints_the_reference_and_nothing_else(project: Path) -> None:
     """stdout holds `<repository>:<tag>` and a newline; stderr is empty."""
     assert tag(project) == (0, f"{BASE_REFERENCE}\n", "")
+
+
+def test_the_poetry_program_finds_the_project_itself_and_with_directory(
+    project: Path, tmp_path: Path
+) -> None:
+    """Run as users run it (Poetry's application finds the project, not a tester): the same
+    reference from the project's directory and from elsewhere with -C and -P."""
+    env = clean_env(tmp_path / "home")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    for where, arguments in (
+        (project, ()),
+        (outside, ("-C", str(project))),
+        (outside, ("-P", str(project))),
+    ):
+        result = run_poetry(where, *arguments, "image", "tag", env=env)
+        assert (result.returncode, result.stdout) == (0, f"{BASE_REFERENCE}\n"), result.stderr
 
 
 def test_writes_the_tag_file_once(project: Path) -> None:

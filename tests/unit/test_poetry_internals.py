@@ -50,7 +50,7 @@ def test_factory_locates_the_pyproject_upwards(tmp_path: Path) -> None:
 
 
 def test_application_knows_its_project_directory() -> None:
-    """The application's project directory: an attribute, or (Poetry 2.0, 2.1) a method."""
+    """The application's project directory: public, or a private cached property (2.0, 2.1)."""
     from poetry.console.application import Application
 
     from poetry_ci_image.poetry.project import application_directory

@@ -50,8 +50,10 @@ def project_root(directory: Path) -> Path:
 def application_directory(application: Any) -> Path:
     """The project directory Poetry's application was given (-C/--directory, -P/--project)."""
     directory = getattr(application, "project_directory", None)
-    if directory is None:  # Poetry 2.0 - 2.1: a method
-        directory = application._project_directory()
+    if directory is None:  # Poetry 2.0 - 2.1: a private cached property
+        directory = application._project_directory
+    if callable(directory):  # in case a release made it a method
+        directory = directory()
     return Path(directory)
 
 
