@@ -154,7 +154,7 @@ def _write(output: Path, facts: RunFacts, figures: list[Figure], host: str) -> N
 
 def _push_base(registry_host: str, state: str) -> str:
     """The bookworm base for both platforms (.ci/engine's root file systems) as an index."""
-    tarballs = {name: Path(state) / ROOTFS_TARBALLS[name] for name in PLATFORMS}
+    tarballs = {name: Path(state) / ROOTFS_TARBALLS[name, "glibc"] for name in PLATFORMS}
     for name, tarball in tarballs.items():
         if not tarball.is_file():
             raise SystemExit(f"no {name} root file system at {tarball}: run .ci/engine")

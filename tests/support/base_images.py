@@ -38,10 +38,13 @@ if TYPE_CHECKING:
 
 
 DEFAULT_STATE = Path("/var/tmp/poetry-ci-image")  # $STATE of .ci/engine
+# (platform, libc) -> the root file system tarball .ci/engine makes, and what made it
 ROOTFS_TARBALLS = {
-    "linux/amd64": "bookworm-python.tar",
-    "linux/arm64": "bookworm-python-arm64.tar",
+    ("linux/amd64", "glibc"): "bookworm-python.tar",
+    ("linux/arm64", "glibc"): "bookworm-python-arm64.tar",
+    ("linux/amd64", "musl"): "musl-python.tar",
 }
+_MADE_BY = {"musl-python.tar": "CPython 3.11.2 built with musl-gcc"}
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -110,12 +113,14 @@ def state_dir() -> Path:
     return Path(os.environ.get("CI_IMAGE_STATE") or DEFAULT_STATE)
 
 
-def rootfs_tarball(platform: str) -> Path:
-    """The bookworm root file system tarball ``.ci/engine`` made for ``platform``."""
+def rootfs_tarball(platform: str, libc: str = "glibc") -> Path:
+    """The root file system tarball ``.ci/engine`` made for ``platform``: Debian bookworm's
+    (glibc), or for ``libc="musl"`` a musl system with CPython built from source."""
     try:
-        name = ROOTFS_TARBALLS[platform]
+        name = ROOTFS_TARBALLS[platform, libc]
     except KeyError:
-        raise ValueError(f"no root file system for {platform!r}; known: {_known()}") from None
+        known = ", ".join(f"{p} {c}" for p, c in ROOTFS_TARBALLS)
+        raise ValueError(f"no root file system for {platform} {libc}; known: {known}") from None
     tarball = state_dir() / name
     if not tarball.is_file() or tarball.stat().st_size == 0:
         raise FileNotFoundError(
@@ -236,7 +241,8 @@ def _push_platform(
             "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
             "history": [
                 {
-                    "created_by": f"debootstrap bookworm ({tarball.name})",
+                    "created_by": f"{_MADE_BY.get(tarball.name, 'debootstrap bookworm')}"
+                    f" ({tarball.name})",
                     "comment": "tests/support/base_images.py",
                 }
             ],

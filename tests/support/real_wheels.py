@@ -1,7 +1,8 @@
-"""Real wheels from the package index, for CPython 3.11 on manylinux x86_64 and aarch64.
+"""Real wheels from the package index, for CPython 3.11 on manylinux (glibc) x86_64 and aarch64,
+and on musllinux.
 
-Tests that build for linux/amd64 and linux/arm64 need a package with a compiled extension
-for each; pip downloads them on the host, with the machine's pip configuration (its index,
+Tests that build for linux/amd64, linux/arm64 or a musl system need a package with a compiled
+extension for each; pip downloads them on the host, with the machine's pip configuration (its index,
 certificates and find-links), into a cache that outlives the session
 (``$CI_IMAGE_STATE/wheels``, by default /var/tmp/poetry-ci-image/wheels), so later sessions do
 not download them again.
@@ -37,6 +38,13 @@ ARCHES = {
 }
 
 
+# libc -> the wheel platform tags pip may pick, for a machine name
+PLATFORM_TAGS = {
+    "glibc": ("manylinux_2_17_{}", "manylinux2014_{}"),
+    "musl": ("musllinux_1_2_{}", "musllinux_1_1_{}"),
+}
+
+
 class WheelDownloadError(RuntimeError):
     """pip could not download the wheel of a requirement for a platform."""
 
@@ -46,10 +54,13 @@ def wheel_cache() -> Path:
     return Path(os.environ.get("CI_IMAGE_STATE") or DEFAULT_STATE) / "wheels"
 
 
-def real_wheels(destination: Path, requirement: str, platforms: Sequence[str]) -> list[Path]:
+def real_wheels(
+    destination: Path, requirement: str, platforms: Sequence[str], libc: str = "glibc"
+) -> list[Path]:
     """Copy the wheels of ``requirement`` (pinned, e.g. ``markupsafe==3.0.2``) for each of
-    ``platforms`` (``x86_64``/``aarch64`` or ``linux/amd64``/``linux/arm64``) into
-    ``destination``; return their paths, in the order of ``platforms``."""
+    ``platforms`` (``x86_64``/``aarch64`` or ``linux/amd64``/``linux/arm64``) and ``libc``
+    (``glibc``: manylinux wheels, ``musl``: musllinux ones) into ``destination``; return their
+    paths, in the order of ``platforms``."""
     destination.mkdir(parents=True, exist_ok=True)
     copied: list[Path] = []
     for platform in platforms:
@@ -58,29 +69,40 @@ def real_wheels(destination: Path, requirement: str, platforms: Sequence[str]) -
         except KeyError:
             known = ", ".join(ARCHES)
             raise ValueError(f"unknown platform {platform!r}; known: {known}") from None
-        for wheel in _cached_wheels(requirement, arch):
+        for wheel in _cached_wheels(requirement, arch, libc):
             target = destination / wheel.name
             shutil.copy2(wheel, target)
             copied.append(target)
     return copied
 
 
-def _cached_wheels(requirement: str, arch: str) -> list[Path]:
-    """The wheels of ``requirement`` for ``arch`` in the cache, downloaded if absent."""
-    slot = wheel_cache() / arch / re.sub(r"[^A-Za-z0-9._=-]+", "_", requirement)
+def _cached_wheels(requirement: str, arch: str, libc: str) -> list[Path]:
+    """The wheels of ``requirement`` for ``arch`` and ``libc`` in the cache, downloaded if
+    absent."""
+    try:
+        tags = PLATFORM_TAGS[libc]
+    except KeyError:
+        raise ValueError(f"unknown libc {libc!r}; known: {', '.join(PLATFORM_TAGS)}") from None
+    folder = arch if libc == "glibc" else f"{arch}-{libc}"
+    slot = wheel_cache() / folder / re.sub(r"[^A-Za-z0-9._=-]+", "_", requirement)
     found = sorted(slot.glob("*.whl"))
     if found:
         return found
     slot.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=slot.parent, prefix=".download-") as scratch:
         downloaded = Path(scratch) / "wheels"
-        _download(requirement, arch, downloaded)
+        _download(requirement, [tag.format(arch) for tag in tags], downloaded)
         wheels = sorted(downloaded.glob("*.whl"))
-        wrong = [wheel.name for wheel in wheels if not wheel.name.endswith(f"_{arch}.whl")]
+        policy = tags[0].split("_", 1)[0]  # manylinux or musllinux
+        wrong = [
+            wheel.name
+            for wheel in wheels
+            if not wheel.name.endswith(f"_{arch}.whl") or f"-{policy}" not in wheel.name
+        ]
         if not wheels or wrong:
             raise WheelDownloadError(
-                f"pip download of {requirement} for manylinux {arch} gave"
-                f" {wrong or 'no wheel'}, not only *_{arch}.whl"
+                f"pip download of {requirement} for {policy} {arch} gave"
+                f" {wrong or 'no wheel'}, not only {policy} *_{arch}.whl"
             )
         try:
             downloaded.rename(slot)
@@ -90,7 +112,7 @@ def _cached_wheels(requirement: str, arch: str) -> list[Path]:
     return sorted(slot.glob("*.whl"))
 
 
-def _download(requirement: str, arch: str, directory: Path) -> None:
+def _download(requirement: str, platforms: Sequence[str], directory: Path) -> None:
     command = [
         sys.executable,
         "-m",
@@ -106,10 +128,7 @@ def _download(requirement: str, arch: str, directory: Path) -> None:
         PYTHON_VERSION,
         "--abi",
         ABI,
-        "--platform",
-        f"manylinux_2_17_{arch}",
-        "--platform",
-        f"manylinux2014_{arch}",
+        *(option for platform in platforms for option in ("--platform", platform)),
         "--dest",
         str(directory),
         requirement,
@@ -117,6 +136,6 @@ def _download(requirement: str, arch: str, directory: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise WheelDownloadError(
-            f"pip could not download {requirement} for manylinux {arch}"
+            f"pip could not download {requirement} for {' '.join(platforms)}"
             f" (exit {result.returncode}):\n{result.stderr.strip() or result.stdout.strip()}"
         )

@@ -335,3 +335,16 @@ def test_real_wheels_for_both_arches(tmp_path: Path) -> None:
         "MarkupSafe-3.0.2-cp311-cp311-manylinux_2_17_aarch64.manylinux2014_aarch64.whl",
     ]
     assert all(wheel.parent == tmp_path / "wheels" and wheel.is_file() for wheel in wheels)
+
+
+def test_real_wheels_for_musl(tmp_path: Path) -> None:
+    """real_wheels with libc="musl" gives the musllinux wheel, kept apart from the manylinux one."""
+    wheels = real_wheels(tmp_path / "wheels", "markupsafe==3.0.2", ["x86_64"], libc="musl")
+    assert [wheel.name for wheel in wheels] == [
+        "MarkupSafe-3.0.2-cp311-cp311-musllinux_1_2_x86_64.whl"
+    ]
+
+
+def test_real_wheels_refuses_an_unknown_libc(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown libc 'bionic'; known: glibc, musl"):
+        real_wheels(tmp_path / "wheels", "markupsafe==3.0.2", ["x86_64"], libc="bionic")
