@@ -1,5 +1,6 @@
 """What a user meets when things go wrong or get odd, run for real: an interrupted push, what a
-run leaves in the temporary directory, wheels that install the same files, secrets.
+run leaves in the temporary directory, wheels that install the same files, secrets, an index
+that went away.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tests.integration.conftest import write_project
 from tests.integration.test_build_edges import git_repository
 from tests.integration.test_push import engine_free
 from tests.support.distributions import build_wheel
+from tests.support.index import PackageIndex
 from tests.support.poetry_cli import POETRY
 from tests.support.poetry_cli import run_poetry
 from tests.support.registry import manifest_status
@@ -30,7 +32,6 @@ from tests.support.registry import manifest_status
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.support.index import PackageIndex
     from tests.support.registry import Registry
 
 
@@ -209,3 +210,30 @@ def test_index_credentials_are_in_no_blob_of_the_image(
         assert private_password.encode() not in data, blob.name
         found_package = found_package or b"secretpkg" in data
     assert found_package  # the search did look at the layers that hold it
+
+
+def test_an_index_that_went_away_is_named_with_the_cause(
+    tmp_path: Path, registry: Registry, tool_env: dict[str, str]
+) -> None:
+    """The lock's index stops answering: after Poetry's own retries, one message names the
+    source, the package and the cause, and nothing blames the Poetry version."""
+    files = tmp_path / "files"
+    build_wheel(files, "lonely", "1.0")
+    with PackageIndex(files) as gone:
+        project = write_project(
+            tmp_path / "gone",
+            index_url=gone.url,
+            dependencies='"lonely (==1.0)"',
+            table=f'repository = "{registry.host}/gone/ci-image"\nbase = "{BASE_IMAGE}"\n'
+            "poetry = false",
+        )
+        lock(project, tool_env)
+    env = {**engine_free(tool_env, tmp_path), "POETRY_CACHE_DIR": str(tmp_path / "cache")}
+    result = run_poetry(project, "image", "push", env=env)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.endswith(
+        "\nError: The package index of source 'local' could not list lonely 1.0: connection "
+        "refused (nothing listens at that address and port)\n"
+        "Check the network and the credentials Poetry has for that source (`poetry config "
+        "http-basic.<source>`, or POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD).\n"
+    )

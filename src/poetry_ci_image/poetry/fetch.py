@@ -37,6 +37,8 @@ from poetry.vcs.git import Git
 from poetry_ci_image.digests import file_digest
 from poetry_ci_image.errors import FetchError
 from poetry_ci_image.errors import Interrupted
+from poetry_ci_image.network_errors import connection_failure
+from poetry_ci_image.network_errors import connection_hint
 from poetry_ci_image.poetry.boundary import poetry_boundary
 from poetry_ci_image.poetry.planner import canonical_name
 from poetry_ci_image.urls import hide_credentials
@@ -55,7 +57,13 @@ if TYPE_CHECKING:
 
 
 # What each step may meet that is the user's or the network's, not a Poetry this plugin misreads.
-INDEX_ERRORS = (RepositoryError, PackageNotFoundError, requests.RequestException, OSError)
+INDEX_ERRORS = (
+    RepositoryError,
+    PackageNotFoundError,
+    requests.RequestException,
+    OSError,
+    PoetryConsoleError,  # Poetry's "All attempts to connect to <host> failed."
+)
 DOWNLOAD_ERRORS = (requests.RequestException, OSError, RuntimeError, PoetryConsoleError)
 GIT_ERRORS = (PoetryConsoleError, RuntimeError, OSError, subprocess.SubprocessError)
 BUILD_ERRORS = (ChefError, PoetryConsoleError, RuntimeError, OSError, subprocess.SubprocessError)
@@ -164,8 +172,10 @@ class _Fetcher:
         except DOWNLOAD_ERRORS as error:
             raise FetchError(
                 f"Downloading {link.filename} for {package.name} {package.version} failed: "
-                f"{hide_credentials(str(error))}",
-                "Check the network and the credentials Poetry has for the package's source.",
+                f"{connection_failure(error)}",
+                connection_hint(
+                    error, "Check the network and the credentials Poetry has for the source."
+                ),
             ) from error
         return archive
 
@@ -240,10 +250,13 @@ def _index_link(poetry: Poetry, package: PlannedPackage) -> Link:
     except INDEX_ERRORS as error:
         raise FetchError(
             f"The package index of source '{repository.name}' could not list "
-            f"{package.name} {package.version}: {error}",
-            "Check the network and the credentials Poetry has for that source "
-            "(`poetry config http-basic.<source>`, or "
-            "POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD).",
+            f"{package.name} {package.version}: {connection_failure(error)}",
+            connection_hint(
+                error,
+                "Check the network and the credentials Poetry has for that source "
+                "(`poetry config http-basic.<source>`, or "
+                "POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD).",
+            ),
         ) from error
     for link in links:
         if link.filename == package.distribution.filename:

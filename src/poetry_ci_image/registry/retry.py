@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import RegistryError
-from poetry_ci_image.urls import hide_credentials
+from poetry_ci_image.network_errors import CERTIFICATE_HINT
+from poetry_ci_image.network_errors import UNTRUSTED
+from poetry_ci_image.network_errors import connection_failure
 
 
 if TYPE_CHECKING:
@@ -82,10 +84,10 @@ class Retrying:
 
 
 def unreachable(name: str, reason: str) -> RegistryError:
-    return RegistryError(
-        f"The registry {name} cannot be reached: {reason}",
-        "Check the network, the registry host name and port, and any proxy settings.",
-    )
+    hint = "Check the network, the registry host name and port, and any proxy settings."
+    if reason.startswith(UNTRUSTED):
+        hint = CERTIFICATE_HINT
+    return RegistryError(f"The registry {name} cannot be reached: {reason}", hint)
 
 
 def short_path(path: str) -> str:
@@ -95,6 +97,6 @@ def short_path(path: str) -> str:
 
 
 def reason(error: Exception) -> str:
-    """An exception's words for a message: no credentials, not too long."""
-    text = hide_credentials(str(error))
-    return text if len(text) < 200 else text[:200] + "..."
+    """A failed request's cause for a message: the connection's, else the error's own words
+    (no credentials, not too long)."""
+    return connection_failure(error)
