@@ -53,6 +53,9 @@ class FakeRegistry:
     def open(self, registry: str) -> FakeRegistry:
         return self
 
+    def api_host(self, registry: str) -> str:
+        return registry
+
     def credentials(self, registry: str) -> Credentials | None:
         return None
 

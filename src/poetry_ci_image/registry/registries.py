@@ -61,6 +61,10 @@ class RegistryOpener(Protocol):
 
     def open(self, registry: str) -> Registry: ...
 
+    def api_host(self, registry: str) -> str:
+        """The host that answers for `registry` (two names may be one registry)."""
+        ...
+
     def credentials(self, registry: str) -> Credentials | None:
         """What a Docker engine pushing to `registry` should log in with."""
         ...
@@ -84,18 +88,20 @@ class Registries:
     def credentials(self, registry: str) -> Credentials | None:
         return find_credentials(registry, self._env)
 
+    def api_host(self, registry: str) -> str:
+        """Where requests for `registry` go: for `docker.io` its API host, or the mirror."""
+        if registry == DOCKER_HUB:
+            return self._env.get(DOCKER_HUB_MIRROR_ENV) or DOCKER_HUB_API
+        return registry
+
     def open(self, registry: str) -> Registry:
         """The client for `registry` (a host[:port], or `docker.io`)."""
         with self._lock:
             client = self._open.get(registry)
             if client is None:
-                api_host = None
-                credentials_for = registry
-                if registry == DOCKER_HUB:
-                    mirror = self._env.get(DOCKER_HUB_MIRROR_ENV)
-                    api_host = mirror or DOCKER_HUB_API
-                    # Docker Hub's credentials never go to a mirror: the mirror's own, if any.
-                    credentials_for = mirror or DOCKER_HUB
+                api_host = self.api_host(registry)
+                # Docker Hub's credentials never go to a mirror: the mirror's own, if any.
+                credentials_for = DOCKER_HUB if api_host == DOCKER_HUB_API else api_host
                 client = RegistryClient(
                     registry,
                     find_credentials(credentials_for, self._env),

@@ -107,7 +107,7 @@ def push_to_registry(
         base = blob.base
         if (
             base is not None
-            and base.registry == reference.registry
+            and registries.api_host(base.registry) == registries.api_host(reference.registry)
             and registry.mount_blob(repository, blob.digest, base.path)
         ):
             on_detail(f"{blob.what} {blob.digest[:19]}: mounted from {base.path}")
