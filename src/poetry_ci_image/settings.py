@@ -123,6 +123,7 @@ def resolve_settings(
 ) -> Settings:
     """Merge the table, the environment and the options into one `Settings`."""
     _check_table(table)
+    _check_options(options)
 
     def value(key: str) -> Any:
         """The option if given (None: switched off), else the table's value, else None."""
@@ -255,10 +256,26 @@ def _check_table(table: Mapping[str, Any]) -> None:
             raise ConfigError(f"{key} in [{TABLE}] {problem}.", f"For example: {setting.example}")
 
 
+def _check_options(options: Options) -> None:
+    """An option given an empty value (`--repository ''`, an unset variable in a script) is a
+    mistake, not "use the table's value"."""
+    for key, given in options.items():
+        setting = BY_KEY.get(key)
+        if setting is not None and isinstance(given, str) and not given.strip():
+            off = f", or --{setting.off_option} to switch it off" if setting.off_option else ""
+            raise ConfigError(
+                f"--{setting.option_name} was given an empty value.",
+                f"Give it a value, or leave it out to use [{TABLE}]{off}.",
+            )
+
+
 def _type_problem(setting: Setting, raw: object) -> str | None:
     """What is wrong with the type of `raw` for `setting`, or None."""
-    if setting.kind == "string" and not isinstance(raw, str):
-        return "must be a string"
+    if setting.kind == "string":
+        if not isinstance(raw, str):
+            return "must be a string"
+        if not raw.strip():
+            return "is empty"
     if setting.kind == "strings" and not _is_string_list(raw):
         return "must be a list of strings"
     if setting.kind == "platforms" and not (isinstance(raw, str) or _is_string_list(raw)):

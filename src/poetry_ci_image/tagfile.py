@@ -121,13 +121,15 @@ class TagFileCheck:
     variable: str
     recorded: str | None
     computed: str
+    exists: bool = True  # whether the tag-file is there at all
 
     @property
     def current(self) -> bool:
         return self.recorded == self.computed
 
     def describe(self) -> str:
-        recorded = self.recorded or f"nothing ({self.variable} missing)"
+        missing = f"no {self.variable} in it" if self.exists else "the file does not exist"
+        recorded = self.recorded or f"nothing ({missing})"
         return f"{self.name} is out of date.\n  recorded: {recorded}\n  computed: {self.computed}"
 
     @property
@@ -137,4 +139,6 @@ class TagFileCheck:
 
 def check_tag_file(path: Path, variable: str, computed: str, project_dir: Path) -> TagFileCheck:
     name = os.path.relpath(path, project_dir).replace(os.sep, "/")
-    return TagFileCheck(name, variable, read_reference(path, variable), computed)
+    return TagFileCheck(
+        name, variable, read_reference(path, variable), computed, exists=path.is_file()
+    )

@@ -123,11 +123,24 @@ def test_check_fails_when_nothing_is_recorded(project: Path) -> None:
         1,
         "",
         "ci-image.env is out of date.\n"
-        "  recorded: nothing (CI_IMAGE missing)\n"
+        "  recorded: nothing (the file does not exist)\n"
         f"  computed: {BASE_REFERENCE}\n"
         "Run `poetry image tag` and commit ci-image.env.\n",
     )
     assert not (project / "ci-image.env").exists()
+
+
+def test_check_names_the_missing_variable_of_a_tag_file_that_exists(project: Path) -> None:
+    """A tag-file without the variable (renamed, or another tool's .env): said as such."""
+    (project / "ci-image.env").write_text("OTHER=x\n")
+    assert tag(project, "--tag-file ci-image.env --check") == (
+        1,
+        "",
+        "ci-image.env is out of date.\n"
+        "  recorded: nothing (no CI_IMAGE in it)\n"
+        f"  computed: {BASE_REFERENCE}\n"
+        "Run `poetry image tag` and commit ci-image.env.\n",
+    )
 
 
 def test_check_without_a_tag_file_is_an_error(project: Path) -> None:
@@ -189,6 +202,21 @@ def test_json_lists_every_input(project: Path) -> None:
             "Error: pyproject.toml changed significantly since poetry.lock was last generated. "
             "Run `poetry lock` to fix the lock file.\n",
             id="stale lock",
+        ),
+        pytest.param(
+            lambda project: replace_in(project / "poetry.lock", 'name = "certifi"\n', ""),
+            "",
+            "Error: poetry.lock is damaged: [[package]] 1 has no name.\n"
+            "Restore it from version control (`git checkout poetry.lock`), or run "
+            "`poetry lock`.\n",
+            id="a package without its name (a bad merge)",
+        ),
+        pytest.param(
+            lambda project: None,
+            "--repository ''",
+            "Error: --repository was given an empty value.\n"
+            "Give it a value, or leave it out to use [tool.poetry-ci-image].\n",
+            id="an empty option",
         ),
         pytest.param(
             lambda project: None,

@@ -207,6 +207,18 @@ def test_the_readme_documents_every_key_as_the_code_reads_it() -> None:
             id="a number where a string belongs",
         ),
         pytest.param(
+            {"repository": ""},
+            Options(),
+            "repository in [tool.poetry-ci-image] is empty.",
+            id="an empty string in the table",
+        ),
+        pytest.param(
+            {"repository": "registry.example/app"},
+            Options({"repository": ""}),
+            "--repository was given an empty value.",
+            id="an empty option (an unset variable in a script)",
+        ),
+        pytest.param(
             {"build-args": {"A": 1}},
             Options(),
             "build-args in [tool.poetry-ci-image] has an entry 'A' that is not NAME = \"string\".",

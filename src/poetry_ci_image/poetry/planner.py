@@ -31,6 +31,7 @@ from poetry.utils.env import MockEnv
 
 from poetry_ci_image.errors import LockError
 from poetry_ci_image.errors import PlanError
+from poetry_ci_image.lock_shape import lock_problem
 from poetry_ci_image.plan import Distribution
 from poetry_ci_image.plan import InstallPlan
 from poetry_ci_image.plan import PlannedPackage
@@ -110,6 +111,12 @@ def _check_lock(poetry: Poetry) -> None:
             f"poetry.lock cannot be read: {error}",
             "Restore it from version control, or run `poetry lock`.",
         ) from None
+    problem = lock_problem(locker.lock_data)
+    if problem:
+        raise LockError(
+            f"poetry.lock is damaged: {problem}.",
+            "Restore it from version control (`git checkout poetry.lock`), or run `poetry lock`.",
+        )
 
 
 def _installed_by_poetry(
