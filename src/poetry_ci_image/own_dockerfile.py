@@ -60,7 +60,10 @@ def build_with_engine(
     settings = resolved.settings
     plan = resolved.plan
     target = resolved.target
-    reporter.status(f"Fetching {len(plan.packages)} locked distributions for {target.describe()}")
+    reporter.status(
+        f"Fetching {len(plan.packages)} locked distribution{'' if len(plan.packages) == 1 else 's'}"
+        f" for {target.describe()}"
+    )
     with ThreadPoolExecutor(max_workers=1) as background:
         # Poetry's own wheels (a download the first time) come meanwhile.
         poetry_download = (

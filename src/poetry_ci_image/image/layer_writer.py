@@ -250,7 +250,10 @@ class LayerWriter:
         needed = [p for p in packages if keys[p.name] not in self._staged]
         if not needed:
             return
-        self.reporter.status(f"Fetching {len(needed)} locked distributions for {target.describe()}")
+        self.reporter.status(
+            f"Fetching {len(needed)} locked distribution{'' if len(needed) == 1 else 's'}"
+            f" for {target.describe()}"
+        )
         wheels = self.sources.wheels(needed, target)
 
         def stage(package: PlannedPackage) -> PackageFiles:
