@@ -487,8 +487,10 @@ def tag_of(project: Path, env: dict[str, str], layers: str) -> str:
     return result.stdout.strip().rsplit(":", 1)[1]
 
 
-def test_proxy_is_used_for_registries_the_hub_mirror_serves(docker_hub: RegistryProxy) -> None:
-    """The base came through the stand-in Docker Hub's token flow, anonymously."""
+def test_proxy_is_used_for_registries_the_hub_mirror_serves(
+    pushed: tuple[str, str], docker_hub: RegistryProxy
+) -> None:
+    """The push read the base through the stand-in Docker Hub's token flow, anonymously."""
     scopes = [scope for request in docker_hub.token_requests for scope in request.scopes]
     assert "repository:library/python:pull" in scopes
     assert not any(request.had_basic_auth for request in docker_hub.token_requests)
