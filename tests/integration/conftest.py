@@ -32,6 +32,8 @@ from tests.support.index import PackageIndex
 from tests.support.poetry_cli import clean_env
 from tests.support.poetry_cli import run_poetry
 from tests.support.proxy import RegistryProxy
+from tests.support.real_wheels import WheelDownloadError
+from tests.support.real_wheels import real_wheels
 from tests.support.registry import Registry
 from tests.support.registry import registry_binary
 
@@ -178,6 +180,21 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
     build_wheel(files, "winonly", "1.0", tags="py3-none-win_amd64")
     with PackageIndex(files) as served:
         yield served
+
+
+MARKUPSAFE = "markupsafe==3.0.2"
+
+
+@pytest.fixture(scope="session")
+def markupsafe(index: PackageIndex) -> None:
+    """MarkupSafe's real wheels (a compiled extension), served by the loopback index: manylinux
+    for x86_64 and aarch64, musllinux for x86_64. All at once, before any project locks it:
+    Poetry caches the index's page, so files added later would not reach a later lock."""
+    try:
+        real_wheels(index.files_dir, MARKUPSAFE, ["linux/amd64", "linux/arm64"])
+        real_wheels(index.files_dir, MARKUPSAFE, ["linux/amd64"], libc="musl")
+    except WheelDownloadError as error:
+        unavailable(f"MarkupSafe's wheels could not be downloaded: {error}")
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,6 @@ from tests.integration.test_build import http_get
 from tests.integration.test_build import http_head_digest
 from tests.integration.test_push import engine_free
 from tests.support.poetry_cli import run_poetry
-from tests.support.real_wheels import WheelDownloadError
-from tests.support.real_wheels import real_wheels
 from tests.support.registry import http_status
 
 
@@ -40,19 +38,9 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-MARKUPSAFE = "markupsafe==3.0.2"
 EXTENSION = "opt/venv/lib/python3.11/site-packages/markupsafe/_speedups.cpython-311-{}-linux-gnu.so"
 TWO = 'platform = ["linux/amd64", "linux/arm64"]'
 ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
-
-
-@pytest.fixture(scope="module")
-def markupsafe(index: PackageIndex) -> None:
-    """MarkupSafe's real wheels for both architectures, served by the loopback index."""
-    try:
-        real_wheels(index.files_dir, MARKUPSAFE, ["linux/amd64", "linux/arm64"])
-    except WheelDownloadError as error:
-        unavailable(f"MarkupSafe's wheels could not be downloaded: {error}")
 
 
 @pytest.fixture(scope="module")

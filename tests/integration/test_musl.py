@@ -28,8 +28,6 @@ from tests.integration.test_push import engine_free
 from tests.support.base_images import push_base_image
 from tests.support.base_images import rootfs_tarball
 from tests.support.poetry_cli import run_poetry
-from tests.support.real_wheels import WheelDownloadError
-from tests.support.real_wheels import real_wheels
 from tests.support.registry import http_status
 
 
@@ -43,7 +41,6 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-MARKUPSAFE = "markupsafe==3.0.2"
 MUSL_EXTENSION = (
     "opt/venv/lib/python3.11/site-packages/markupsafe/_speedups.cpython-311-x86_64-linux-musl.so"
 )
@@ -64,17 +61,6 @@ def alpine(hub_registry: Registry) -> BaseImage:
         {"linux/amd64": tarball},
         env={"PYTHON_VERSION": "3.11.2"},
     )
-
-
-@pytest.fixture(scope="module")
-def musl_markupsafe(index: PackageIndex) -> None:
-    """MarkupSafe's real x86_64 wheels (a compiled extension), the musllinux one and the
-    manylinux one, served by the loopback index: the lock has both, the target picks."""
-    try:
-        for libc in ("musl", "glibc"):
-            real_wheels(index.files_dir, MARKUPSAFE, ["linux/amd64"], libc=libc)
-    except WheelDownloadError as error:
-        unavailable(f"MarkupSafe's musllinux wheel could not be downloaded: {error}")
 
 
 def musl_project(
@@ -99,7 +85,7 @@ def pushed(
     registry: Registry,
     tool_env: dict[str, str],
     alpine: BaseImage,
-    musl_markupsafe: None,
+    markupsafe: None,
 ) -> str:
     """`poetry image push` of the musl project, with no engine reachable."""
     project = musl_project(tmp_path_factory.mktemp("musl") / "edge", index, registry, tool_env)
@@ -147,7 +133,7 @@ def test_a_glibc_tag_on_the_musl_base_is_refused_before_anything_is_pushed(
     registry: Registry,
     tool_env: dict[str, str],
     alpine: BaseImage,
-    musl_markupsafe: None,
+    markupsafe: None,
 ) -> None:
     """`libc = "glibc 2.36"` on a base whose files say musl: one message, nothing pushed."""
     project = musl_project(
