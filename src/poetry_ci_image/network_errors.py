@@ -9,6 +9,7 @@ in its arguments and `reason`) and names the cause; `connection_hint` says what 
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 
@@ -24,20 +25,28 @@ if TYPE_CHECKING:
 MAX_TEXT = 200  # the longest exception text quoted when no cause is recognised
 
 UNTRUSTED = "the server's TLS certificate is not trusted"
+REFUSED = "the server's TLS certificate was refused"
 CERTIFICATE_HINT = (
     "If HTTPS goes through a proxy with its own certificate authority, point REQUESTS_CA_BUNDLE "
     "(or Poetry's `certificates.<source>.cert`) at a bundle that holds it."
 )
+REFUSED_CERTIFICATE_HINT = "Check the server's certificate: the host name it is for, its dates."
+
+# OpenSSL's verify codes that mean "no trusted issuer": a private or intercepting CA
+_UNKNOWN_ISSUER = frozenset({2, 18, 19, 20, 21})  # ..._ISSUER_CERT, SELF_SIGNED, LEAF_SIGNATURE
 
 
 def connection_failure(error: BaseException) -> str:
     """The cause of a failed connection: `connection refused`, `the host name does not
-    resolve`, `the server's TLS certificate is not trusted (...)`, ...; else the error's own
-    text (without credentials, at most `MAX_TEXT` characters)."""
+    resolve`, `the server's TLS certificate is not trusted (...)`, ...; else the innermost
+    system error's words, else the error's own text (without credentials, at most `MAX_TEXT`
+    characters)."""
     chain = list(_chain(error))
     for link in chain:
         if isinstance(link, ssl.SSLCertVerificationError):
-            return f"{UNTRUSTED} ({link.verify_message})"
+            if link.verify_code in _UNKNOWN_ISSUER:
+                return f"{UNTRUSTED} ({link.verify_message})"
+            return f"{REFUSED} ({link.verify_message})"
     for link in chain:
         if isinstance(link, ssl.SSLError):
             return f"the TLS handshake failed ({link.reason or link})"
@@ -49,16 +58,31 @@ def connection_failure(error: BaseException) -> str:
             return "the connection was reset"
         if isinstance(link, TimeoutError) or type(link).__name__ in _TIMEOUTS:
             return "the connection timed out"
-    text = " ".join(hide_credentials(str(error)).split())
+    system = [link for link in chain if isinstance(link, OSError) and link.strerror]
+    if system:  # the innermost: "Network is unreachable", "No route to host", ...
+        words = str(system[-1].strerror)
+        return words[:1].lower() + words[1:]
+    text = " ".join(_BARE_CREDENTIALS.sub("***@", hide_credentials(str(error))).split())
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 
 
 def connection_hint(error: BaseException, otherwise: str) -> str:
-    """What to do: about certificates when one was not trusted, else `otherwise`."""
-    if any(isinstance(link, ssl.SSLCertVerificationError) for link in _chain(error)):
-        return CERTIFICATE_HINT
+    """What to do: about certificates when one was not accepted, else `otherwise`."""
+    for link in _chain(error):
+        if isinstance(link, ssl.SSLCertVerificationError):
+            if link.verify_code in _UNKNOWN_ISSUER:
+                return CERTIFICATE_HINT
+            return REFUSED_CERTIFICATE_HINT
     return otherwise
 
+
+def is_certificate_failure(error: BaseException) -> bool:
+    """Whether a certificate was not accepted: no retry makes that work."""
+    return any(isinstance(link, ssl.SSLCertVerificationError) for link in _chain(error))
+
+
+# `user:secret@host` without a scheme, as Poetry writes a netloc ("... connect to <netloc>")
+_BARE_CREDENTIALS = re.compile(r"[^\s/@:'\"]+:[^\s/@'\"]+@")
 
 # requests' and urllib3's timeouts, matched by name so that neither is imported here
 _TIMEOUTS = frozenset({"Timeout", "ConnectTimeout", "ReadTimeout", "ConnectTimeoutError"})

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import socket
 import ssl
 import struct
@@ -18,8 +20,10 @@ import requests
 
 from poetry_ci_image.network_errors import CERTIFICATE_HINT
 from poetry_ci_image.network_errors import MAX_TEXT
+from poetry_ci_image.network_errors import REFUSED_CERTIFICATE_HINT
 from poetry_ci_image.network_errors import connection_failure
 from poetry_ci_image.network_errors import connection_hint
+from poetry_ci_image.network_errors import is_certificate_failure
 
 
 if TYPE_CHECKING:
@@ -27,12 +31,14 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def failure_of(url: str, timeout: float = 5) -> requests.RequestException:
+def failure_of(
+    url: str, timeout: float = 5, verify: bool | str = True
+) -> requests.RequestException:
     """The exception requests raises for a GET of `url` (no proxy from the environment)."""
     with requests.Session() as session:
         session.trust_env = False
         try:
-            session.get(url, timeout=timeout)
+            session.get(url, timeout=timeout, verify=verify)
         except requests.RequestException as error:
             return error
     raise AssertionError(f"GET {url} did not fail")
@@ -74,13 +80,15 @@ def listener(handle: object = None) -> Iterator[socket.socket]:
             connection.close()
 
 
-def self_signed(directory: Path) -> ssl.SSLContext:
-    """A server context with a fresh self-signed certificate for 127.0.0.1 (openssl)."""
+def self_signed(directory: Path, name: str = "127.0.0.1") -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate for `name` (openssl), written to
+    `directory`/cert.pem."""
     key, cert = directory / "key.pem", directory / "cert.pem"
     subprocess.run(
         [
             *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+            *("-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"),
+            *("-keyout", str(key), "-out", str(cert)),
         ],
         check=True,
         capture_output=True,
@@ -135,6 +143,34 @@ def test_an_untrusted_certificate_names_it_and_says_what_to_set(tmp_path: Path) 
         "the server's TLS certificate is not trusted (self-signed certificate)"
     )
     assert connection_hint(error, "Check the network.") == CERTIFICATE_HINT
+    assert is_certificate_failure(error)
+
+
+def test_a_certificate_for_another_name_is_refused_and_not_blamed_on_a_proxy(
+    tmp_path: Path,
+) -> None:
+    """Trusted, but issued for another host: no CA bundle helps; the hint says what to check."""
+    context = self_signed(tmp_path, name="other.example")
+
+    def handshake(connection: socket.socket) -> None:
+        context.wrap_socket(connection, server_side=True).recv(1024)
+
+    with listener(handshake) as server:
+        url = f"https://127.0.0.1:{server.getsockname()[1]}/simple/"
+        error = failure_of(url, verify=str(tmp_path / "cert.pem"))
+    assert connection_failure(error).startswith(
+        "the server's TLS certificate was refused (IP address mismatch"
+    )
+    assert connection_hint(error, "Check the network.") == REFUSED_CERTIFICATE_HINT
+    assert is_certificate_failure(error)
+
+
+def test_another_system_error_is_said_in_its_own_words() -> None:
+    """No route, no network: the innermost system error, not urllib3's paragraph."""
+    cause = OSError(errno.EHOSTUNREACH, os.strerror(errno.EHOSTUNREACH))
+    error = requests.ConnectionError(RuntimeError("Max retries exceeded (...)"), cause)
+    assert connection_failure(error) == "no route to host"
+    assert not is_certificate_failure(error)
 
 
 def test_plain_http_where_tls_was_expected() -> None:
@@ -161,6 +197,18 @@ def test_the_cause_is_found_under_poetrys_own_wrapping(closed_port: int) -> None
     with pytest.raises(RuntimeError) as raised:
         poetry_like()
     assert connection_failure(raised.value).startswith("connection refused")
+
+
+def test_credentials_in_a_bare_host_are_hidden() -> None:
+    """Poetry names the netloc, credentials included, without a scheme."""
+    error = RuntimeError("All attempts to connect to ci:t0ken@index.example failed.")
+    assert connection_failure(error) == "All attempts to connect to ***@index.example failed."
+
+
+def test_exceptions_that_carry_each_other_end_the_walk() -> None:
+    first, second = RuntimeError("first"), RuntimeError("second")
+    first.__context__, second.__context__ = second, first
+    assert connection_failure(first) == "first"
 
 
 def test_anything_else_is_its_own_words_without_credentials_and_not_too_long() -> None:

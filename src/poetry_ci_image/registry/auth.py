@@ -18,9 +18,11 @@ from typing import Any
 import requests
 
 from poetry_ci_image.errors import RegistryError
+from poetry_ci_image.network_errors import is_certificate_failure
 from poetry_ci_image.registry.retry import RETRY_STATUSES
 from poetry_ci_image.registry.retry import Retry
 from poetry_ci_image.registry.retry import reason
+from poetry_ci_image.registry.retry import unreachable
 
 
 if TYPE_CHECKING:
@@ -135,6 +137,7 @@ class Authorization:
     def _fetch(self, realm: str, query: list[tuple[str, str]]) -> requests.Response:
         auth = (self.credentials.username, self.credentials.password) if self.credentials else None
         attempts = self._retrying.policy.attempts
+        service = f"The token service of {self.name}"
         for attempt in range(1, attempts + 1):
             try:
                 response = self._session.get(realm, params=query, auth=auth, timeout=TIMEOUT)
@@ -142,16 +145,15 @@ class Authorization:
                     return response
                 failure = Retry(f"HTTP {response.status_code}", response.headers.get("Retry-After"))
             except (requests.ConnectionError, requests.Timeout) as error:
+                if is_certificate_failure(error):  # no retry makes a certificate acceptable
+                    raise unreachable(service, reason(error)) from None
                 failure = Retry(reason(error))
             except requests.RequestException as error:
                 raise RegistryError(
-                    f"The token service of {self.name} failed: {reason(error)}",
+                    f"{service} failed: {reason(error)}",
                     "Check the network and the registry's address.",
                 ) from None
             if attempt == attempts:
-                raise RegistryError(
-                    f"The token service of {self.name} cannot be reached: {failure.reason}",
-                    "Check the network, the registry host name and port, and any proxy settings.",
-                )
+                raise unreachable(service, failure.reason)
             self._retrying.wait(attempt, failure, "GET", "the token service")
         raise AssertionError("unreachable")  # pragma: no cover

@@ -31,6 +31,7 @@ from urllib.parse import urljoin
 import requests
 
 from poetry_ci_image.errors import RegistryError
+from poetry_ci_image.network_errors import is_certificate_failure
 from poetry_ci_image.registry.auth import TIMEOUT
 from poetry_ci_image.registry.auth import Authorization
 from poetry_ci_image.registry.auth import scope_of
@@ -41,6 +42,7 @@ from poetry_ci_image.registry.retry import Retry
 from poetry_ci_image.registry.retry import Retrying
 from poetry_ci_image.registry.retry import RetryPolicy
 from poetry_ci_image.registry.retry import reason
+from poetry_ci_image.registry.retry import unreachable
 
 
 if TYPE_CHECKING:
@@ -339,6 +341,8 @@ class RegistryClient:
                 allow_redirects=method in {"GET", "HEAD"},
             )
         except (requests.ConnectionError, requests.Timeout) as error:
+            if is_certificate_failure(error):  # no retry makes a certificate acceptable
+                raise unreachable(f"The registry {self.name}", reason(error)) from None
             raise Retry(reason(error)) from None
         except requests.RequestException as error:
             raise RegistryError(

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.network_errors import CERTIFICATE_HINT
+from poetry_ci_image.network_errors import REFUSED
+from poetry_ci_image.network_errors import REFUSED_CERTIFICATE_HINT
 from poetry_ci_image.network_errors import UNTRUSTED
 from poetry_ci_image.network_errors import connection_failure
 
@@ -80,14 +82,17 @@ class Retrying:
                 f"{short_path(path)}, {self.policy.attempts} times.",
                 "Try again later, or check the registry's status.",
             )
-        return unreachable(self.name, failure.reason)
+        return unreachable(f"The registry {self.name}", failure.reason)
 
 
-def unreachable(name: str, reason: str) -> RegistryError:
+def unreachable(subject: str, reason: str) -> RegistryError:
+    """`subject` ("The registry X", "The token service of X") cannot be reached, and why."""
     hint = "Check the network, the registry host name and port, and any proxy settings."
     if reason.startswith(UNTRUSTED):
         hint = CERTIFICATE_HINT
-    return RegistryError(f"The registry {name} cannot be reached: {reason}", hint)
+    elif reason.startswith(REFUSED):
+        hint = REFUSED_CERTIFICATE_HINT
+    return RegistryError(f"{subject} cannot be reached: {reason}", hint)
 
 
 def short_path(path: str) -> str:
