@@ -265,7 +265,7 @@ def _check_options(options: Options) -> None:
             off = f", or --{setting.off_option} to switch it off" if setting.off_option else ""
             raise ConfigError(
                 f"--{setting.option_name} was given an empty value.",
-                f"Give it a value, or leave it out to use [{TABLE}]{off}.",
+                f"Give it a value, or leave the option out{off}.",
             )
 
 

@@ -128,8 +128,12 @@ class TagFileCheck:
         return self.recorded == self.computed
 
     def describe(self) -> str:
-        missing = f"no {self.variable} in it" if self.exists else "the file does not exist"
-        recorded = self.recorded or f"nothing ({missing})"
+        if not self.exists:
+            return f"{self.name} does not exist.\n  computed: {self.computed}"
+        if self.recorded is None:
+            recorded = f"nothing (no {self.variable} in it)"
+        else:
+            recorded = self.recorded or f"nothing ({self.variable} is empty)"
         return f"{self.name} is out of date.\n  recorded: {recorded}\n  computed: {self.computed}"
 
     @property

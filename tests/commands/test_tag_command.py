@@ -122,22 +122,30 @@ def test_check_fails_when_nothing_is_recorded(project: Path) -> None:
     assert tag(project, "--tag-file ci-image.env --check") == (
         1,
         "",
-        "ci-image.env is out of date.\n"
-        "  recorded: nothing (the file does not exist)\n"
+        "ci-image.env does not exist.\n"
         f"  computed: {BASE_REFERENCE}\n"
         "Run `poetry image tag` and commit ci-image.env.\n",
     )
     assert not (project / "ci-image.env").exists()
 
 
-def test_check_names_the_missing_variable_of_a_tag_file_that_exists(project: Path) -> None:
-    """A tag-file without the variable (renamed, or another tool's .env): said as such."""
-    (project / "ci-image.env").write_text("OTHER=x\n")
+@pytest.mark.parametrize(
+    ("content", "recorded"),
+    [
+        pytest.param("OTHER=x\n", "nothing (no CI_IMAGE in it)", id="another variable"),
+        pytest.param("CI_IMAGE=\n", "nothing (CI_IMAGE is empty)", id="an empty value"),
+    ],
+)
+def test_check_says_what_a_tag_file_that_exists_lacks(
+    project: Path, content: str, recorded: str
+) -> None:
+    """A tag-file without the variable (renamed, another tool's .env) or with it empty."""
+    (project / "ci-image.env").write_text(content)
     assert tag(project, "--tag-file ci-image.env --check") == (
         1,
         "",
         "ci-image.env is out of date.\n"
-        "  recorded: nothing (no CI_IMAGE in it)\n"
+        f"  recorded: {recorded}\n"
         f"  computed: {BASE_REFERENCE}\n"
         "Run `poetry image tag` and commit ci-image.env.\n",
     )
@@ -215,7 +223,7 @@ def test_json_lists_every_input(project: Path) -> None:
             lambda project: None,
             "--repository ''",
             "Error: --repository was given an empty value.\n"
-            "Give it a value, or leave it out to use [tool.poetry-ci-image].\n",
+            "Give it a value, or leave the option out.\n",
             id="an empty option",
         ),
         pytest.param(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import tomlkit
 
-from poetry_ci_image.lock_shape import lock_problem
+from poetry_ci_image.poetry.lock_shape import lock_problem
 
 
 LOCKS = Path(__file__).parent.parent / "fixtures" / "locks"
@@ -85,7 +85,45 @@ def test_every_real_lock_is_readable(lock: Path) -> None:
             "it has no [metadata] table",
             id="no metadata",
         ),
+        pytest.param(
+            'lock-version = "2.1"',
+            "lock-version = 2.1",
+            "[metadata] has a lock-version that is not a string",
+            id="lock-version as a number",
+        ),
     ],
 )
 def test_damage_is_named(old: str, new: str, problem: str) -> None:
     assert lock_problem(edited(old, new)) == problem
+
+
+def test_a_lock_without_any_package_list_is_damaged() -> None:
+    """Poetry writes `package = []` when nothing is locked; no key at all is a broken file."""
+    data = parsed(BASE.read_text())
+    del data["package"]
+    assert lock_problem(data) == "it has no [[package]] entries, not even an empty list"
+
+
+def lock_1_1() -> dict[str, Any]:
+    """The base fixture in the form of lock-version 1.1 (Poetry 1.2 to 1.4): each package's
+    files under [metadata.files], no groups."""
+    data = parsed(BASE.read_text())
+    files = {}
+    for package in data["package"]:
+        files[package["name"]] = package.pop("files")
+        package.pop("groups")
+    data["metadata"]["files"] = files
+    data["metadata"]["lock-version"] = "1.1"
+    return data
+
+
+def test_a_lock_1_1_keeps_its_files_in_the_metadata() -> None:
+    assert lock_problem(lock_1_1()) is None
+
+
+def test_a_lock_1_1_without_a_packages_files_is_damaged() -> None:
+    data = lock_1_1()
+    del data["metadata"]["files"]["certifi"]
+    assert lock_problem(data) == (
+        "[[package]] 1 (certifi) has no files (neither its own nor in [metadata.files])"
+    )

@@ -31,12 +31,12 @@ from poetry.utils.env import MockEnv
 
 from poetry_ci_image.errors import LockError
 from poetry_ci_image.errors import PlanError
-from poetry_ci_image.lock_shape import lock_problem
 from poetry_ci_image.plan import Distribution
 from poetry_ci_image.plan import InstallPlan
 from poetry_ci_image.plan import PlannedPackage
 from poetry_ci_image.plan import Source
 from poetry_ci_image.poetry.boundary import poetry_boundary
+from poetry_ci_image.poetry.lock_shape import lock_problem
 from poetry_ci_image.urls import strip_credentials
 
 

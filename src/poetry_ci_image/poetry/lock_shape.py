@@ -40,14 +40,18 @@ def lock_problem(data: Mapping[str, Any]) -> str | None:
     if not isinstance(metadata, dict):
         return "it has no [metadata] table"
     for key in ("lock-version", "content-hash"):
-        if not isinstance(metadata.get(key), str):
+        if key not in metadata:
             return f"[metadata] has no {key}"
-    packages = data.get("package", [])
+        if not isinstance(metadata[key], str):
+            return f"[metadata] has a {key} that is not a string"
+    if "package" not in data:  # Poetry writes `package = []` for a lock without packages
+        return "it has no [[package]] entries, not even an empty list"
+    packages = data["package"]
     if not isinstance(packages, list):
         return "package is not a list of [[package]] tables"
     for number, info in enumerate(packages, start=1):
         problem = _package_problem(
-            info, groups_required=_version(metadata["lock-version"]) >= (2, 1)
+            info, metadata, groups_required=_version(metadata["lock-version"]) >= (2, 1)
         )
         if problem:
             name = info.get("name") if isinstance(info, dict) else None
@@ -68,7 +72,9 @@ def _version(text: str) -> tuple[int, ...]:
         return (0,)
 
 
-def _package_problem(info: object, *, groups_required: bool) -> str | None:
+def _package_problem(
+    info: object, metadata: Mapping[str, Any], *, groups_required: bool
+) -> str | None:
     if not isinstance(info, dict):
         return "is not a table"
     required = dict(_PACKAGE_KEYS)
@@ -82,9 +88,24 @@ def _package_problem(info: object, *, groups_required: bool) -> str | None:
     for key, (kind, words) in _OPTIONAL_PACKAGE_KEYS.items():
         if key in info and not isinstance(info[key], kind):
             return f"has a {key} that is not {words}"
+    if "files" not in info and not _files_elsewhere(info, metadata):
+        return "has no files (neither its own nor in [metadata.files])"
     for file in info.get("files", []):
         if not (isinstance(file, dict) and isinstance(file.get("file"), str)):
             return "has a files entry without a file name"
         if not isinstance(file.get("hash"), str):
             return f"has no hash for {file['file']}"
     return None
+
+
+def _files_elsewhere(info: Mapping[str, Any], metadata: Mapping[str, Any]) -> bool:
+    """Where locks before lock-version 2.0 keep a package's files, or none are needed."""
+    source = info.get("source")
+    if isinstance(source, dict) and source.get("type") in {"git", "directory", "url"}:
+        return True
+    name = info["name"]
+    for table in ("files", "hashes"):  # [metadata.files] (1.1), [metadata.hashes] (1.0)
+        found = metadata.get(table)
+        if isinstance(found, dict) and name in found:
+            return True
+    return False
