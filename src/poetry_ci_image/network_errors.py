@@ -59,9 +59,11 @@ def connection_failure(error: BaseException) -> str:
         if isinstance(link, TimeoutError) or type(link).__name__ in _TIMEOUTS:
             return "the connection timed out"
     system = [link for link in chain if isinstance(link, OSError) and link.strerror]
-    if system:  # the innermost: "Network is unreachable", "No route to host", ...
-        words = str(system[-1].strerror)
-        return words[:1].lower() + words[1:]
+    if system:  # the innermost: "Network is unreachable", "No route to host", a full disk, ...
+        innermost = system[-1]
+        words = str(innermost.strerror)
+        words = words[:1].lower() + words[1:]
+        return f"{words}: {innermost.filename}" if innermost.filename else words
     text = " ".join(_BARE_CREDENTIALS.sub("***@", hide_credentials(str(error))).split())
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 

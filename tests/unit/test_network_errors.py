@@ -199,6 +199,11 @@ def test_the_cause_is_found_under_poetrys_own_wrapping(closed_port: int) -> None
     assert connection_failure(raised.value).startswith("connection refused")
 
 
+def test_a_file_system_error_keeps_its_file() -> None:
+    error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/cache/artifacts/x.whl")
+    assert connection_failure(error) == "no space left on device: /cache/artifacts/x.whl"
+
+
 def test_credentials_in_a_bare_host_are_hidden() -> None:
     """Poetry names the netloc, credentials included, without a scheme."""
     error = RuntimeError("All attempts to connect to ci:t0ken@index.example failed.")
