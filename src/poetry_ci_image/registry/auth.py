@@ -21,6 +21,7 @@ from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.network_errors import is_certificate_failure
 from poetry_ci_image.registry.retry import RETRY_STATUSES
 from poetry_ci_image.registry.retry import Retry
+from poetry_ci_image.registry.retry import certificate_refused
 from poetry_ci_image.registry.retry import reason
 from poetry_ci_image.registry.retry import unreachable
 
@@ -146,7 +147,7 @@ class Authorization:
                 failure = Retry(f"HTTP {response.status_code}", response.headers.get("Retry-After"))
             except (requests.ConnectionError, requests.Timeout) as error:
                 if is_certificate_failure(error):  # no retry makes a certificate acceptable
-                    raise unreachable(service, reason(error)) from None
+                    raise certificate_refused(service, error) from None
                 failure = Retry(reason(error))
             except requests.RequestException as error:
                 raise RegistryError(

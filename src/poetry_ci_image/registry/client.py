@@ -41,8 +41,8 @@ from poetry_ci_image.registry.retry import RETRY_STATUSES
 from poetry_ci_image.registry.retry import Retry
 from poetry_ci_image.registry.retry import Retrying
 from poetry_ci_image.registry.retry import RetryPolicy
+from poetry_ci_image.registry.retry import certificate_refused
 from poetry_ci_image.registry.retry import reason
-from poetry_ci_image.registry.retry import unreachable
 
 
 if TYPE_CHECKING:
@@ -342,7 +342,7 @@ class RegistryClient:
             )
         except (requests.ConnectionError, requests.Timeout) as error:
             if is_certificate_failure(error):  # no retry makes a certificate acceptable
-                raise unreachable(f"The registry {self.name}", reason(error)) from None
+                raise certificate_refused(f"The registry {self.name}", error) from None
             raise Retry(reason(error)) from None
         except requests.RequestException as error:
             raise RegistryError(

@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import RegistryError
-from poetry_ci_image.network_errors import CERTIFICATE_HINT
-from poetry_ci_image.network_errors import REFUSED
-from poetry_ci_image.network_errors import REFUSED_CERTIFICATE_HINT
-from poetry_ci_image.network_errors import UNTRUSTED
 from poetry_ci_image.network_errors import connection_failure
+from poetry_ci_image.network_errors import connection_hint
 
 
 if TYPE_CHECKING:
@@ -85,14 +82,18 @@ class Retrying:
         return unreachable(f"The registry {self.name}", failure.reason)
 
 
-def unreachable(subject: str, reason: str) -> RegistryError:
+UNREACHABLE_HINT = "Check the network, the registry host name and port, and any proxy settings."
+
+
+def unreachable(subject: str, reason: str, hint: str = UNREACHABLE_HINT) -> RegistryError:
     """`subject` ("The registry X", "The token service of X") cannot be reached, and why."""
-    hint = "Check the network, the registry host name and port, and any proxy settings."
-    if reason.startswith(UNTRUSTED):
-        hint = CERTIFICATE_HINT
-    elif reason.startswith(REFUSED):
-        hint = REFUSED_CERTIFICATE_HINT
     return RegistryError(f"{subject} cannot be reached: {reason}", hint)
+
+
+def certificate_refused(subject: str, error: Exception) -> RegistryError:
+    """`subject`'s TLS certificate was not accepted: said at once (no retry makes it work),
+    with what to check."""
+    return unreachable(subject, reason(error), connection_hint(error, UNREACHABLE_HINT))
 
 
 def short_path(path: str) -> str:
