@@ -241,7 +241,7 @@ _OWN_LAYER = """
 import json, sys, tempfile
 from pathlib import Path
 try:
-    from poetry_ci_image.recipe import VENV
+    from poetry_ci_image.tag.recipe import VENV
 except ImportError:  # the plugin before commit 57a3d12
     from poetry_ci_image.image.assemble import VENV
 from poetry_ci_image.image.files import install_wheel

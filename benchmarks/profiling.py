@@ -142,7 +142,7 @@ PROFILED = (
     ("poetry/console/application.py", "main", "poetry (whole command)"),
     ("poetry/console/application.py", "_load_plugins", "Poetry: load plugins"),
     ("poetry/factory.py", "create_poetry", "Poetry: Factory.create_poetry"),
-    ("poetry_ci_image/resolve.py", "resolve", "plugin: resolve (settings to tag)"),
+    ("poetry_ci_image/tag/resolve.py", "resolve", "plugin: resolve (settings to tag)"),
     ("poetry_ci_image/poetry/planner.py", "plan_install", "plugin: plan_install"),
     ("poetry/packages/locker.py", "is_fresh", "Poetry: Locker.is_fresh"),
     ("poetry/packages/locker.py", "_get_lock_data", "Poetry: Locker._get_lock_data"),

@@ -1,4 +1,4 @@
-"""Rewrite README.md's configuration table from SETTINGS (src/poetry_ci_image/settings.py).
+"""Rewrite README.md's configuration table from SETTINGS (src/poetry_ci_image/settings/table.py).
 
     .venv/bin/python scripts/readme.py
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from poetry_ci_image.settings_table import configuration_table
+from poetry_ci_image.settings.table import configuration_table
 
 
 README = Path(__file__).resolve().parent.parent / "README.md"

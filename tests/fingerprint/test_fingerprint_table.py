@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from poetry_ci_image.settings import Options
+from poetry_ci_image.settings.merge import Options
 from tests.support.projects import copy_project
 from tests.support.projects import replace_in
 from tests.support.projects import resolve_project
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from poetry_ci_image.settings import Options
+from poetry_ci_image.settings.merge import Options
 from tests.support.poetry_cli import clean_env
 from tests.support.projects import copy_project
 from tests.support.projects import resolve_project

@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from poetry_ci_image.plan_cache import PlanCache
 from poetry_ci_image.poetry.project import Project
-from poetry_ci_image.resolve import resolve
-from poetry_ci_image.settings import Options
+from poetry_ci_image.settings.merge import Options
+from poetry_ci_image.tag.plan_cache import PlanCache
+from poetry_ci_image.tag.resolve import resolve
 from tests.support.projects import copy_project
 from tests.support.projects import load_poetry
 from tests.support.projects import replace_in
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from poetry.poetry import Poetry
 
-    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 class CountingProject(Project):

@@ -142,8 +142,8 @@ def _pip_download(destination: Path, *arguments: str) -> None:
 
 def _target_wheel_options(platform: str = "linux/amd64") -> list[str]:
     """pip's options for wheels of the example's target (CPython 3.11, glibc 2.36)."""
-    from poetry_ci_image.target import Libc
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Libc
+    from poetry_ci_image.settings.target import Target
 
     target = Target(python=TARGET_PYTHON, platform=platform, libc=Libc("glibc", TARGET_GLIBC))
     minor = f"{TARGET_PYTHON[0]}{TARGET_PYTHON[1]}"

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from collections.abc import Mapping
 
-    from poetry_ci_image.credentials import Credentials
     from poetry_ci_image.registry.client import Manifest
+    from poetry_ci_image.registry.credentials import Credentials
 
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -13,9 +13,9 @@ if TYPE_CHECKING:
 
     from poetry.poetry import Poetry
 
-    from poetry_ci_image.plan_cache import PlanCache
-    from poetry_ci_image.resolve import Resolved
-    from poetry_ci_image.settings import Options
+    from poetry_ci_image.settings.merge import Options
+    from poetry_ci_image.tag.plan_cache import PlanCache
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -49,8 +49,8 @@ def resolve_project(
 ) -> Resolved:
     """What every command computes first, for the project at `project` (no environment)."""
     from poetry_ci_image.poetry.project import Project
-    from poetry_ci_image.resolve import resolve
-    from poetry_ci_image.settings import Options
+    from poetry_ci_image.settings.merge import Options
+    from poetry_ci_image.tag.resolve import resolve
 
     loaded = Project(project, lambda: load_poetry(project))
     return resolve(loaded, options or Options(), dict(env or {}), cache)

@@ -25,16 +25,16 @@ from tests.support.fake_registry import add_base
 
 from poetry_ci_image.image.assemble import BuildSpec
 from poetry_ci_image.image.assemble import assemble_image
-from poetry_ci_image.image.cache import BuildCache
-from poetry_ci_image.plan import Distribution
-from poetry_ci_image.plan import InstallPlan
-from poetry_ci_image.plan import PlannedPackage
-from poetry_ci_image.plan import Source
-from poetry_ci_image.plan import TargetPlan
+from poetry_ci_image.image.build_cache import BuildCache
 from poetry_ci_image.reference import parse_image
 from poetry_ci_image.registry.transfer import push_to_registry
-from poetry_ci_image.target import Libc
-from poetry_ci_image.target import Target
+from poetry_ci_image.settings.target import Libc
+from poetry_ci_image.settings.target import Target
+from poetry_ci_image.tag.plan import Distribution
+from poetry_ci_image.tag.plan import InstallPlan
+from poetry_ci_image.tag.plan import PlannedPackage
+from poetry_ci_image.tag.plan import Source
+from poetry_ci_image.tag.plan import TargetPlan
 
 
 if TYPE_CHECKING:

@@ -12,20 +12,20 @@ from tests.support.fake_registry import add_base
 from tests.support.fake_registry import layer_of
 
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.image.base import base_facts
-from poetry_ci_image.image.base import check_base
-from poetry_ci_image.image.base import resolve_base
-from poetry_ci_image.image.base import wheel_libc
 from poetry_ci_image.image.base_files import BaseFacts
 from poetry_ci_image.image.base_files import facts_of
 from poetry_ci_image.image.base_files import scan_layers
-from poetry_ci_image.plan import Distribution
-from poetry_ci_image.plan import InstallPlan
-from poetry_ci_image.plan import PlannedPackage
-from poetry_ci_image.plan import Source
+from poetry_ci_image.image.base_image import base_facts
+from poetry_ci_image.image.base_image import check_base
+from poetry_ci_image.image.base_image import resolve_base
+from poetry_ci_image.image.base_image import wheel_libc
 from poetry_ci_image.reference import parse_image
-from poetry_ci_image.target import Libc
-from poetry_ci_image.target import Target
+from poetry_ci_image.settings.target import Libc
+from poetry_ci_image.settings.target import Target
+from poetry_ci_image.tag.plan import Distribution
+from poetry_ci_image.tag.plan import InstallPlan
+from poetry_ci_image.tag.plan import PlannedPackage
+from poetry_ci_image.tag.plan import Source
 
 
 if TYPE_CHECKING:

@@ -17,14 +17,14 @@ from tests.support.fake_registry import FakeRegistry
 from tests.support.projects import copy_project
 from tests.support.projects import resolve_project
 
-from poetry_ci_image.build import ImageJob
-from poetry_ci_image.build import build_image
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.errors import TagFileError
-from poetry_ci_image.labels import FINGERPRINT_LABEL
+from poetry_ci_image.jobs.build_job import ImageJob
+from poetry_ci_image.jobs.build_job import build_image
+from poetry_ci_image.jobs.push_job import push_image
 from poetry_ci_image.poetry.project import Project
-from poetry_ci_image.push import push_image
-from poetry_ci_image.settings import Options
+from poetry_ci_image.settings.merge import Options
+from poetry_ci_image.tag.labels import FINGERPRINT_LABEL
 
 
 if TYPE_CHECKING:
@@ -35,10 +35,10 @@ if TYPE_CHECKING:
 
     from poetry.poetry import Poetry
 
-    from poetry_ci_image.credentials import Credentials
-    from poetry_ci_image.engine import Engine
-    from poetry_ci_image.engine import OnLine
-    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.engine.docker import Engine
+    from poetry_ci_image.engine.docker import OnLine
+    from poetry_ci_image.registry.credentials import Credentials
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 REPOSITORY = "registry.example/team/webapp/ci-image"

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from poetry_ci_image.network_errors import CERTIFICATE_HINT
-from poetry_ci_image.network_errors import MAX_TEXT
-from poetry_ci_image.network_errors import REFUSED_CERTIFICATE_HINT
-from poetry_ci_image.network_errors import connection_failure
-from poetry_ci_image.network_errors import connection_hint
-from poetry_ci_image.network_errors import is_certificate_failure
+from poetry_ci_image.plumbing.network_errors import CERTIFICATE_HINT
+from poetry_ci_image.plumbing.network_errors import MAX_TEXT
+from poetry_ci_image.plumbing.network_errors import REFUSED_CERTIFICATE_HINT
+from poetry_ci_image.plumbing.network_errors import connection_failure
+from poetry_ci_image.plumbing.network_errors import connection_hint
+from poetry_ci_image.plumbing.network_errors import is_certificate_failure
 
 
 if TYPE_CHECKING:

@@ -59,13 +59,14 @@ def test_listing_commands_does_not_import_docker() -> None:
     assert ours == [
         "poetry_ci_image",
         "poetry_ci_image.commands",
-        "poetry_ci_image.commands.base",
         "poetry_ci_image.commands.build",
         "poetry_ci_image.commands.dockerfile",
+        "poetry_ci_image.commands.image_command",
         "poetry_ci_image.commands.push",
         "poetry_ci_image.commands.tag",
         "poetry_ci_image.errors",
         "poetry_ci_image.plugin",
         "poetry_ci_image.settings",
-        "poetry_ci_image.settings_table",
+        "poetry_ci_image.settings.merge",
+        "poetry_ci_image.settings.table",
     ]

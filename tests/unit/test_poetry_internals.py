@@ -106,8 +106,8 @@ def test_installer_runs_a_recording_executor(poetry: Poetry) -> None:
     from poetry.repositories.installed_repository import InstalledRepository
 
     from poetry_ci_image.poetry.planner import TargetEnv
-    from poetry_ci_image.target import Libc
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Libc
+    from poetry_ci_image.settings.target import Target
 
     seen: list[Any] = []
 
@@ -156,8 +156,8 @@ def test_mock_env_takes_the_targets_markers_and_tags() -> None:
         parameters(MockEnv.__init__)
     )
     from poetry_ci_image.poetry.planner import TargetEnv
-    from poetry_ci_image.target import Libc
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Libc
+    from poetry_ci_image.settings.target import Target
 
     env = TargetEnv(Target((3, 12, 0), "linux/arm64", Libc("musl", (1, 2))))
     assert env.marker_env["platform_machine"] == "aarch64"
@@ -170,8 +170,8 @@ def test_chooser_picks_from_locked_files_and_says_when_none_fits(poetry: Poetry)
     Repository subclass lists, and raises one of NO_CANDIDATES when none fits."""
     from poetry_ci_image.poetry.planner import LockedFilesChooser
     from poetry_ci_image.poetry.planner import TargetEnv
-    from poetry_ci_image.target import Libc
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Libc
+    from poetry_ci_image.settings.target import Target
 
     numpy = next(p for p in poetry.locker.locked_repository().packages if p.name == "numpy")
     linux = TargetEnv(Target((3, 11, 0), "linux/amd64", Libc("glibc", (2, 36))))

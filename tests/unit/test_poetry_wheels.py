@@ -18,8 +18,8 @@ import pytest
 from packaging.requirements import Requirement
 
 from poetry_ci_image.poetry.wheels import _Closure
-from poetry_ci_image.target import Libc
-from poetry_ci_image.target import Target
+from poetry_ci_image.settings.target import Libc
+from poetry_ci_image.settings.target import Target
 
 
 if TYPE_CHECKING:

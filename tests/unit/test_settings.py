@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.settings import GroupSelection
-from poetry_ci_image.settings import Options
-from poetry_ci_image.settings import resolve_settings
-from poetry_ci_image.settings import split_list_options
-from poetry_ci_image.settings_table import SETTINGS
-from poetry_ci_image.settings_table import configuration_table
+from poetry_ci_image.settings.merge import GroupSelection
+from poetry_ci_image.settings.merge import Options
+from poetry_ci_image.settings.merge import resolve_settings
+from poetry_ci_image.settings.merge import split_list_options
+from poetry_ci_image.settings.table import SETTINGS
+from poetry_ci_image.settings.table import configuration_table
 
 
 ROOT = Path("/project")

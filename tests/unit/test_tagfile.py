@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from poetry_ci_image import tagfile
 from poetry_ci_image.errors import TagFileError
+from poetry_ci_image.tag import tagfile
 
 
 if TYPE_CHECKING:

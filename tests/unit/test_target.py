@@ -10,11 +10,11 @@ import pytest
 from packaging import tags
 
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.target import Libc
-from poetry_ci_image.target import Target
-from poetry_ci_image.target import libc_of_base
-from poetry_ci_image.target import python_of_base
-from poetry_ci_image.target import resolve_target
+from poetry_ci_image.settings.target import Libc
+from poetry_ci_image.settings.target import Target
+from poetry_ci_image.settings.target import libc_of_base
+from poetry_ci_image.settings.target import python_of_base
+from poetry_ci_image.settings.target import resolve_target
 
 
 ALL_MINORS = ("3.10", "3.11", "3.12", "3.13", "3.14")

@@ -15,7 +15,7 @@ from poetry_ci_image.commands.tag import TagCommand
 
 
 if TYPE_CHECKING:
-    from poetry_ci_image.commands.base import ImageCommand
+    from poetry_ci_image.commands.image_command import ImageCommand
 
 
 __all__ = ["COMMANDS", "BuildCommand", "DockerfileCommand", "PushCommand", "TagCommand"]

@@ -8,8 +8,8 @@ from typing import ClassVar
 
 from cleo.helpers import option
 
-from poetry_ci_image.commands.base import ImageCommand
-from poetry_ci_image.commands.base import image_options
+from poetry_ci_image.commands.image_command import ImageCommand
+from poetry_ci_image.commands.image_command import image_options
 
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class BuildCommand(ImageCommand):
     ]
 
     def perform(self) -> int:
-        from poetry_ci_image.build import build_image
+        from poetry_ci_image.jobs.build_job import build_image
 
         output = self.option("output")
         outcome = build_image(self.image_job(), self, Path(output) if output else None)

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from cleo.helpers import option
 
-from poetry_ci_image.commands.base import ImageCommand
+from poetry_ci_image.commands.image_command import ImageCommand
 
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ engine then builds it.
     ]
 
     def perform(self) -> int:
-        from poetry_ci_image.dockerfile import starter_dockerfile
+        from poetry_ci_image.engine.dockerfile import starter_dockerfile
 
         self.out(starter_dockerfile(with_poetry=not self.option("no-poetry")).rstrip("\n"))
         return 0

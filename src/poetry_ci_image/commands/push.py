@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from typing import ClassVar
 
-from poetry_ci_image.commands.base import ImageCommand
-from poetry_ci_image.commands.base import image_options
+from poetry_ci_image.commands.image_command import ImageCommand
+from poetry_ci_image.commands.image_command import image_options
 
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ class PushCommand(ImageCommand):
     options: ClassVar[list[Option]] = [*ImageCommand.options, *image_options("push")]
 
     def perform(self) -> int:
-        from poetry_ci_image.push import push_image
+        from poetry_ci_image.jobs.push_job import push_image
 
         outcome = push_image(self.image_job(), self)
         if outcome.pushed:

@@ -11,13 +11,13 @@ from typing import ClassVar
 
 from cleo.helpers import option
 
-from poetry_ci_image.commands.base import ImageCommand
+from poetry_ci_image.commands.image_command import ImageCommand
 
 
 if TYPE_CHECKING:
     from cleo.io.inputs.option import Option
 
-    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 class TagCommand(ImageCommand):
@@ -56,8 +56,8 @@ Errors exit 2.
         return 0
 
     def _record(self, resolved: Resolved, reference: str) -> None:
-        from poetry_ci_image import outputs
-        from poetry_ci_image.tagfile import write_reference
+        from poetry_ci_image.tag import outputs
+        from poetry_ci_image.tag.tagfile import write_reference
 
         settings = resolved.settings
         if settings.tag_file is not None:
@@ -70,7 +70,7 @@ Errors exit 2.
             outputs.write_github_output(os.environ, resolved.reference)
 
     def _check(self, resolved: Resolved) -> int:
-        from poetry_ci_image.tagfile import check_tag_file
+        from poetry_ci_image.tag.tagfile import check_tag_file
 
         reference = resolved.reference
         settings = resolved.settings
@@ -84,8 +84,8 @@ Errors exit 2.
                 return 1
             self.status(f"{check.name} is up to date.")
         if self.option("remote"):
-            from poetry_ci_image.credentials import find_credentials
             from poetry_ci_image.registry.client import RegistryClient
+            from poetry_ci_image.registry.credentials import find_credentials
 
             registry = RegistryClient(
                 reference.registry,
@@ -104,7 +104,7 @@ Errors exit 2.
 
 def describe(resolved: Resolved) -> dict[str, Any]:
     """`tag --json`: the reference, the fingerprint, and every input of it, per platform."""
-    from poetry_ci_image.fingerprint import SCHEMA_VERSION
+    from poetry_ci_image.tag.fingerprint import SCHEMA_VERSION
 
     settings = resolved.settings
     reference = str(resolved.reference) if settings.repository else None

@@ -6,10 +6,10 @@
             for several platforms)
 
 Each step is a function of the one before (files.py, layers.py, tarball.py, config.py): this
-module reads and checks the base of every platform first (base.py), then has the layers written
-(layer_writer.py, through the build cache) and makes each platform's config and manifest, and an
-index for several. `Registry` is the seam to the base's registry, `Sources` (layer_writer.py)
-the one to where the wheels come from.
+module reads and checks the base of every platform first (base_image.py), then has the layers
+written (layer_writer.py, through the build cache) and makes each platform's config and manifest,
+and an index for several. `Registry` is the seam to the base's registry, `Sources`
+(layer_writer.py) the one to where the wheels come from.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Protocol
 
-from poetry_ci_image.image.base import base_facts
-from poetry_ci_image.image.base import check_base
-from poetry_ci_image.image.base import resolve_base
+from poetry_ci_image.image.base_image import base_facts
+from poetry_ci_image.image.base_image import check_base
+from poetry_ci_image.image.base_image import resolve_base
 from poetry_ci_image.image.config import OCI_INDEX
 from poetry_ci_image.image.config import OCI_MANIFEST
 from poetry_ci_image.image.config import AddedLayer
@@ -29,26 +29,26 @@ from poetry_ci_image.image.config import image_config
 from poetry_ci_image.image.config import image_index
 from poetry_ci_image.image.config import image_manifest
 from poetry_ci_image.image.layer_writer import LayerWriter
-from poetry_ci_image.labels import BASE_DIGEST_LABEL
-from poetry_ci_image.labels import TARGET_LABEL
-from poetry_ci_image.recipe import POETRY_HOME
-from poetry_ci_image.recipe import VENV
+from poetry_ci_image.tag.labels import BASE_DIGEST_LABEL
+from poetry_ci_image.tag.labels import TARGET_LABEL
+from poetry_ci_image.tag.recipe import POETRY_HOME
+from poetry_ci_image.tag.recipe import VENV
 
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from poetry_ci_image.image.base import BaseImage
-    from poetry_ci_image.image.base import Descriptor
-    from poetry_ci_image.image.cache import BuildCache
+    from poetry_ci_image.image.base_image import BaseImage
+    from poetry_ci_image.image.base_image import Descriptor
+    from poetry_ci_image.image.build_cache import BuildCache
     from poetry_ci_image.image.layer_writer import Sources
     from poetry_ci_image.image.tarball import LayerBlob
     from poetry_ci_image.image.venv import BasePython
-    from poetry_ci_image.plan import TargetPlan
     from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.registry.registries import RegistryOpener
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Target
+    from poetry_ci_image.tag.plan import TargetPlan
 
 
 class Reporter(Protocol):

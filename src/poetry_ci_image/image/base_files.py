@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
-from poetry_ci_image.target import Libc
+from poetry_ci_image.settings.target import Libc
 
 
 if TYPE_CHECKING:

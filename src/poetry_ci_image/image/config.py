@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from collections.abc import Sequence
 
-    from poetry_ci_image.image.base import BaseImage
-    from poetry_ci_image.image.base import Descriptor
+    from poetry_ci_image.image.base_image import BaseImage
+    from poetry_ci_image.image.base_image import Descriptor
 
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -127,7 +127,7 @@ def image_manifest(
 
 def image_index(manifests: Sequence[tuple[bytes, str]]) -> bytes:
     """An index of `(manifest, platform)` pairs, platforms as "linux/arm64"."""
-    from poetry_ci_image.image.base import PLATFORM_FIELDS
+    from poetry_ci_image.image.base_image import PLATFORM_FIELDS
 
     entries = []
     for manifest, platform in manifests:

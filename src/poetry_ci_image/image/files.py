@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from installer.scripts import LauncherKind
     from installer.scripts import ScriptSection
 
-    from poetry_ci_image.plan import PlannedPackage
+    from poetry_ci_image.tag.plan import PlannedPackage
 
 
 INSTALLER_NAME = b"poetry-ci-image\n"

@@ -2,7 +2,7 @@
 
     the venvs' skeleton (venv.py) -> Poetry's layer -> the dependencies' layers (layers.py)
 
-A layer whose inputs did not change is taken from the cache (cache.py) without fetching its
+A layer whose inputs did not change is taken from the cache (build_cache.py) without fetching its
 wheels; the rest are installed on the host (files.py) and written (tarball.py). Layers that are
 the same on several platforms (pure-Python packages) are written once. `Sources` is the seam to
 where the wheels come from (Poetry's cache and credentials: poetry/fetch.py).
@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 from typing import Protocol
 from typing import TypeVar
 
-from poetry_ci_image.digests import file_digest
-from poetry_ci_image.image.cache import cache_key
+from poetry_ci_image.image.build_cache import cache_key
 from poetry_ci_image.image.files import direct_url
 from poetry_ci_image.image.files import install_wheel
 from poetry_ci_image.image.layers import LayerGroup
@@ -29,9 +28,10 @@ from poetry_ci_image.image.layers import describe_overlap
 from poetry_ci_image.image.layers import resolve_overlaps
 from poetry_ci_image.image.tarball import LEVEL
 from poetry_ci_image.image.venv import venv_skeleton
-from poetry_ci_image.recipe import BUILDER_FORMAT
-from poetry_ci_image.recipe import POETRY_HOME
-from poetry_ci_image.recipe import VENV
+from poetry_ci_image.oci import file_digest
+from poetry_ci_image.tag.recipe import BUILDER_FORMAT
+from poetry_ci_image.tag.recipe import POETRY_HOME
+from poetry_ci_image.tag.recipe import VENV
 
 
 if TYPE_CHECKING:
@@ -42,14 +42,14 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.image.assemble import BuildSpec
     from poetry_ci_image.image.assemble import Reporter
-    from poetry_ci_image.image.cache import BuildCache
+    from poetry_ci_image.image.build_cache import BuildCache
     from poetry_ci_image.image.files import PackageFiles
     from poetry_ci_image.image.tarball import Entry
     from poetry_ci_image.image.tarball import LayerBlob
     from poetry_ci_image.image.venv import BasePython
-    from poetry_ci_image.plan import PlannedPackage
-    from poetry_ci_image.plan import TargetPlan
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Target
+    from poetry_ci_image.tag.plan import PlannedPackage
+    from poetry_ci_image.tag.plan import TargetPlan
 
 
 T = TypeVar("T")

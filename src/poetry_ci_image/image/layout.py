@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.image.assemble import Image
     from poetry_ci_image.image.assemble import PlatformImage
-    from poetry_ci_image.image.cache import BuildCache
+    from poetry_ci_image.image.build_cache import BuildCache
     from poetry_ci_image.registry.registries import RegistryOpener
 
 

@@ -34,14 +34,14 @@ from poetry.utils.authenticator import Authenticator
 from poetry.utils.env import EnvManager
 from poetry.vcs.git import Git
 
-from poetry_ci_image.digests import file_digest
 from poetry_ci_image.errors import FetchError
 from poetry_ci_image.errors import Interrupted
-from poetry_ci_image.network_errors import connection_failure
-from poetry_ci_image.network_errors import connection_hint
+from poetry_ci_image.oci import file_digest
+from poetry_ci_image.plumbing.network_errors import connection_failure
+from poetry_ci_image.plumbing.network_errors import connection_hint
+from poetry_ci_image.plumbing.urls import hide_credentials
 from poetry_ci_image.poetry.boundary import poetry_boundary
 from poetry_ci_image.poetry.planner import canonical_name
-from poetry_ci_image.urls import hide_credentials
 
 
 if TYPE_CHECKING:
@@ -51,9 +51,9 @@ if TYPE_CHECKING:
 
     from poetry.poetry import Poetry
 
-    from poetry_ci_image.plan import PlannedPackage
     from poetry_ci_image.poetry.project import Project
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Target
+    from poetry_ci_image.tag.plan import PlannedPackage
 
 
 # What each step may meet that is the user's or the network's, not a Poetry this plugin misreads.

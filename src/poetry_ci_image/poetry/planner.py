@@ -31,13 +31,13 @@ from poetry.utils.env import MockEnv
 
 from poetry_ci_image.errors import LockError
 from poetry_ci_image.errors import PlanError
-from poetry_ci_image.plan import Distribution
-from poetry_ci_image.plan import InstallPlan
-from poetry_ci_image.plan import PlannedPackage
-from poetry_ci_image.plan import Source
+from poetry_ci_image.plumbing.urls import strip_credentials
 from poetry_ci_image.poetry.boundary import poetry_boundary
 from poetry_ci_image.poetry.lock_shape import lock_problem
-from poetry_ci_image.urls import strip_credentials
+from poetry_ci_image.tag.plan import Distribution
+from poetry_ci_image.tag.plan import InstallPlan
+from poetry_ci_image.tag.plan import PlannedPackage
+from poetry_ci_image.tag.plan import Source
 
 
 try:  # newer Poetry says "no candidates" with its own error type; Poetry 2.0 a RuntimeError
@@ -54,8 +54,8 @@ if TYPE_CHECKING:
     from poetry.poetry import Poetry
     from poetry.utils.env.base_env import MarkerEnv
 
-    from poetry_ci_image.settings import GroupSelection
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.merge import GroupSelection
+    from poetry_ci_image.settings.target import Target
 
 
 def plan_install(poetry: Poetry, target: Target, selection: GroupSelection) -> InstallPlan:

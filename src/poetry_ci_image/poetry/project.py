@@ -12,7 +12,7 @@ from typing import Any
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.poetry.boundary import poetry_boundary
 from poetry_ci_image.poetry.boundary import running_poetry_version
-from poetry_ci_image.target import KNOWN_MINORS
+from poetry_ci_image.settings.target import KNOWN_MINORS
 
 
 if TYPE_CHECKING:

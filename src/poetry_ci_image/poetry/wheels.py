@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import FetchError
-from poetry_ci_image.urls import hide_credentials
+from poetry_ci_image.plumbing.urls import hide_credentials
 
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from packaging.requirements import Requirement
 
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Target
 
 
 def poetry_wheels(

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from poetry_ci_image.errors import RegistryError
-from poetry_ci_image.network_errors import is_certificate_failure
+from poetry_ci_image.plumbing.network_errors import is_certificate_failure
 from poetry_ci_image.registry.retry import RETRY_STATUSES
 from poetry_ci_image.registry.retry import Retry
 from poetry_ci_image.registry.retry import certificate_refused
@@ -27,7 +27,7 @@ from poetry_ci_image.registry.retry import unreachable
 
 
 if TYPE_CHECKING:
-    from poetry_ci_image.credentials import Credentials
+    from poetry_ci_image.registry.credentials import Credentials
     from poetry_ci_image.registry.retry import Retrying
 
 

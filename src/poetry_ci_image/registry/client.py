@@ -31,7 +31,7 @@ from urllib.parse import urljoin
 import requests
 
 from poetry_ci_image.errors import RegistryError
-from poetry_ci_image.network_errors import is_certificate_failure
+from poetry_ci_image.plumbing.network_errors import is_certificate_failure
 from poetry_ci_image.registry.auth import TIMEOUT
 from poetry_ci_image.registry.auth import Authorization
 from poetry_ci_image.registry.auth import scope_of
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from collections.abc import Mapping
 
-    from poetry_ci_image.credentials import Credentials
+    from poetry_ci_image.registry.credentials import Credentials
 
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

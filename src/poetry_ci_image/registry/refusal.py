@@ -13,7 +13,7 @@ from poetry_ci_image.registry.retry import short_path
 if TYPE_CHECKING:
     import requests
 
-    from poetry_ci_image.credentials import Credentials
+    from poetry_ci_image.registry.credentials import Credentials
 
 
 WRITES = {"PUT", "POST", "PATCH", "DELETE"}

@@ -13,10 +13,10 @@ import threading
 from typing import TYPE_CHECKING
 from typing import Protocol
 
-from poetry_ci_image.credentials import find_credentials
 from poetry_ci_image.reference import DOCKER_HUB
 from poetry_ci_image.reference import DOCKER_HUB_API
 from poetry_ci_image.registry.client import RegistryClient
+from poetry_ci_image.registry.credentials import find_credentials
 
 
 if TYPE_CHECKING:
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from collections.abc import Mapping
 
-    from poetry_ci_image.credentials import Credentials
     from poetry_ci_image.registry.client import Manifest
+    from poetry_ci_image.registry.credentials import Credentials
 
 
 DOCKER_HUB_MIRROR_ENV = "POETRY_CI_IMAGE_DOCKER_HUB_MIRROR"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import RegistryError
-from poetry_ci_image.network_errors import connection_failure
-from poetry_ci_image.network_errors import connection_hint
+from poetry_ci_image.plumbing.network_errors import connection_failure
+from poetry_ci_image.plumbing.network_errors import connection_hint
 
 
 if TYPE_CHECKING:

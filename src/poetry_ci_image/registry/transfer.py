@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from poetry_ci_image.image.assemble import Image
-    from poetry_ci_image.image.cache import BuildCache
+    from poetry_ci_image.image.build_cache import BuildCache
     from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.registry.registries import RegistryOpener
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 
 if TYPE_CHECKING:
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Target
 
 
 @dataclass(frozen=True)

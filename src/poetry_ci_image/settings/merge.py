@@ -1,6 +1,6 @@
 """Settings: `[tool.poetry-ci-image]`, overridden by the environment, overridden by options.
 
-What the keys are, their types and defaults, is `SETTINGS` in settings_table.py; this module
+What the keys are, their types and defaults, is `SETTINGS` in table.py; this module
 checks a table against it and merges table, environment and options.
 
 Plain data in (the table as parsed from pyproject.toml, the options as given, the environment),
@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.settings_table import BY_KEY
-from poetry_ci_image.settings_table import DEFAULT_LAYERS
-from poetry_ci_image.settings_table import DEFAULT_VARIABLE
-from poetry_ci_image.settings_table import MAX_LAYERS
-from poetry_ci_image.settings_table import REPOSITORY_ENV
-from poetry_ci_image.settings_table import Setting
+from poetry_ci_image.settings.table import BY_KEY
+from poetry_ci_image.settings.table import DEFAULT_LAYERS
+from poetry_ci_image.settings.table import DEFAULT_VARIABLE
+from poetry_ci_image.settings.table import MAX_LAYERS
+from poetry_ci_image.settings.table import REPOSITORY_ENV
+from poetry_ci_image.settings.table import Setting
 
 
 if TYPE_CHECKING:

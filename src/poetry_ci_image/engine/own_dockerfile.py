@@ -1,8 +1,8 @@
 """Your own Dockerfile (`dockerfile` configured), built by the Docker engine.
 
 The plan's files are fetched on the host (Poetry's cache and credentials) and handed to your
-Dockerfile in the documented build context (context.py, dockerfile.py), with the plugin's labels
-appended as one LABEL instruction. sdists stay sdists: your Dockerfile may compile them.
+Dockerfile in the documented build context (build_context.py, dockerfile.py), with the plugin's
+labels appended as one LABEL instruction. sdists stay sdists: your Dockerfile may compile them.
 """
 
 from __future__ import annotations
@@ -10,26 +10,26 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.context import ContextTar
-from poetry_ci_image.context import Shipped
-from poetry_ci_image.context import add_hash_files
-from poetry_ci_image.context import add_pip_contract
-from poetry_ci_image.context import write_context
-from poetry_ci_image.dockerfile import with_labels
+from poetry_ci_image.engine.build_context import ContextTar
+from poetry_ci_image.engine.build_context import Shipped
+from poetry_ci_image.engine.build_context import add_hash_files
+from poetry_ci_image.engine.build_context import add_pip_contract
+from poetry_ci_image.engine.build_context import write_context
+from poetry_ci_image.engine.dockerfile import with_labels
 from poetry_ci_image.image.files import direct_url
-from poetry_ci_image.labels import TARGET_LABEL
-from poetry_ci_image.labels import image_labels
-from poetry_ci_image.recipe import VENV
+from poetry_ci_image.tag.labels import TARGET_LABEL
+from poetry_ci_image.tag.labels import image_labels
+from poetry_ci_image.tag.recipe import VENV
 
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from poetry_ci_image.engine import Engine
+    from poetry_ci_image.engine.docker import Engine
     from poetry_ci_image.image.assemble import Reporter
     from poetry_ci_image.poetry.project import Project
-    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 def build_args(resolved: Resolved) -> dict[str, str]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from poetry_ci_image.credentials import Credentials
+    from poetry_ci_image.registry.credentials import Credentials
 
     BuildArgs = Mapping[str, str]
     OnLine = Callable[[str], None]

@@ -1,6 +1,6 @@
 """The one table of settings: every key of `[tool.poetry-ci-image]`, its type, default, help and
-example. The command options (commands/base.py), the table's validation and defaults
-(settings.py) and the README's configuration table (`configuration_table()`, checked against
+example. The command options (commands/image_command.py), the table's validation and defaults
+(merge.py) and the README's configuration table (`configuration_table()`, checked against
 the README by tests/unit/test_settings.py, written by scripts/readme.py) all come from it.
 """
 

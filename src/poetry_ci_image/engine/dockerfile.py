@@ -1,7 +1,7 @@
 """Your own Dockerfile: the build context it is given, and a Dockerfile to start from.
 
 With `dockerfile` configured, the Docker engine builds that file with this context
-(context.py):
+(build_context.py):
 
     Dockerfile                      the Dockerfile being built
     ci-image/requirements.txt       `name==version --hash=sha256:...`, one line per planned package
@@ -17,8 +17,8 @@ instruction with its labels. `poetry image dockerfile` prints `starter_dockerfil
 
 from __future__ import annotations
 
-from poetry_ci_image.recipe import POETRY_HOME
-from poetry_ci_image.recipe import VENV
+from poetry_ci_image.tag.recipe import POETRY_HOME
+from poetry_ci_image.tag.recipe import VENV
 
 
 CONTEXT_DIR = "ci-image"

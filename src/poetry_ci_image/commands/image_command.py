@@ -26,10 +26,10 @@ from poetry_ci_image.errors import BuildError
 from poetry_ci_image.errors import CiImageError
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.errors import Interrupted
-from poetry_ci_image.settings import Options
-from poetry_ci_image.settings import split_list_options
-from poetry_ci_image.settings_table import SETTINGS
-from poetry_ci_image.settings_table import Setting
+from poetry_ci_image.settings.merge import Options
+from poetry_ci_image.settings.merge import split_list_options
+from poetry_ci_image.settings.table import SETTINGS
+from poetry_ci_image.settings.table import Setting
 
 
 if TYPE_CHECKING:
@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from cleo.io.inputs.option import Option
     from poetry.poetry import Poetry
 
-    from poetry_ci_image.build import ImageJob
+    from poetry_ci_image.jobs.build_job import ImageJob
     from poetry_ci_image.poetry.project import Project
-    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 INTERRUPTED = Interrupted(
@@ -163,17 +163,17 @@ class ImageCommand(Command):
         return poetry_project.Project(root, lambda: self.poetry)
 
     def resolve(self, project: Project | None = None) -> Resolved:
-        from poetry_ci_image.plan_cache import PlanCache
         from poetry_ci_image.poetry.project import cache_directory
-        from poetry_ci_image.resolve import resolve
+        from poetry_ci_image.tag.plan_cache import PlanCache
+        from poetry_ci_image.tag.resolve import resolve
 
         cache = PlanCache(None if self._no_cache() else cache_directory() / "ci-image" / "plans")
         return resolve(project or self.project(), self.given_options(), os.environ, cache)
 
     def image_job(self) -> ImageJob:
         """What `build` and `push` work on: the project, resolved, with the real seams."""
-        from poetry_ci_image.build import ImageJob
-        from poetry_ci_image.engine import DockerEngine
+        from poetry_ci_image.engine.docker import DockerEngine
+        from poetry_ci_image.jobs.build_job import ImageJob
         from poetry_ci_image.poetry.project import cache_directory
         from poetry_ci_image.registry.registries import Registries
 

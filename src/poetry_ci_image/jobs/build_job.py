@@ -15,17 +15,17 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from poetry_ci_image.engine.own_dockerfile import build_with_engine
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.image.assemble import BuildSpec
 from poetry_ci_image.image.assemble import assemble_image
-from poetry_ci_image.image.cache import BuildCache
+from poetry_ci_image.image.build_cache import BuildCache
 from poetry_ci_image.image.layout import docker_archive
 from poetry_ci_image.image.layout import fetch_base_layers
 from poetry_ci_image.image.layout import write_oci_layout
-from poetry_ci_image.labels import FINGERPRINT_LABEL
-from poetry_ci_image.labels import image_labels
-from poetry_ci_image.own_dockerfile import build_with_engine
-from poetry_ci_image.workspace import run_directory
+from poetry_ci_image.plumbing.workspace import run_directory
+from poetry_ci_image.tag.labels import FINGERPRINT_LABEL
+from poetry_ci_image.tag.labels import image_labels
 
 
 if TYPE_CHECKING:
@@ -33,12 +33,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from poetry_ci_image.engine import Engine
+    from poetry_ci_image.engine.docker import Engine
     from poetry_ci_image.image.assemble import Image
     from poetry_ci_image.image.assemble import Reporter
     from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.registry.registries import RegistryOpener
-    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 @dataclass(frozen=True)

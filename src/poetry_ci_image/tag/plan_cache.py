@@ -20,19 +20,19 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from poetry_ci_image import __version__
-from poetry_ci_image.atomic import write_atomically
-from poetry_ci_image.plan import Distribution
-from poetry_ci_image.plan import InstallPlan
-from poetry_ci_image.plan import PlannedPackage
-from poetry_ci_image.plan import Source
+from poetry_ci_image.plumbing.atomic import write_atomically
+from poetry_ci_image.tag.plan import Distribution
+from poetry_ci_image.tag.plan import InstallPlan
+from poetry_ci_image.tag.plan import PlannedPackage
+from poetry_ci_image.tag.plan import Source
 
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from poetry_ci_image.settings import GroupSelection
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.merge import GroupSelection
+    from poetry_ci_image.settings.target import Target
 
 
 # Bump when what is stored, or how it is computed, changes.

@@ -24,11 +24,11 @@ import time
 from typing import TYPE_CHECKING
 from typing import Any
 
-from poetry_ci_image.atomic import write_atomically
 from poetry_ci_image.image.files import PackageFiles
 from poetry_ci_image.image.tarball import Entry
 from poetry_ci_image.image.tarball import LayerBlob
 from poetry_ci_image.image.tarball import write_layer
+from poetry_ci_image.plumbing.atomic import write_atomically
 
 
 if TYPE_CHECKING:

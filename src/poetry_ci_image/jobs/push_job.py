@@ -13,22 +13,22 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.build import ImageJob
-from poetry_ci_image.build import assemble
-from poetry_ci_image.build import extra_references
+from poetry_ci_image.engine.own_dockerfile import build_with_engine
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
-from poetry_ci_image.image.cache import BuildCache
-from poetry_ci_image.own_dockerfile import build_with_engine
+from poetry_ci_image.image.build_cache import BuildCache
+from poetry_ci_image.jobs.build_job import ImageJob
+from poetry_ci_image.jobs.build_job import assemble
+from poetry_ci_image.jobs.build_job import extra_references
+from poetry_ci_image.plumbing.workspace import run_directory
 from poetry_ci_image.registry.transfer import push_to_registry
-from poetry_ci_image.tagfile import check_tag_file
-from poetry_ci_image.workspace import run_directory
+from poetry_ci_image.tag.tagfile import check_tag_file
 
 
 if TYPE_CHECKING:
     from poetry_ci_image.image.assemble import Reporter
     from poetry_ci_image.registry.transfer import TransferStats
-    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def push_image(job: ImageJob, reporter: Reporter) -> PushOutcome:
 
 def _push_with_engine(job: ImageJob, reporter: Reporter, started: float) -> PushOutcome:
     """Your own Dockerfile: the engine's image of it (reused or built), pushed by the engine."""
-    from poetry_ci_image.build import existing_image
+    from poetry_ci_image.jobs.build_job import existing_image
 
     docker = job.engine()
     reference = job.resolved.reference

@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.atomic import write_atomically
 from poetry_ci_image.errors import TagFileError
+from poetry_ci_image.plumbing.atomic import write_atomically
 
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import ssl
 
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.urls import hide_credentials
+from poetry_ci_image.plumbing.urls import hide_credentials
 
 
 if TYPE_CHECKING:

@@ -23,13 +23,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
-from poetry_ci_image.atomic import write_atomically
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.image.base_files import BaseFacts
 from poetry_ci_image.image.base_files import facts_of
 from poetry_ci_image.image.base_files import scan_layers
 from poetry_ci_image.image.config import DEFAULT_PATH
 from poetry_ci_image.image.venv import BasePython
+from poetry_ci_image.plumbing.atomic import write_atomically
 from poetry_ci_image.registry.client import DOCKER_LIST
 from poetry_ci_image.registry.client import OCI_INDEX
 
@@ -37,10 +37,10 @@ from poetry_ci_image.registry.client import OCI_INDEX
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from poetry_ci_image.plan import InstallPlan
     from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.registry.registries import Registry
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Target
+    from poetry_ci_image.tag.plan import InstallPlan
 
 
 PLATFORM_FIELDS = {"linux/amd64": ("amd64", None), "linux/arm64": ("arm64", "v8")}

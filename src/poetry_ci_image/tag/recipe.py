@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from poetry_ci_image.settings import Settings
+    from poetry_ci_image.settings.merge import Settings
 
 
 # Bump when the same inputs would give other image bytes: it is in the fingerprint (a plugin

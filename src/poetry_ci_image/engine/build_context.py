@@ -15,9 +15,9 @@ import tarfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.digests import file_digest
-from poetry_ci_image.dockerfile import CONTEXT_DIR
+from poetry_ci_image.engine.dockerfile import CONTEXT_DIR
 from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.oci import file_digest
 
 
 if TYPE_CHECKING:

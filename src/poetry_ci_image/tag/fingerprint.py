@@ -23,9 +23,9 @@ from typing import Any
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from poetry_ci_image.plan import InstallPlan
-    from poetry_ci_image.recipe import ImageRecipe
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.target import Target
+    from poetry_ci_image.tag.plan import InstallPlan
+    from poetry_ci_image.tag.recipe import ImageRecipe
 
 
 # Bump when the meaning of the fingerprint changes, so that no old image keeps a tag it no longer

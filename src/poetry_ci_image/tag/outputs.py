@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.atomic import write_atomically
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.errors import TagFileError
+from poetry_ci_image.plumbing.atomic import write_atomically
 
 
 if TYPE_CHECKING:

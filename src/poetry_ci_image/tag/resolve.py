@@ -15,34 +15,34 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.fingerprint import fingerprint
-from poetry_ci_image.plan import TargetPlan
-from poetry_ci_image.plan_cache import CachedFacts
-from poetry_ci_image.plan_cache import PlanCache
-from poetry_ci_image.plan_cache import read_inputs
 from poetry_ci_image.poetry.boundary import running_poetry_version
 from poetry_ci_image.poetry.project import ProjectFacts
 from poetry_ci_image.poetry.project import global_config_file
-from poetry_ci_image.recipe import image_recipe
 from poetry_ci_image.reference import parse_image
 from poetry_ci_image.reference import parse_repository
-from poetry_ci_image.settings import resolve_settings
-from poetry_ci_image.target import DEFAULT_PLATFORM
-from poetry_ci_image.target import resolve_target
+from poetry_ci_image.settings.merge import resolve_settings
+from poetry_ci_image.settings.target import DEFAULT_PLATFORM
+from poetry_ci_image.settings.target import resolve_target
+from poetry_ci_image.tag.fingerprint import fingerprint
+from poetry_ci_image.tag.plan import TargetPlan
+from poetry_ci_image.tag.plan_cache import CachedFacts
+from poetry_ci_image.tag.plan_cache import PlanCache
+from poetry_ci_image.tag.plan_cache import read_inputs
+from poetry_ci_image.tag.recipe import image_recipe
 
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from poetry_ci_image.fingerprint import Fingerprint
-    from poetry_ci_image.plan import InstallPlan
-    from poetry_ci_image.plan_cache import ProjectInputs
     from poetry_ci_image.poetry.project import Project
-    from poetry_ci_image.recipe import ImageRecipe
     from poetry_ci_image.reference import ImageReference
-    from poetry_ci_image.settings import Options
-    from poetry_ci_image.settings import Settings
-    from poetry_ci_image.target import Target
+    from poetry_ci_image.settings.merge import Options
+    from poetry_ci_image.settings.merge import Settings
+    from poetry_ci_image.settings.target import Target
+    from poetry_ci_image.tag.fingerprint import Fingerprint
+    from poetry_ci_image.tag.plan import InstallPlan
+    from poetry_ci_image.tag.plan_cache import ProjectInputs
+    from poetry_ci_image.tag.recipe import ImageRecipe
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.fingerprint import SCHEMA_VERSION
+from poetry_ci_image.tag.fingerprint import SCHEMA_VERSION
 
 
 if TYPE_CHECKING:
-    from poetry_ci_image.resolve import Resolved
+    from poetry_ci_image.tag.resolve import Resolved
 
 
 PREFIX = "io.github.poetry-ci-image"
