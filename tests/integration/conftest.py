@@ -94,11 +94,35 @@ def docker_client(docker_host: str) -> Iterator[Any]:
     for volume in client.volumes.list():
         if volume.name not in volumes_before:
             volume.remove(force=True)
-    for image in client.images.list(all=True):
-        if str(image.id) not in images_before:
-            client.images.remove(str(image.id), force=True)
+    problems = remove_images_added(client, images_before)
     left = {str(image.id) for image in client.images.list(all=True)} - images_before
-    assert not left, f"the tests left images in the engine: {sorted(left)}"
+    if left:
+        problems.append(f"images left in the engine: {sorted(left)}")
+    assert not problems, "cleaning the engine failed:\n" + "\n".join(problems)
+
+
+def remove_images_added(client: Any, before: set[str]) -> list[str]:
+    """Remove the images that are not in `before`, children before their parents (an engine
+    refuses to remove a parent first), until none is left or a pass removes nothing; what
+    could not be removed, each said once."""
+    import docker.errors
+
+    failures: dict[str, str] = {}
+    while True:
+        added = [image for image in client.images.list(all=True) if str(image.id) not in before]
+        parents = {image.attrs.get("Parent") for image in added}
+        removed = 0
+        for image in sorted(added, key=lambda image: str(image.id) in parents):
+            try:
+                client.images.remove(str(image.id), force=True)
+                removed += 1
+                failures.pop(str(image.id), None)
+            except docker.errors.ImageNotFound:  # gone with a child removed before it
+                removed += 1
+            except docker.errors.APIError as error:
+                failures[str(image.id)] = f"{image.tags or image.id}: {error.explanation}"
+        if not added or removed == 0:
+            return list(failures.values())
 
 
 @pytest.fixture(scope="session")
