@@ -10,7 +10,6 @@ from poetry_ci_image.errors import ConfigError
 
 
 DOCKER_HUB = "docker.io"
-DOCKER_HUB_API = "registry-1.docker.io"
 
 # Docker's grammar (distribution/reference): path components, registry hosts, tags, digests.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -45,10 +44,6 @@ class ImageReference:
         if self.registry == DOCKER_HUB:
             return self.path.removeprefix("library/")
         return f"{self.registry}/{self.path}"
-
-    @property
-    def api_host(self) -> str:
-        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
 
     def with_tag(self, tag: str) -> ImageReference:
         if not _TAG.match(tag):

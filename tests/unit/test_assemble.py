@@ -23,11 +23,14 @@ from tests.support.distributions import sha256_of
 from tests.support.fake_registry import FakeRegistry
 from tests.support.fake_registry import add_base
 
-from poetry_ci_image.image.assemble import BuildSpec
 from poetry_ci_image.image.assemble import assemble_image
 from poetry_ci_image.image.build_cache import BuildCache
+from poetry_ci_image.image.spec import BuildSpec
+from poetry_ci_image.jobs.push_job import blobs_of
+from poetry_ci_image.jobs.push_job import manifests_of
 from poetry_ci_image.reference import parse_image
 from poetry_ci_image.registry.transfer import push_to_registry
+from poetry_ci_image.run import Run
 from poetry_ci_image.settings.target import Libc
 from poetry_ci_image.settings.target import Target
 from poetry_ci_image.tag.plan import Distribution
@@ -124,7 +127,8 @@ def assemble(
     )
     where.mkdir(parents=True, exist_ok=True)
     build_cache = BuildCache(cache, where)
-    return assemble_image(spec, wheels, registry, build_cache, lines or Lines(), where)
+    run = Run(lines or Lines(), registry, cache)
+    return assemble_image(spec, wheels, run, build_cache, where)
 
 
 def layer_files(registry_image: Image, index: int = -1) -> dict[str, bytes]:
@@ -295,7 +299,10 @@ def test_the_push_sends_every_blob_before_the_tag(
     target = parse_image("registry.example/team/app/ci-image:py3.11-amd64-0123456789abcdef")
     cache = BuildCache(tmp_path / "c", tmp_path / "a")
     registry.calls.clear()
-    stats = push_to_registry(image, target, ["latest"], registry, cache, Lines().status, print)
+    tags = ["py3.11-amd64-0123456789abcdef", "latest"]
+    stats = push_to_registry(
+        blobs_of(image, cache), manifests_of(image, tags), target, registry, Lines()
+    )
     assert (stats.mounted, stats.copied, stats.present) == (1, 0, 0)
     assert stats.uploaded == len(image.platforms[0].layers) + 1
     puts = [call for call in registry.calls if call.startswith("PUT manifest")]
@@ -306,7 +313,9 @@ def test_the_push_sends_every_blob_before_the_tag(
     assert registry.calls.index(puts[0]) > max(
         i for i, call in enumerate(registry.calls) if call.startswith(("PUT blob", "MOUNT"))
     )
-    again = push_to_registry(image, target, [], registry, cache, Lines().status, print)
+    again = push_to_registry(
+        blobs_of(image, cache), manifests_of(image, tags[:1]), target, registry, Lines()
+    )
     assert (again.uploaded, again.mounted, again.present) == (0, 0, stats.uploaded + 1)
 
 
@@ -331,9 +340,8 @@ def test_a_musl_target_on_an_alpine_like_base(tmp_path: Path) -> None:
         epoch=0,
         labels={},
     )
-    image = assemble_image(
-        spec, Wheels(directory), registry, BuildCache(None, tmp_path), Lines(), tmp_path
-    )
+    run = Run(Lines(), registry, None)
+    image = assemble_image(spec, Wheels(directory), run, BuildCache(None, tmp_path), tmp_path)
     config = json.loads(image.platforms[0].config)
     assert config["config"]["Labels"]["io.github.poetry-ci-image.target"] == (
         "CPython 3.11 on linux/amd64 (musl 1.2)"

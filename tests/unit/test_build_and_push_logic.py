@@ -19,10 +19,11 @@ from tests.support.projects import resolve_project
 
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.errors import TagFileError
-from poetry_ci_image.jobs.build_job import ImageJob
 from poetry_ci_image.jobs.build_job import build_image
+from poetry_ci_image.jobs.image_job import ImageJob
 from poetry_ci_image.jobs.push_job import push_image
 from poetry_ci_image.poetry.project import Project
+from poetry_ci_image.run import Run
 from poetry_ci_image.settings.merge import Options
 from poetry_ci_image.tag.labels import FINGERPRINT_LABEL
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from poetry.poetry import Poetry
 
     from poetry_ci_image.engine.docker import Engine
-    from poetry_ci_image.engine.docker import OnLine
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.registry.credentials import Credentials
     from poetry_ci_image.tag.resolve import Resolved
 
@@ -62,7 +63,7 @@ class FakeEngine:
         return self.labelled.get(value)
 
     def build(
-        self, context: Path, reference: str, build_args: Mapping[str, str], on_line: OnLine
+        self, context: Path, reference: str, build_args: Mapping[str, str], reporter: Reporter
     ) -> str:
         raise AssertionError("nothing may be built here")
 
@@ -73,12 +74,10 @@ class FakeEngine:
     def layers_of(self, image: str) -> frozenset[str]:
         raise AssertionError("nothing may be loaded here")
 
-    def load(self, archive: Iterator[bytes], on_line: OnLine) -> None:
+    def load(self, archive: Iterator[bytes], reporter: Reporter) -> None:
         raise AssertionError("nothing may be loaded here")
 
-    def push(
-        self, reference: str, credentials: Credentials | None, on_status: Callable[[str], None]
-    ) -> None:
+    def push(self, reference: str, credentials: Credentials | None, reporter: Reporter) -> None:
         self.calls.append(f"push {reference}")
 
 
@@ -113,20 +112,17 @@ def unloaded(resolved: Resolved) -> Project:
 
 
 def job(
-    resolved: Resolved,
-    engine: Callable[[], Engine] = no_engine,
-    registry: FakeRegistry | None = None,
-    extra_tags: tuple[str, ...] = (),
+    resolved: Resolved, engine: Callable[[], Engine] = no_engine, extra_tags: tuple[str, ...] = ()
 ) -> ImageJob:
-    """The work of a command, with Poetry, the engine and the registry behind fakes."""
+    """The work of a command, with Poetry and the engine behind fakes."""
     return ImageJob(
-        project=unloaded(resolved),
-        resolved=resolved,
-        engine=engine,
-        registries=registry or FakeRegistry(),
-        cache_root=None,
-        extra_tags=extra_tags,
+        project=unloaded(resolved), resolved=resolved, engine=engine, extra_tags=extra_tags
     )
+
+
+def run(lines: Lines, registry: FakeRegistry | None = None) -> Run:
+    """The run's context: lines reported to `lines`, the fake registry, no cache."""
+    return Run(lines, registry or FakeRegistry(), None)
 
 
 def test_build_does_nothing_when_the_engine_has_the_image(resolved: Resolved) -> None:
@@ -134,7 +130,7 @@ def test_build_does_nothing_when_the_engine_has_the_image(resolved: Resolved) ->
     reference = str(resolved.reference)
     engine = FakeEngine(images={reference: "sha256:aaa"})
     lines = Lines()
-    outcome = build_image(job(resolved, lambda: engine, extra_tags=("latest",)), lines)
+    outcome = build_image(job(resolved, lambda: engine, extra_tags=("latest",)), run(lines))
     assert outcome.built is False
     assert lines.status_lines == [f"{reference} is already in the Docker engine; nothing to build."]
     assert engine.calls == [f"has_image {reference}", f"tag {reference} {REPOSITORY}:latest"]
@@ -143,7 +139,7 @@ def test_build_does_nothing_when_the_engine_has_the_image(resolved: Resolved) ->
 def test_build_reuses_an_image_of_the_same_fingerprint(resolved: Resolved) -> None:
     """Another name, same fingerprint label (e.g. another registry): tag it, build nothing."""
     engine = FakeEngine(labelled={resolved.fingerprint.digest: "sha256:bbbbbbbbbbbbbbbbbbbbbbbb"})
-    outcome = build_image(job(resolved, lambda: engine), Lines())
+    outcome = build_image(job(resolved, lambda: engine), run(Lines()))
     assert outcome.built is False
     assert engine.images == {str(resolved.reference): "sha256:bbbbbbbbbbbbbbbbbbbbbbbb"}
 
@@ -156,7 +152,7 @@ def test_an_engine_build_of_several_platforms_is_refused(tmp_path: Path) -> None
     )
     resolved = resolve_project(project, options)
     with pytest.raises(ConfigError) as raised:
-        build_image(job(resolved), Lines())
+        build_image(job(resolved), run(Lines()))
     assert raised.value.message == (
         "A Docker engine holds one platform per image, and several are configured "
         "(linux/amd64, linux/arm64)."
@@ -169,7 +165,7 @@ def test_push_is_one_registry_question_when_the_tag_exists(resolved: Resolved) -
     registry = FakeRegistry()
     registry.manifests[(reference.path, str(reference.tag))] = (b"{}", "application/json")
     lines = Lines()
-    outcome = push_image(job(resolved, registry=registry), lines)
+    outcome = push_image(job(resolved), run(lines, registry))
     assert outcome.pushed is False
     assert registry.calls == [f"HEAD manifest {reference.path}:{reference.tag}"]
     assert lines.status_lines == [
@@ -186,6 +182,6 @@ def test_push_refuses_a_tag_file_that_records_another_image(tmp_path: Path) -> N
     )
     registry = FakeRegistry()
     with pytest.raises(TagFileError) as raised:
-        push_image(job(resolved, registry=registry), Lines())
+        push_image(job(resolved), run(Lines(), registry))
     assert raised.value.hint == "Run `poetry image tag` and commit ci-image.env. Then push again."
     assert registry.calls == []

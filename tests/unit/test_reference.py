@@ -7,6 +7,7 @@ import pytest
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.reference import parse_repository
 from poetry_ci_image.registry.client import base_url
+from poetry_ci_image.registry.registries import Registries
 
 
 @pytest.mark.parametrize(
@@ -26,9 +27,11 @@ from poetry_ci_image.registry.client import base_url
     ],
 )
 def test_parse_repository(name: str, registry: str, path: str, api_host: str) -> None:
-    """The registry host is the first component when it looks like a host."""
+    """The registry host is the first component when it looks like a host; Docker Hub's API
+    answers at its own host."""
     reference = parse_repository(name)
-    assert (reference.registry, reference.path, reference.api_host) == (registry, path, api_host)
+    api = Registries({}).api_host(reference.registry)
+    assert (reference.registry, reference.path, api) == (registry, path, api_host)
     assert str(reference.with_tag("t1")) == f"{name}:t1"
 
 

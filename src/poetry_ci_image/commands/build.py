@@ -33,8 +33,9 @@ class BuildCommand(ImageCommand):
     def perform(self) -> int:
         from poetry_ci_image.jobs.build_job import build_image
 
+        run = self.run_context()
         output = self.option("output")
-        outcome = build_image(self.image_job(), self, Path(output) if output else None)
+        outcome = build_image(self.image_job(run), run, Path(output) if output else None)
         if outcome.built:
             where = f" to {output}" if output else ""
             self.status(f"Built {outcome.reference}{where} in {outcome.seconds:.1f} s.")

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from cleo.io.inputs.option import Option
     from poetry.poetry import Poetry
 
-    from poetry_ci_image.jobs.build_job import ImageJob
+    from poetry_ci_image.jobs.image_job import ImageJob
     from poetry_ci_image.poetry.project import Project
+    from poetry_ci_image.run import Run
     from poetry_ci_image.tag.resolve import Resolved
 
 
@@ -162,34 +163,42 @@ class ImageCommand(Command):
         )
         return poetry_project.Project(root, lambda: self.poetry)
 
-    def resolve(self, project: Project | None = None) -> Resolved:
+    def run_context(self) -> Run:
+        """This run's context: the command reports, the real registries, Poetry's cache (none
+        with `poetry --no-cache`)."""
         from poetry_ci_image.poetry.project import cache_directory
+        from poetry_ci_image.registry.registries import Registries
+        from poetry_ci_image.run import Run
+
+        no_cache = self.io.input.has_option("no-cache") and self.io.input.option("no-cache")
+        return Run(
+            reporter=self,
+            registries=Registries(os.environ, self),
+            cache_root=None if no_cache else cache_directory() / "ci-image",
+        )
+
+    def resolve(self, run: Run, project: Project | None = None) -> Resolved:
+        """The lock resolved to its image reference (the tag half), for this command's options."""
         from poetry_ci_image.tag.plan_cache import PlanCache
         from poetry_ci_image.tag.resolve import resolve
 
-        cache = PlanCache(None if self._no_cache() else cache_directory() / "ci-image" / "plans")
-        return resolve(project or self.project(), self.given_options(), os.environ, cache)
+        cache = PlanCache(None if run.cache_root is None else run.cache_root / "plans")
+        with run.timeline.step("resolve the lock to its tag"):
+            return resolve(project or self.project(), self.given_options(), os.environ, cache)
 
-    def image_job(self) -> ImageJob:
-        """What `build` and `push` work on: the project, resolved, with the real seams."""
+    def image_job(self, run: Run) -> ImageJob:
+        """What `build` and `push` work on: the project, resolved, with the real engine."""
         from poetry_ci_image.engine.docker import DockerEngine
-        from poetry_ci_image.jobs.build_job import ImageJob
-        from poetry_ci_image.poetry.project import cache_directory
-        from poetry_ci_image.registry.registries import Registries
+        from poetry_ci_image.jobs.image_job import ImageJob
 
         project = self.project()
         return ImageJob(
             project=project,
-            resolved=self.resolve(project),
+            resolved=self.resolve(run, project),
             engine=lambda: DockerEngine(os.environ),
-            registries=Registries(os.environ, self.detail),
-            cache_root=None if self._no_cache() else cache_directory() / "ci-image",
             extra_tags=tuple(self.option("tag") or ()),
             force=bool(self.option("force")),
         )
-
-    def _no_cache(self) -> bool:
-        return bool(self.io.input.has_option("no-cache") and self.io.input.option("no-cache"))
 
     def out(self, text: str) -> None:
         """The command's result, on stdout."""

@@ -21,7 +21,8 @@ class PushCommand(ImageCommand):
     def perform(self) -> int:
         from poetry_ci_image.jobs.push_job import push_image
 
-        outcome = push_image(self.image_job(), self)
+        run = self.run_context()
+        outcome = push_image(self.image_job(run), run)
         if outcome.pushed:
             self.status(f"Pushed {outcome.reference} in {outcome.seconds:.1f} s.")
         self.out(outcome.reference)

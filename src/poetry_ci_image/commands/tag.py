@@ -44,7 +44,7 @@ Errors exit 2.
 """
 
     def perform(self) -> int:
-        resolved = self.resolve()
+        resolved = self.resolve(self.run_context())
         if self.option("check") or self.option("remote"):
             return self._check(resolved)
         if self.option("json"):
@@ -84,15 +84,7 @@ Errors exit 2.
                 return 1
             self.status(f"{check.name} is up to date.")
         if self.option("remote"):
-            from poetry_ci_image.registry.client import RegistryClient
-            from poetry_ci_image.registry.credentials import find_credentials
-
-            registry = RegistryClient(
-                reference.registry,
-                find_credentials(reference.registry, os.environ),
-                api_host=reference.api_host,
-                notify=self.detail,
-            )
+            registry = self.run_context().registries.open(reference.registry)
             if registry.manifest_digest(reference.path, str(reference.tag)) is None:
                 self.status(f"{reference} is not in the registry.")
                 self.status("Run `poetry image push` to build and push it.")
@@ -107,7 +99,7 @@ def describe(resolved: Resolved) -> dict[str, Any]:
     from poetry_ci_image.tag.fingerprint import SCHEMA_VERSION
 
     settings = resolved.settings
-    reference = str(resolved.reference) if settings.repository else None
+    reference = str(resolved.image) if resolved.image else None
     return {
         "reference": reference,
         "repository": settings.repository,

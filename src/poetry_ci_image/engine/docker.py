@@ -20,15 +20,14 @@ from poetry_ci_image.errors import RegistryError
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from collections.abc import Iterator
     from collections.abc import Mapping
     from pathlib import Path
 
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.registry.credentials import Credentials
 
     BuildArgs = Mapping[str, str]
-    OnLine = Callable[[str], None]
 
 
 LOG_TAIL_LINES = 25
@@ -43,9 +42,11 @@ class Engine(Protocol):
         """The ID of an image carrying the label `label=value`, if the engine has one."""
         ...
 
-    def build(self, context: Path, reference: str, build_args: BuildArgs, on_line: OnLine) -> str:
+    def build(
+        self, context: Path, reference: str, build_args: BuildArgs, reporter: Reporter
+    ) -> str:
         """Build the tar `context` (with the engine's default network) as `reference`; return
-        the image ID."""
+        the image ID. Each step's line is a status, the rest of the log detail."""
         ...
 
     def tag(self, image: str, reference: str) -> None: ...
@@ -54,7 +55,7 @@ class Engine(Protocol):
         """The diff_ids of `image` (an ID or a reference) if the engine has it, else none."""
         ...
 
-    def load(self, archive: Iterator[bytes], on_line: Callable[[str], None]) -> None:
+    def load(self, archive: Iterator[bytes], reporter: Reporter) -> None:
         """`docker load` of a docker-archive stream."""
         ...
 
@@ -62,7 +63,7 @@ class Engine(Protocol):
         self,
         reference: str,
         credentials: Credentials | None,
-        on_status: Callable[[str], None],
+        reporter: Reporter,
     ) -> None: ...
 
 
@@ -99,7 +100,9 @@ class DockerEngine:
             raise EngineError(f"The Docker engine failed to list images: {error}") from None
         return str(images[0]["Id"]) if images else None
 
-    def build(self, context: Path, reference: str, build_args: BuildArgs, on_line: OnLine) -> str:
+    def build(
+        self, context: Path, reference: str, build_args: BuildArgs, reporter: Reporter
+    ) -> str:
         import docker.errors
 
         tail: deque[str] = deque(maxlen=LOG_TAIL_LINES)
@@ -125,7 +128,9 @@ class DockerEngine:
                             tail.append(line)
                             if _STEP.match(line):
                                 step = line
-                            on_line(line)
+                                reporter.status(f"  {line}")
+                            else:
+                                reporter.detail(f"    {line}")
                     if "aux" in event and isinstance(event["aux"], dict):
                         image_id = str(event["aux"].get("ID", image_id))
                     if "error" in event:
@@ -158,7 +163,7 @@ class DockerEngine:
             raise EngineError(f"The Docker engine failed to inspect {image}: {error}") from None
         return frozenset(inspected.get("RootFS", {}).get("Layers") or ())
 
-    def load(self, archive: Iterator[bytes], on_line: Callable[[str], None]) -> None:
+    def load(self, archive: Iterator[bytes], reporter: Reporter) -> None:
         import docker.errors
 
         try:
@@ -169,7 +174,7 @@ class DockerEngine:
                         "Check the engine's log (`docker info`, the daemon's journal).",
                     )
                 if event.get("stream"):
-                    on_line(str(event["stream"]).strip())
+                    reporter.detail(str(event["stream"]).strip())
         except docker.errors.DockerException as error:
             raise EngineError(
                 f"The Docker engine refused to load the image: {error}",
@@ -189,7 +194,7 @@ class DockerEngine:
         self,
         reference: str,
         credentials: Credentials | None,
-        on_status: Callable[[str], None],
+        reporter: Reporter,
     ) -> None:
         import docker.errors
 
@@ -210,7 +215,7 @@ class DockerEngine:
                 # One line per layer and state, not per progress tick.
                 if status and last.get(layer) != status:
                     last[layer] = status
-                    on_status(f"{layer}: {status}" if layer else status)
+                    reporter.detail(f"{layer}: {status}" if layer else status)
         except docker.errors.DockerException as error:
             raise RegistryError(
                 f"Pushing {reference} failed: {error}", _push_hint(str(error), reference)

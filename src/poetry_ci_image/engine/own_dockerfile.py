@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from poetry_ci_image.engine.docker import Engine
-    from poetry_ci_image.image.assemble import Reporter
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.tag.resolve import Resolved
 
@@ -67,15 +67,13 @@ def build_with_engine(
     with ThreadPoolExecutor(max_workers=1) as background:
         # Poetry's own wheels (a download the first time) come meanwhile.
         poetry_download = (
-            background.submit(poetry_wheels, target, reporter.status)
-            if settings.poetry_in_image
-            else None
+            background.submit(poetry_wheels, target, reporter) if settings.poetry_in_image else None
         )
         fetched = fetch_distributions(
             project.poetry,
             plan.packages,
             target,
-            reporter.detail,
+            reporter,
             build_sdists=False,
             workdir=workdir,
         )
@@ -95,15 +93,8 @@ def build_with_engine(
     assert resolved.recipe.dockerfile is not None
     context = write_context(with_labels(resolved.recipe.dockerfile, labels), contents, workdir)
     reporter.status(f"Building {references[0]}")
-
-    def on_line(line: str) -> None:
-        if line.startswith("Step "):
-            reporter.status(f"  {line}")
-        else:
-            reporter.detail(f"    {line}")
-
     # With the engine's default network: your Dockerfile may apt-get install.
-    image_id = engine.build(context, references[0], build_args(resolved), on_line)
+    image_id = engine.build(context, references[0], build_args(resolved), reporter)
     for extra in references[1:]:
         engine.tag(image_id, extra)
     return image_id

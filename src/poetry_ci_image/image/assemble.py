@@ -16,19 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from typing import Protocol
 
 from poetry_ci_image.image.base_image import base_facts
 from poetry_ci_image.image.base_image import check_base
 from poetry_ci_image.image.base_image import resolve_base
-from poetry_ci_image.image.config import OCI_INDEX
-from poetry_ci_image.image.config import OCI_MANIFEST
 from poetry_ci_image.image.config import AddedLayer
-from poetry_ci_image.image.config import digest_of
 from poetry_ci_image.image.config import image_config
 from poetry_ci_image.image.config import image_index
 from poetry_ci_image.image.config import image_manifest
 from poetry_ci_image.image.layer_writer import LayerWriter
+from poetry_ci_image.oci import OCI_INDEX
+from poetry_ci_image.oci import OCI_MANIFEST
+from poetry_ci_image.oci import digest_of
 from poetry_ci_image.tag.labels import BASE_DIGEST_LABEL
 from poetry_ci_image.tag.labels import TARGET_LABEL
 from poetry_ci_image.tag.recipe import POETRY_HOME
@@ -36,39 +35,18 @@ from poetry_ci_image.tag.recipe import VENV
 
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from pathlib import Path
 
     from poetry_ci_image.image.base_image import BaseImage
-    from poetry_ci_image.image.base_image import Descriptor
     from poetry_ci_image.image.build_cache import BuildCache
     from poetry_ci_image.image.layer_writer import Sources
+    from poetry_ci_image.image.spec import BuildSpec
     from poetry_ci_image.image.tarball import LayerBlob
     from poetry_ci_image.image.venv import BasePython
-    from poetry_ci_image.reference import ImageReference
-    from poetry_ci_image.registry.registries import RegistryOpener
+    from poetry_ci_image.oci import Descriptor
+    from poetry_ci_image.run import Run
     from poetry_ci_image.settings.target import Target
     from poetry_ci_image.tag.plan import TargetPlan
-
-
-class Reporter(Protocol):
-    def status(self, message: str) -> None:
-        """A line a person follows the work by."""
-
-    def detail(self, message: str) -> None:
-        """A line shown with -v only."""
-
-
-@dataclass(frozen=True)
-class BuildSpec:
-    """Every input of the image, as plain values (from `resolve.Resolved`)."""
-
-    platforms: tuple[TargetPlan, ...]
-    base: ImageReference
-    poetry_version: str | None  # None: Poetry stays out
-    layers: int
-    epoch: int
-    labels: Mapping[str, str]  # the same on every platform's image
 
 
 @dataclass(frozen=True)
@@ -115,23 +93,20 @@ class Image:
 
 
 def assemble_image(
-    spec: BuildSpec,
-    sources: Sources,
-    registries: RegistryOpener,
-    cache: BuildCache,
-    reporter: Reporter,
-    workdir: Path,
+    spec: BuildSpec, sources: Sources, run: Run, cache: BuildCache, workdir: Path
 ) -> Image:
     """The image of `spec`: every check of the base first, then the layers, then the config."""
-    registry = registries.open(spec.base.registry)
+    registry = run.registries.open(spec.base.registry)
     bases: list[tuple[TargetPlan, BaseImage, BasePython]] = []
     for build in spec.platforms:
         platform = build.target.platform
-        reporter.status(f"Reading the base image {spec.base} for {platform}")
-        base = resolve_base(registry, spec.base, platform)
-        facts = base_facts(base, registry, cache.root / "bases", reporter.status)
+        run.reporter.status(f"Reading the base image {spec.base} for {platform}")
+        with run.timeline.step("read the base image's manifest and config"):
+            base = resolve_base(registry, spec.base, platform)
+        with run.timeline.step("read the base image's files"):
+            facts = base_facts(base, registry, cache.root / "bases", run.reporter)
         bases.append((build, base, check_base(base, facts, build.target, build.plan)))
-    writer = LayerWriter(spec, sources, cache, reporter, workdir, registries.cancelled)
+    writer = LayerWriter(spec, sources, cache, run, workdir)
     images = [_platform_image(spec, writer, build, base, python) for build, base, python in bases]
     cache.prune()
     index = None
@@ -153,7 +128,7 @@ def _platform_image(
     }
     path_append = [f"{POETRY_HOME}/bin"] if spec.poetry_version else []
     config = image_config(
-        base,
+        base.config,
         added,
         env={"VIRTUAL_ENV": VENV},
         path_prepend=[f"{VENV}/bin"],

@@ -29,31 +29,22 @@ from poetry_ci_image.image.base_files import facts_of
 from poetry_ci_image.image.base_files import scan_layers
 from poetry_ci_image.image.config import DEFAULT_PATH
 from poetry_ci_image.image.venv import BasePython
+from poetry_ci_image.oci import INDEX_TYPES
+from poetry_ci_image.oci import PLATFORM_FIELDS
+from poetry_ci_image.oci import Descriptor
 from poetry_ci_image.plumbing.atomic import write_atomically
-from poetry_ci_image.registry.client import DOCKER_LIST
-from poetry_ci_image.registry.client import OCI_INDEX
+from poetry_ci_image.plumbing.progress import SILENT
+from poetry_ci_image.plumbing.progress import size_text
 
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.registry.registries import Registry
     from poetry_ci_image.settings.target import Target
     from poetry_ci_image.tag.plan import InstallPlan
-
-
-PLATFORM_FIELDS = {"linux/amd64": ("amd64", None), "linux/arm64": ("arm64", "v8")}
-
-
-@dataclass(frozen=True)
-class Descriptor:
-    media_type: str
-    digest: str
-    size: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
 
 
 @dataclass(frozen=True)
@@ -76,7 +67,7 @@ def resolve_base(registry: Registry, reference: ImageReference, platform: str) -
     """The base's manifest for `platform` (picked from an index), its config and layers."""
     manifest = registry.get_manifest(reference.path, reference.reference)
     document = _json(manifest.body, f"the manifest of {reference}")
-    if manifest.media_type in (OCI_INDEX, DOCKER_LIST) or "manifests" in document:
+    if manifest.media_type in INDEX_TYPES or "manifests" in document:
         chosen = _pick_platform(document, platform, reference)
         manifest = registry.get_manifest(reference.path, chosen)
         document = _json(manifest.body, f"the {platform} manifest of {reference}")
@@ -132,7 +123,7 @@ def _json(body: bytes, what: str) -> dict[str, Any]:
 
 
 def base_facts(
-    base: BaseImage, registry: Registry, cache: Path | None, notify: Any = None
+    base: BaseImage, registry: Registry, cache: Path | None, reporter: Reporter = SILENT
 ) -> BaseFacts:
     """The facts of the base's files, from the cache or by streaming its layers once."""
     cached_file = cache / f"{base.digest.replace(':', '-')}.json" if cache else None
@@ -143,9 +134,8 @@ def base_facts(
             cached = None
         if cached is not None:
             return cached
-    if notify is not None:
-        size = sum(layer.size for layer in base.layers) / 1e6
-        notify(f"Reading the files of {base.reference} ({size:.0f} MB, once per base digest)")
+    size = size_text(sum(layer.size for layer in base.layers))
+    reporter.status(f"Reading the files of {base.reference} ({size}, once per base digest)")
     path = base.env.get("PATH", DEFAULT_PATH)
     files = scan_layers(
         registry.stream_blob(base.reference.path, layer.digest) for layer in base.layers

@@ -1,9 +1,7 @@
 """The image's documents: its config, its manifest, and (for several platforms) an index.
 
-Plain values in, canonical JSON bytes out (sorted keys, no spaces), so the same inputs give the
-same digests. OCI media types throughout, which Docker 20.10+, containerd, and the registries of
-GitLab, GitHub and distribution all accept; a Docker-typed base layer is listed with its OCI
-type (the bytes are the same).
+Plain values in, canonical JSON bytes out (sorted keys, no spaces: oci.py), so the same inputs
+give the same digests; OCI media types throughout.
 
 The config is the base's, with:
 - `VIRTUAL_ENV` and `PATH` (the venv's bin first; Poetry's last) set;
@@ -15,8 +13,6 @@ The config is the base's, with:
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,24 +20,24 @@ from datetime import timezone
 from typing import TYPE_CHECKING
 from typing import Any
 
+from poetry_ci_image.oci import OCI_CONFIG
+from poetry_ci_image.oci import OCI_INDEX
+from poetry_ci_image.oci import OCI_LAYER_GZIP
+from poetry_ci_image.oci import OCI_LAYER_TYPES
+from poetry_ci_image.oci import OCI_MANIFEST
+from poetry_ci_image.oci import canonical
+from poetry_ci_image.oci import digest_of
+from poetry_ci_image.oci import platform_fields
+
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from collections.abc import Sequence
 
-    from poetry_ci_image.image.base_image import BaseImage
-    from poetry_ci_image.image.base_image import Descriptor
+    from poetry_ci_image.oci import Descriptor
 
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-_OCI_LAYER_TYPES = {
-    "application/vnd.docker.image.rootfs.diff.tar.gzip": OCI_LAYER_GZIP,
-    "application/vnd.docker.image.rootfs.diff.tar": "application/vnd.oci.image.layer.v1.tar",
-}
 
 
 @dataclass(frozen=True)
@@ -54,20 +50,12 @@ class AddedLayer:
     comment: str
 
 
-def canonical(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def timestamp(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def image_config(
-    base: BaseImage,
+    base_config: Mapping[str, Any],
     layers: Sequence[AddedLayer],
     *,
     env: Mapping[str, str],
@@ -76,7 +64,8 @@ def image_config(
     labels: Mapping[str, str],
     epoch: int,
 ) -> bytes:
-    config = copy.deepcopy(base.config)
+    """The base's config (`base_config`, as its registry gave it) with the plugin's layers."""
+    config = copy.deepcopy(dict(base_config))
     inner = config.setdefault("config", {})
     variables = dict(item.partition("=")[::2] for item in inner.get("Env") or ())
     base_path = variables.get("PATH", DEFAULT_PATH)
@@ -110,7 +99,7 @@ def image_manifest(
             "layers": [
                 *(
                     {
-                        "mediaType": _OCI_LAYER_TYPES.get(item.media_type, item.media_type),
+                        "mediaType": OCI_LAYER_TYPES.get(item.media_type, item.media_type),
                         "digest": item.digest,
                         "size": item.size,
                     }
@@ -127,20 +116,13 @@ def image_manifest(
 
 def image_index(manifests: Sequence[tuple[bytes, str]]) -> bytes:
     """An index of `(manifest, platform)` pairs, platforms as "linux/arm64"."""
-    from poetry_ci_image.image.base_image import PLATFORM_FIELDS
-
-    entries = []
-    for manifest, platform in manifests:
-        architecture, variant = PLATFORM_FIELDS[platform]
-        fields = {"os": "linux", "architecture": architecture}
-        if variant:
-            fields["variant"] = variant
-        entries.append(
-            {
-                "mediaType": OCI_MANIFEST,
-                "digest": digest_of(manifest),
-                "size": len(manifest),
-                "platform": fields,
-            }
-        )
+    entries = [
+        {
+            "mediaType": OCI_MANIFEST,
+            "digest": digest_of(manifest),
+            "size": len(manifest),
+            "platform": platform_fields(platform),
+        }
+        for manifest, platform in manifests
+    ]
     return canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries})

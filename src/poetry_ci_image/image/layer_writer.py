@@ -29,6 +29,7 @@ from poetry_ci_image.image.layers import resolve_overlaps
 from poetry_ci_image.image.tarball import LEVEL
 from poetry_ci_image.image.venv import venv_skeleton
 from poetry_ci_image.oci import file_digest
+from poetry_ci_image.plumbing.progress import size_text
 from poetry_ci_image.tag.recipe import BUILDER_FORMAT
 from poetry_ci_image.tag.recipe import POETRY_HOME
 from poetry_ci_image.tag.recipe import VENV
@@ -40,13 +41,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from poetry_ci_image.image.assemble import BuildSpec
-    from poetry_ci_image.image.assemble import Reporter
     from poetry_ci_image.image.build_cache import BuildCache
     from poetry_ci_image.image.files import PackageFiles
+    from poetry_ci_image.image.spec import BuildSpec
     from poetry_ci_image.image.tarball import Entry
     from poetry_ci_image.image.tarball import LayerBlob
     from poetry_ci_image.image.venv import BasePython
+    from poetry_ci_image.run import Run
     from poetry_ci_image.settings.target import Target
     from poetry_ci_image.tag.plan import PlannedPackage
     from poetry_ci_image.tag.plan import TargetPlan
@@ -72,20 +73,14 @@ class LayerWriter:
     """Writes (or finds in the cache) every layer of every platform, sharing what is the same."""
 
     def __init__(
-        self,
-        spec: BuildSpec,
-        sources: Sources,
-        cache: BuildCache,
-        reporter: Reporter,
-        workdir: Path,
-        cancelled: threading.Event,
+        self, spec: BuildSpec, sources: Sources, cache: BuildCache, run: Run, workdir: Path
     ) -> None:
         self.spec = spec
         self.sources = sources
         self.cache = cache
-        self.reporter = reporter
+        self.run = run
+        self.reporter = run.reporter
         self.workdir = workdir
-        self.cancelled = cancelled
         self._staged: dict[str, PackageFiles] = {}  # by wheel key
         self._lock = threading.Lock()
 
@@ -105,10 +100,11 @@ class LayerWriter:
             try:
                 dependencies = self._dependency_layers(build, target.python_minor)
             except BaseException:
-                self.cancelled.set()
+                self.run.cancelled.set()
                 raise
             if poetry is not None:
-                layers += poetry.result()
+                with self.run.timeline.step("wait for Poetry's layers"):
+                    layers += poetry.result()
         return layers + dependencies
 
     # The skeleton and Poetry ------------------------------------------------------------------
@@ -132,7 +128,8 @@ class LayerWriter:
     def _poetry_layers(self, target: Target) -> list[tuple[LayerBlob, str]]:
         """Poetry's venv: its pure-Python distributions in one layer (the same on every
         platform, so written and sent once), its compiled ones in another."""
-        wheels = sorted(self.sources.poetry_wheels(target), key=lambda path: path.name)
+        with self.run.timeline.step("fetch Poetry's wheels for the image", track="poetry"):
+            wheels = sorted(self.sources.poetry_wheels(target), key=lambda path: path.name)
         pure = [wheel for wheel in wheels if wheel.name.endswith("-none-any.whl")]
         native = [wheel for wheel in wheels if wheel not in pure]
         installed: dict[str, list[Entry]] = {}
@@ -151,11 +148,12 @@ class LayerWriter:
             )
             blob = self.cache.layer(key)
             if blob is None:
-                if not installed:
-                    installed = self._install_poetry(wheels, target)
-                entries = [e for wheel in part_wheels for e in installed[wheel.name]]
-                blob = self.cache.write_layer(key, entries, self.spec.epoch)
-            self.reporter.detail(f"layer Poetry ({part}): {_size(blob.size)}")
+                with self.run.timeline.step("write Poetry's layers", track="poetry"):
+                    if not installed:
+                        installed = self._install_poetry(wheels, target)
+                    entries = [e for wheel in part_wheels for e in installed[wheel.name]]
+                    blob = self.cache.write_layer(key, entries, self.spec.epoch)
+            self.reporter.detail(f"layer Poetry ({part}): {size_text(blob.size)}")
             comment = f"Poetry {self.spec.poetry_version} in {POETRY_HOME}: {part} distributions"
             layers.append((blob, comment))
         return layers
@@ -234,11 +232,12 @@ class LayerWriter:
                 entries += [entry for entry in staged.entries if entry.path not in dropped]
             return self.cache.write_layer(key, entries, self.spec.epoch)
 
-        blobs = self._parallel(layer_of, groups)
+        with self.run.timeline.step("write the dependency layers"):
+            blobs = self._parallel(layer_of, groups)
         result = []
         for group, blob in zip(groups, blobs, strict=True):
             names = ", ".join(f"{name} {packages[name].version}" for name in group.packages)
-            self.reporter.detail(f"layer {group.key}: {_size(blob.size)}: {names}")
+            self.reporter.detail(f"layer {group.key}: {size_text(blob.size)}: {names}")
             comment = names if group.key.startswith("own:") else f"{group.key}: {names}"
             result.append((blob, comment))
         return result
@@ -254,7 +253,8 @@ class LayerWriter:
             f"Fetching {len(needed)} locked distribution{'' if len(needed) == 1 else 's'}"
             f" for {target.describe()}"
         )
-        wheels = self.sources.wheels(needed, target)
+        with self.run.timeline.step("fetch the locked files"):
+            wheels = self.sources.wheels(needed, target)
 
         def stage(package: PlannedPackage) -> PackageFiles:
             url = direct_url(package)
@@ -269,7 +269,9 @@ class LayerWriter:
             self.cache.store_file_list(keys[package.name], installed)
             return installed
 
-        for package, installed in zip(needed, self._parallel(stage, needed), strict=True):
+        with self.run.timeline.step("install them on the host"):
+            staged = self._parallel(stage, needed)
+        for package, installed in zip(needed, staged, strict=True):
             with self._lock:
                 self._staged[keys[package.name]] = installed
 
@@ -280,7 +282,7 @@ class LayerWriter:
             try:
                 return list(pool.map(work, items))
             except BaseException:
-                self.cancelled.set()
+                self.run.cancelled.set()
                 raise
 
 
@@ -313,7 +315,3 @@ def _native(package: PlannedPackage) -> bool:
     if package.distribution is None or not package.distribution.filename.endswith(".whl"):
         return False
     return not package.distribution.filename.endswith("-none-any.whl")
-
-
-def _size(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"

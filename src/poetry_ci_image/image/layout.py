@@ -20,12 +20,14 @@ import tarfile
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.image.config import canonical
-from poetry_ci_image.image.config import digest_of
+from poetry_ci_image.oci import OCI_INDEX
+from poetry_ci_image.oci import canonical
+from poetry_ci_image.oci import digest_of
+from poetry_ci_image.oci import file_chunks
+from poetry_ci_image.plumbing.progress import size_text
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from collections.abc import Iterable
     from collections.abc import Iterator
     from collections.abc import Sequence
@@ -34,30 +36,25 @@ if TYPE_CHECKING:
     from poetry_ci_image.image.assemble import Image
     from poetry_ci_image.image.assemble import PlatformImage
     from poetry_ci_image.image.build_cache import BuildCache
-    from poetry_ci_image.registry.registries import RegistryOpener
+    from poetry_ci_image.run import Run
 
 
 def fetch_base_layers(
-    platform: PlatformImage,
-    registries: RegistryOpener,
-    cache: BuildCache,
-    on_status: Callable[[str], None] | None = None,
-    skip: frozenset[str] = frozenset(),
+    platform: PlatformImage, run: Run, cache: BuildCache, skip: frozenset[str] = frozenset()
 ) -> dict[str, Path]:
     """The base's layers as files in the build cache (downloaded once), by digest; `skip` names
     diff_ids the target already has, whose layers are not needed."""
     base = platform.base
-    registry = registries.open(base.reference.registry)
+    registry = run.registries.open(base.reference.registry)
     diff_ids = base.config.get("rootfs", {}).get("diff_ids", [])
     files: dict[str, Path] = {}
     for layer, diff_id in zip(base.layers, diff_ids, strict=False):
         if diff_id in skip:
             continue
         if not cache.has_blob(layer.digest, layer.size):
-            if callable(on_status):
-                on_status(
-                    f"Downloading a base layer ({layer.size / 1e6:.1f} MB) of {base.reference}"
-                )
+            run.reporter.status(
+                f"Downloading a base layer ({size_text(layer.size)}) of {base.reference}"
+            )
             cache.store_blob(layer.digest, registry.stream_blob(base.reference.path, layer.digest))
         files[layer.digest] = cache.blob_path(layer.digest)
     return files
@@ -100,7 +97,7 @@ def write_oci_layout(image: Image, tag: str, directory: Path, base_files: dict[s
             put_bytes(image.index)
         index = {
             "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "mediaType": OCI_INDEX,
             "manifests": [
                 {
                     "mediaType": image.media_type,
@@ -133,7 +130,7 @@ def docker_archive(
     for name, digest in zip(layer_names, digests, strict=True):
         path = sources.get(digest)
         if path is not None:
-            yield from _member(name, _file_chunks(path), path.stat().st_size)
+            yield from _member(name, file_chunks(path), path.stat().st_size)
     yield b"\0" * (tarfile.BLOCKSIZE * 2)
 
 
@@ -147,9 +144,3 @@ def _member(name: str, chunks: Iterable[bytes], size: int | None = None) -> Iter
     remainder = info.size % tarfile.BLOCKSIZE
     if remainder:
         yield b"\0" * (tarfile.BLOCKSIZE - remainder)
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            yield chunk

@@ -17,17 +17,27 @@ from poetry_ci_image.engine.own_dockerfile import build_with_engine
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
 from poetry_ci_image.image.build_cache import BuildCache
-from poetry_ci_image.jobs.build_job import ImageJob
-from poetry_ci_image.jobs.build_job import assemble
-from poetry_ci_image.jobs.build_job import extra_references
+from poetry_ci_image.jobs.image_job import assemble
+from poetry_ci_image.jobs.image_job import existing_image
+from poetry_ci_image.oci import OCI_MANIFEST
+from poetry_ci_image.oci import file_chunks
 from poetry_ci_image.plumbing.workspace import run_directory
+from poetry_ci_image.registry.transfer import Blob
+from poetry_ci_image.registry.transfer import ManifestPut
 from poetry_ci_image.registry.transfer import push_to_registry
 from poetry_ci_image.tag.tagfile import check_tag_file
 
 
 if TYPE_CHECKING:
-    from poetry_ci_image.image.assemble import Reporter
+    from collections.abc import Callable
+    from collections.abc import Iterable
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from poetry_ci_image.image.assemble import Image
+    from poetry_ci_image.jobs.image_job import ImageJob
     from poetry_ci_image.registry.transfer import TransferStats
+    from poetry_ci_image.run import Run
     from poetry_ci_image.tag.resolve import Resolved
 
 
@@ -38,6 +48,7 @@ class PushOutcome:
     seconds: float
     digest: str | None = None  # what the tag points at
     transfer: TransferStats | None = None
+    image: Image | None = None  # the image assembled (built-in recipe, when pushed)
 
 
 def refuse_stale_tag_file(resolved: Resolved) -> None:
@@ -55,33 +66,37 @@ def refuse_stale_tag_file(resolved: Resolved) -> None:
         )
 
 
-def push_image(job: ImageJob, reporter: Reporter) -> PushOutcome:
+def push_image(job: ImageJob, run: Run) -> PushOutcome:
     started = time.monotonic()
-    project, resolved, registries = job.project, job.resolved, job.registries
+    resolved = job.resolved
     refuse_stale_tag_file(resolved)
     reference = resolved.reference
-    registry = registries.open(reference.registry)
+    registry = run.registries.open(reference.registry)
     assert reference.tag is not None
     if not job.force:
-        present = registry.manifest_digest(reference.path, reference.tag)
+        with run.timeline.step("ask the registry for the tag"):
+            present = registry.manifest_digest(reference.path, reference.tag)
         if present is not None:
-            reporter.status(f"{reference} is already in the registry; nothing to build or push.")
+            run.reporter.status(
+                f"{reference} is already in the registry; nothing to build or push."
+            )
             if job.extra_tags:
-                reporter.status(
+                run.reporter.status(
                     "Extra tags are only pushed with a new image; use --force to push them now."
                 )
             return PushOutcome(str(reference), False, time.monotonic() - started, present)
 
     if not resolved.recipe.builtin:
-        return _push_with_engine(job, reporter, started)
+        return _push_with_engine(job, run, started)
 
     with run_directory() as workdir:
-        cache = BuildCache(job.cache_root, workdir)
-        image = assemble(project, resolved, registries, reporter, workdir, cache)
-        reporter.status(f"Pushing {reference} ({image.digest[:19]})")
-        stats = push_to_registry(
-            image, reference, job.extra_tags, registries, cache, reporter.status, reporter.detail
-        )
+        cache = BuildCache(run.cache_root, workdir)
+        image = assemble(job, run, cache, workdir)
+        run.reporter.status(f"Pushing {reference} ({image.digest[:19]})")
+        with run.timeline.step("send the blobs and the manifest"):
+            tags = [resolved.fingerprint.tag, *job.extra_tags]
+            blobs, manifests = blobs_of(image, cache), manifests_of(image, tags)
+            stats = push_to_registry(blobs, manifests, reference, run.registries, run.reporter)
     listed = registry.manifest_digest(reference.path, reference.tag)
     if listed is None:
         raise RegistryError(
@@ -89,25 +104,64 @@ def push_image(job: ImageJob, reporter: Reporter) -> PushOutcome:
             "Check the registry's logs and storage, then push again.",
         )
     if listed != image.digest:
-        reporter.status(
+        run.reporter.status(
             f"Note: {reference} now names {listed[:19]}, not {image.digest[:19]}: another job "
             "pushed the same tag at the same time, with other bytes (other Poetry dependencies?)."
         )
-    return PushOutcome(str(reference), True, time.monotonic() - started, listed, stats)
+    return PushOutcome(str(reference), True, time.monotonic() - started, listed, stats, image)
 
 
-def _push_with_engine(job: ImageJob, reporter: Reporter, started: float) -> PushOutcome:
+def blobs_of(image: Image, cache: BuildCache) -> list[Blob]:
+    """Every blob of `image`, each digest once: base layers, the plugin's layers, configs.
+
+    A base layer comes from the base's repository (mounted within a registry, else copied),
+    from the build cache when `image build` kept it."""
+    found: dict[str, Blob] = {}
+    for platform in image.platforms:
+        base = platform.base.reference
+        for number, descriptor in enumerate(platform.base_layers, start=1):
+            kept = cache.blob_path(descriptor.digest)
+            read = _file(kept) if cache.has_blob(descriptor.digest, descriptor.size) else None
+            found.setdefault(
+                descriptor.digest,
+                Blob(descriptor.digest, descriptor.size, f"base layer {number}", read, base),
+            )
+        for layer in platform.layers:
+            blob = Blob(layer.digest, layer.size, "layer", _file(layer.path))
+            found.setdefault(layer.digest, blob)
+        what = f"config {platform.platform}"
+        config = Blob(platform.config_digest, len(platform.config), what, _bytes(platform.config))
+        found.setdefault(platform.config_digest, config)
+    return list(found.values())
+
+
+def manifests_of(image: Image, tags: Sequence[str]) -> list[ManifestPut]:
+    """Each platform's manifest by digest when there is an index; then the top under each tag."""
+    puts = []
+    if image.index is not None:
+        puts += [ManifestPut(p.digest, p.manifest, OCI_MANIFEST) for p in image.platforms]
+    puts += [ManifestPut(tag, image.top, image.media_type) for tag in tags]
+    return puts
+
+
+def _file(path: Path) -> Callable[[], Iterable[bytes]]:
+    return lambda: file_chunks(path)
+
+
+def _bytes(data: bytes) -> Callable[[], Iterable[bytes]]:
+    return lambda: [data]
+
+
+def _push_with_engine(job: ImageJob, run: Run, started: float) -> PushOutcome:
     """Your own Dockerfile: the engine's image of it (reused or built), pushed by the engine."""
-    from poetry_ci_image.jobs.build_job import existing_image
-
     docker = job.engine()
     reference = job.resolved.reference
-    references = [str(reference), *extra_references(job.resolved, job.extra_tags)]
-    if existing_image(job.resolved, docker, reporter) is None:
+    references = job.references
+    if existing_image(job.resolved, docker, run) is None:
         with run_directory() as workdir:
-            build_with_engine(job.project, job.resolved, docker, reporter, references, workdir)
-    credentials = job.registries.credentials(reference.registry)
+            build_with_engine(job.project, job.resolved, docker, run.reporter, references, workdir)
+    credentials = run.registries.credentials(reference.registry)
     for target in references:
-        reporter.status(f"Pushing {target}")
-        docker.push(target, credentials, reporter.detail)
+        run.reporter.status(f"Pushing {target}")
+        docker.push(target, credentials, run.reporter)
     return PushOutcome(str(reference), True, time.monotonic() - started)

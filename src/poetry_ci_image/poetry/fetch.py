@@ -45,13 +45,14 @@ from poetry_ci_image.poetry.planner import canonical_name
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from collections.abc import Iterable
     from collections.abc import Sequence
 
     from poetry.poetry import Poetry
 
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.poetry.project import Project
+    from poetry_ci_image.run import Run
     from poetry_ci_image.settings.target import Target
     from poetry_ci_image.tag.plan import PlannedPackage
 
@@ -79,7 +80,7 @@ def fetch_distributions(
     poetry: Poetry,
     packages: Iterable[PlannedPackage],
     target: Target,
-    on_progress: Callable[[str], None],
+    reporter: Reporter,
     *,
     build_sdists: bool,
     workdir: Path,
@@ -100,9 +101,9 @@ def fetch_distributions(
             _check_hash(archive, package)
         ready = archive.name.endswith(".whl") or (package.source.type != "git" and not build_sdists)
         if ready:
-            on_progress(f"{package.name} {package.version}: {archive.name}")
+            reporter.detail(f"{package.name} {package.version}: {archive.name}")
             return FetchedFile(package.name, archive)
-        on_progress(f"{package.name} {package.version}: building a wheel from {archive.name}")
+        reporter.detail(f"{package.name} {package.version}: building a wheel from {archive.name}")
         wheel = fetcher.build(archive, package)
         _check_pure(wheel, package, target)
         return FetchedFile(package.name, wheel)
@@ -323,19 +324,17 @@ class PoetrySources:
 
     project: Project
     workdir: Path
-    on_status: Callable[[str], None]
-    on_detail: Callable[[str], None]
-    cancelled: threading.Event
+    run: Run
 
     def wheels(self, packages: Sequence[PlannedPackage], target: Target) -> dict[str, Path]:
         fetched = fetch_distributions(
             self.project.poetry,
             packages,
             target,
-            self.on_detail,
+            self.run.reporter,
             build_sdists=True,
             workdir=self.workdir,
-            cancelled=self.cancelled,
+            cancelled=self.run.cancelled,
         )
         return {item.name: item.path for item in fetched}
 
@@ -343,5 +342,5 @@ class PoetrySources:
         from poetry_ci_image.poetry.wheels import poetry_wheels
 
         with poetry_boundary("fetching Poetry's wheels for the image"):
-            directory = poetry_wheels(target, self.on_status, self.cancelled)
+            directory = poetry_wheels(target, self.run.reporter, self.run.cancelled)
         return sorted(directory.glob("*.whl"))

@@ -24,18 +24,18 @@ from poetry_ci_image.plumbing.urls import hide_credentials
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from collections.abc import Iterable
     from importlib.metadata import Distribution
 
     from packaging.requirements import Requirement
 
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.settings.target import Target
 
 
 def poetry_wheels(
     target: Target,
-    on_progress: Callable[[str], None],
+    reporter: Reporter,
     cancelled: threading.Event | None = None,
 ) -> Path:
     """A directory of wheels of this Poetry and its dependencies for the target, cached on the
@@ -53,7 +53,7 @@ def poetry_wheels(
     if (directory / ".complete").is_file():
         return directory
 
-    on_progress(f"Downloading Poetry {version} for {target.describe()} (once, then cached)")
+    reporter.status(f"Downloading Poetry {version} for {target.describe()} (once, then cached)")
     staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=_ensure(cache)))
     # Another platform's download, done: its pure-Python wheels are this one's too.
     siblings = [

@@ -5,7 +5,8 @@ cross-repository mount). It answers the registry's authentication challenge (Bas
 with a token for exactly the scopes a request needs, anonymous when there are no credentials, as
 Docker Hub's token service wants) and retries what can succeed on a second try: a reset
 connection, a timeout, a 5xx, a 429 (after its Retry-After), with bounded exponential back-off,
-saying so through `notify` (shown with -v). A persistent failure ends in one `RegistryError`.
+saying so to the run's reporter (a detail line, shown with -v). A persistent failure ends in one
+`RegistryError`.
 
 Loopback registries (127.0.0.0/8, localhost, ::1) are spoken to over plain HTTP, as the Docker
 engine does; every other one over HTTPS (with the CA bundle requests uses: REQUESTS_CA_BUNDLE).
@@ -31,7 +32,10 @@ from urllib.parse import urljoin
 import requests
 
 from poetry_ci_image.errors import RegistryError
+from poetry_ci_image.oci import MANIFEST_TYPES
+from poetry_ci_image.oci import digest_of
 from poetry_ci_image.plumbing.network_errors import is_certificate_failure
+from poetry_ci_image.plumbing.progress import SILENT
 from poetry_ci_image.registry.auth import TIMEOUT
 from poetry_ci_image.registry.auth import Authorization
 from poetry_ci_image.registry.auth import scope_of
@@ -51,14 +55,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from collections.abc import Mapping
 
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.registry.credentials import Credentials
-
-
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MANIFEST_TYPES = (OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST)
 
 
 def base_url(registry_host: str) -> str:
@@ -110,21 +108,20 @@ class RegistryClient:
         credentials: Credentials | None,
         *,
         api_host: str | None = None,
-        notify: Callable[[str], None] = lambda message: None,
+        reporter: Reporter = SILENT,
         retry: RetryPolicy | None = None,
         cancelled: threading.Event | None = None,
     ) -> None:
         self.name = name
         self.credentials = credentials
         self._base = base_url(api_host or name)
-        self._notify = notify
         self._retry = retry or RetryPolicy()
         self._cancelled = cancelled or threading.Event()
         self._session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._retrying = Retrying(name, self._retry, notify, self._cancelled)
+        self._retrying = Retrying(name, self._retry, reporter, self._cancelled)
         self._authorization = Authorization(name, credentials, self._session, self._retrying)
 
     # Manifests ----------------------------------------------------------------------------------
@@ -157,7 +154,7 @@ class RegistryClient:
                 "[tool.poetry-ci-image]).",
             )
         body = response.content
-        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        digest = digest_of(body)
         if reference.startswith("sha256:") and digest != reference:
             raise RegistryError(
                 f"{self.name} sent a manifest for {repository}@{reference} whose digest is "

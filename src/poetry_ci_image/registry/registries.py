@@ -13,8 +13,8 @@ import threading
 from typing import TYPE_CHECKING
 from typing import Protocol
 
+from poetry_ci_image.plumbing.progress import SILENT
 from poetry_ci_image.reference import DOCKER_HUB
-from poetry_ci_image.reference import DOCKER_HUB_API
 from poetry_ci_image.registry.client import RegistryClient
 from poetry_ci_image.registry.credentials import find_credentials
 
@@ -25,11 +25,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from collections.abc import Mapping
 
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.registry.client import Manifest
     from poetry_ci_image.registry.credentials import Credentials
 
 
 DOCKER_HUB_MIRROR_ENV = "POETRY_CI_IMAGE_DOCKER_HUB_MIRROR"
+DOCKER_HUB_API = "registry-1.docker.io"  # where Docker Hub's API answers
 
 
 class Registry(Protocol):
@@ -71,16 +73,16 @@ class RegistryOpener(Protocol):
 
 
 class Registries:
-    """Opens each registry once per run; `notify` hears about retries (shown with -v)."""
+    """Opens each registry once per run; `reporter` hears about retries (as detail)."""
 
     def __init__(
         self,
         env: Mapping[str, str],
-        notify: Callable[[str], None],
+        reporter: Reporter = SILENT,
         cancelled: threading.Event | None = None,
     ) -> None:
         self._env = env
-        self._notify = notify
+        self._reporter = reporter
         self.cancelled = cancelled or threading.Event()
         self._open: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
@@ -106,7 +108,7 @@ class Registries:
                     registry,
                     find_credentials(credentials_for, self._env),
                     api_host=api_host,
-                    notify=self._notify,
+                    reporter=self._reporter,
                     cancelled=self.cancelled,
                 )
                 self._open[registry] = client

@@ -2,7 +2,7 @@
 
 A reset connection, a timeout, a 5xx or a 429 can succeed a moment later; anything else will
 not. `RetryPolicy` bounds the tries (5) and the waits (doubling from 0.5 s, at most 8 s, a
-`Retry-After` obeyed up to that); `Retrying` waits and tells `notify` (shown with -v), and
+`Retry-After` obeyed up to that); `Retrying` waits and tells the reporter (shown with -v), and
 gives up early when the run is cancelled.
 """
 
@@ -21,7 +21,7 @@ from poetry_ci_image.plumbing.network_errors import connection_hint
 if TYPE_CHECKING:
     import threading
 
-    from collections.abc import Callable
+    from poetry_ci_image.plumbing.progress import Reporter
 
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -60,12 +60,12 @@ class Retrying:
 
     name: str
     policy: RetryPolicy
-    notify: Callable[[str], None]
+    reporter: Reporter
     cancelled: threading.Event
 
     def wait(self, attempt: int, failure: Retry, method: str, what: str) -> None:
         delay = self.policy.delay(attempt, failure.retry_after)
-        self.notify(
+        self.reporter.detail(
             f"{self.name}: {method} {short_path(what)} failed ({failure.reason}); "
             f"trying again in {delay:.1f} s ({attempt + 1} of {self.policy.attempts})"
         )

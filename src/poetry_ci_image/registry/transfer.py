@@ -1,11 +1,11 @@
-"""An assembled image into a registry, through its API: blobs first, the tag last.
+"""An image into a registry, through its API: blobs first, the tag last.
 
-Every blob the image names must be in the target repository before its manifest is: a blob the
-repository has is skipped (HEAD); a base layer in the same registry is mounted from the base's
-repository (nothing crosses the network); any other base layer is streamed across from the
-base's registry, digest-checked; the plugin's layers and configs are uploaded from the host, in
-parallel. Then the manifests: for several platforms each one by digest, then the index under
-the tag; for one platform the manifest under the tag. The tag therefore exists only when
+What is sent is plain data: the blobs (each with a way to read its bytes on the host, or the
+repository that has it) and the manifests in the order they must be put. Every blob must be in
+the target repository before a manifest names it: a blob the repository has is skipped (HEAD); a
+blob another repository of the same registry has is mounted (nothing crosses the network); a
+base layer in another registry is streamed across, digest-checked; the rest is uploaded from the
+host, in parallel. Then the manifests, the tag last. The tag therefore exists only when
 everything it names does: an interrupted push leaves no tag, and the next one finishes the job.
 Pushes of the same new tag at once do the same work and write the same bytes: all succeed.
 """
@@ -18,22 +18,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from poetry_ci_image.plumbing.progress import size_text
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterable
-    from collections.abc import Iterator
     from collections.abc import Sequence
-    from pathlib import Path
 
-    from poetry_ci_image.image.assemble import Image
-    from poetry_ci_image.image.build_cache import BuildCache
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.registry.registries import RegistryOpener
 
 
 UPLOADS = 4  # blobs in flight at once
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -43,14 +41,22 @@ class Blob:
     digest: str
     size: int
     what: str  # for messages: "layer own:numpy", "config linux/amd64", "base layer 2"
-    path: Path | None = None  # on the host (the plugin's layers)
-    data: bytes | None = None  # in memory (configs)
-    base: ImageReference | None = None  # in the base's repository
+    read: Callable[[], Iterable[bytes]] | None = None  # its bytes on the host, from the start
+    origin: ImageReference | None = None  # an image whose repository has it (the base)
+
+
+@dataclass(frozen=True)
+class ManifestPut:
+    """A manifest to put, under a tag or its digest."""
+
+    reference: str
+    body: bytes
+    media_type: str
 
 
 @dataclass
 class TransferStats:
-    """What a push did with each blob, for the summary line (and the benchmarks)."""
+    """What a push did with each blob, for the summary line and `push --json`."""
 
     present: int = 0
     mounted: int = 0
@@ -59,131 +65,78 @@ class TransferStats:
     uploaded_bytes: int = 0
     copied_bytes: int = 0
 
-
-def blobs_of(image: Image) -> list[Blob]:
-    """Every blob of `image`, each digest once: base layers, the plugin's layers, configs."""
-    found: dict[str, Blob] = {}
-    for platform in image.platforms:
-        base = platform.base.reference
-        for index, descriptor in enumerate(platform.base_layers):
-            what = f"base layer {index + 1}"
-            blob = Blob(descriptor.digest, descriptor.size, what, base=base)
-            found.setdefault(descriptor.digest, blob)
-        for layer in platform.layers:
-            found.setdefault(layer.digest, Blob(layer.digest, layer.size, "layer", path=layer.path))
-        found.setdefault(
-            platform.config_digest,
-            Blob(
-                platform.config_digest,
-                len(platform.config),
-                f"config {platform.platform}",
-                data=platform.config,
-            ),
-        )
-    return list(found.values())
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
 
 
 def push_to_registry(
-    image: Image,
-    reference: ImageReference,
-    extra_tags: Sequence[str],
+    blobs: Sequence[Blob],
+    manifests: Sequence[ManifestPut],
+    target: ImageReference,
     registries: RegistryOpener,
-    cache: BuildCache,
-    on_status: Callable[[str], None],
-    on_detail: Callable[[str], None],
+    reporter: Reporter,
 ) -> TransferStats:
-    """Put `image` in the registry under `reference`'s tag (and `extra_tags`), blobs first."""
-    registry = registries.open(reference.registry)
-    repository = reference.path
+    """Put `blobs`, then `manifests` in order, into `target`'s repository."""
+    registry = registries.open(target.registry)
+    repository = target.path
     stats = TransferStats()
     lock = threading.Lock()
-    blobs = blobs_of(image)
+
+    def count(kind: str, size: int = 0) -> None:
+        with lock:
+            setattr(stats, kind, getattr(stats, kind) + 1)
+            if kind in ("uploaded", "copied"):
+                setattr(stats, f"{kind}_bytes", getattr(stats, f"{kind}_bytes") + size)
 
     def send(blob: Blob) -> None:
         if registry.has_blob(repository, blob.digest):
-            with lock:
-                stats.present += 1
+            count("present")
             return
-        base = blob.base
+        origin = blob.origin
+        same_registry = origin is not None and registries.api_host(
+            origin.registry
+        ) == registries.api_host(target.registry)
         if (
-            base is not None
-            and registries.api_host(base.registry) == registries.api_host(reference.registry)
-            and registry.mount_blob(repository, blob.digest, base.path)
+            origin is not None
+            and same_registry
+            and registry.mount_blob(repository, blob.digest, origin.path)
         ):
-            on_detail(f"{blob.what} {blob.digest[:19]}: mounted from {base.path}")
-            with lock:
-                stats.mounted += 1
+            reporter.detail(f"{blob.what} {blob.digest[:19]}: mounted from {origin.path}")
+            count("mounted")
             return
-        if base is not None:
-            source = registries.open(base.registry)
-            on_detail(f"{blob.what} {blob.digest[:19]}: copying {_mb(blob.size)} from {base}")
-            registry.upload_blob(
-                repository,
-                blob.digest,
-                blob.size,
-                _from_cache_or(cache, blob, lambda: source.stream_blob(base.path, blob.digest)),
+        if origin is not None:
+            read = blob.read or _stream_from(registries, origin, blob.digest)
+            reporter.detail(
+                f"{blob.what} {blob.digest[:19]}: copying {size_text(blob.size)} from {origin}"
             )
-            with lock:
-                stats.copied += 1
-                stats.copied_bytes += blob.size
+            registry.upload_blob(repository, blob.digest, blob.size, read)
+            count("copied", blob.size)
             return
-        on_detail(f"{blob.what} {blob.digest[:19]}: uploading {_mb(blob.size)}")
-        registry.upload_blob(repository, blob.digest, blob.size, _local(blob))
-        with lock:
-            stats.uploaded += 1
-            stats.uploaded_bytes += blob.size
+        assert blob.read is not None, f"{blob.what} has neither bytes nor an origin"
+        reporter.detail(f"{blob.what} {blob.digest[:19]}: uploading {size_text(blob.size)}")
+        registry.upload_blob(repository, blob.digest, blob.size, blob.read)
+        count("uploaded", blob.size)
 
-    on_status(f"Sending {len(blobs)} blobs to {reference.registry}/{repository}")
+    reporter.status(f"Sending {len(blobs)} blobs to {target.registry}/{repository}")
     with ThreadPoolExecutor(max_workers=UPLOADS, thread_name_prefix="upload") as pool:
         try:
             list(pool.map(send, blobs))
         except BaseException:
             registries.cancelled.set()
             raise
-    on_status(
-        f"Blobs: {stats.uploaded} uploaded ({_mb(stats.uploaded_bytes)}), "
+    reporter.status(
+        f"Blobs: {stats.uploaded} uploaded ({size_text(stats.uploaded_bytes)}), "
         f"{stats.copied} copied from the base's registry, {stats.mounted} mounted, "
         f"{stats.present} already there"
     )
-    if image.index is not None:
-        for platform in image.platforms:
-            registry.put_manifest(repository, platform.digest, platform.manifest, _manifest_type())
-    assert reference.tag is not None
-    for tag in (reference.tag, *extra_tags):
-        registry.put_manifest(repository, tag, image.top, image.media_type)
+    for manifest in manifests:
+        registry.put_manifest(repository, manifest.reference, manifest.body, manifest.media_type)
     return stats
 
 
-def _manifest_type() -> str:
-    from poetry_ci_image.image.config import OCI_MANIFEST
-
-    return OCI_MANIFEST
-
-
-def _local(blob: Blob) -> Callable[[], Iterable[bytes]]:
-    if blob.data is not None:
-        data = blob.data
-        return lambda: [data]
-    path = blob.path
-    assert path is not None
-    return lambda: _file_chunks(path)
-
-
-def _from_cache_or(
-    cache: BuildCache, blob: Blob, stream: Callable[[], Iterator[bytes]]
+def _stream_from(
+    registries: RegistryOpener, origin: ImageReference, digest: str
 ) -> Callable[[], Iterable[bytes]]:
-    """A base layer from the build cache when `image build` kept it, else from its registry."""
-    if cache.has_blob(blob.digest, blob.size):
-        path = cache.blob_path(blob.digest)
-        return lambda: _file_chunks(path)
-    return stream
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            yield chunk
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+    """A blob's bytes read from `origin`'s registry, again for every try."""
+    source = registries.open(origin.registry)
+    return lambda: source.stream_blob(origin.path, digest)

@@ -52,6 +52,8 @@ class Resolved:
     platforms: tuple[TargetPlan, ...]
     recipe: ImageRecipe
     fingerprint: Fingerprint
+    base: ImageReference  # the base image, parsed once
+    image: ImageReference | None  # `<repository>:<tag>`; None when no repository is configured
 
     @property
     def target(self) -> Target:
@@ -63,14 +65,11 @@ class Resolved:
         return self.platforms[0].plan
 
     @property
-    def base(self) -> ImageReference:
-        return parse_image(self.recipe.base)
-
-    @property
     def reference(self) -> ImageReference:
         """`<repository>:<tag>`; a ConfigError when no repository is configured."""
-        repository = parse_repository(self.settings.require_repository())
-        return repository.with_tag(self.fingerprint.tag)
+        self.settings.require_repository()  # raises, saying what to configure, when none is
+        assert self.image is not None
+        return self.image
 
 
 def resolve(
@@ -80,8 +79,8 @@ def resolve(
     inputs = read_inputs(project.root, global_config_file(), running_poetry_version(), env)
     facts = _facts(project, inputs, cache)
     settings = resolve_settings(facts.table, options, env, facts.root)
-    if settings.repository is not None:
-        parse_repository(settings.repository)  # a bad name fails before any work
+    # A bad name fails before any work.
+    repository = None if settings.repository is None else parse_repository(settings.repository)
     platforms = settings.platforms or (DEFAULT_PLATFORM,)
     if len(platforms) > 1 and settings.dockerfile is not None:
         raise ConfigError(
@@ -108,14 +107,17 @@ def resolve(
             plan = plan_install(project.poetry, target, settings.selection)
             cache.store_plan(inputs, target, settings.selection, plan)
         planned.append(TargetPlan(target, plan))
-    parse_image(base)  # a bad base fails here, not halfway through a build
+    base_image = parse_image(base)  # a bad base fails here, not halfway through a build
     recipe = image_recipe(settings, base, facts.poetry_version, env)
+    fingerprinted = fingerprint([(p.target, p.plan) for p in planned], recipe)
     return Resolved(
         settings=settings,
         project_name=facts.name,
         platforms=tuple(planned),
         recipe=recipe,
-        fingerprint=fingerprint([(p.target, p.plan) for p in planned], recipe),
+        fingerprint=fingerprinted,
+        base=base_image,
+        image=None if repository is None else repository.with_tag(fingerprinted.tag),
     )
 
 
