@@ -1,0 +1,158 @@
+"""The tree shows the architecture, and these checks keep it so (read from the source, no import).
+
+Every import counts: at module level, under TYPE_CHECKING and inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from pathlib import Path
+
+import pytest
+
+
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "poetry_ci_image"
+MAX_LOOSE_MODULES = 6
+MAX_LINES = 350
+# The plugin API, which the command layer may use; every other Poetry import is an internal.
+POETRY_API = {
+    "poetry.plugins.application_plugin",
+    "poetry.console.commands.command",
+    "poetry.console.application",
+    "poetry.poetry",
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported(path: Path) -> set[str]:
+    """Every module `path` imports, by its full name (`from a import b` names a.b when b is a
+    module of the plugin, else a)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                names.add(candidate if candidate in MODULES else node.module)
+    return names
+
+
+GRAPH = {
+    name: {other for other in imported(path) if other in MODULES and other != name}
+    for name, path in MODULES.items()
+}
+
+
+def cycles() -> list[list[str]]:
+    """The import cycles between the plugin's modules (strongly connected components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in GRAPH[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(GRAPH):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def reachable(start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for target in GRAPH[todo.pop()]:
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def test_no_import_cycles() -> None:
+    """No module imports one that imports it back, however indirectly, type-only or not."""
+    assert cycles() == []
+
+
+def within(name: str, part: str) -> bool:
+    prefix = f"poetry_ci_image.{part}"
+    return name == prefix or name.startswith(prefix + ".")
+
+
+@pytest.mark.parametrize(
+    ("part", "independent_of"),
+    [
+        pytest.param("registry", "image", id="the registry client knows no image"),
+        pytest.param("registry", "tag", id="the registry client knows no tag"),
+        pytest.param("tag", "image", id="the tag half does not need the image half"),
+        pytest.param("tag", "jobs", id="the tag half does not reach forward to the jobs"),
+        pytest.param("image", "jobs", id="the image half does not reach back to the jobs"),
+        pytest.param("image", "commands", id="the image half does not reach back to commands"),
+    ],
+)
+def test_parts_are_independent(part: str, independent_of: str) -> None:
+    """What a part imports, directly or not, lies outside the part it must not depend on."""
+    for module in (name for name in GRAPH if within(name, part)):
+        reached = sorted(other for other in reachable(module) if within(other, independent_of))
+        assert reached == [], f"{module} depends on {reached}"
+
+
+def test_the_oci_vocabulary_is_a_leaf() -> None:
+    """oci.py, which image/, registry/ and the layout writer share, imports none of them."""
+    assert GRAPH["poetry_ci_image.oci"] == set()
+
+
+def test_few_loose_modules_at_the_top() -> None:
+    """The parts are folders; only a handful of modules sit beside them."""
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
+    assert len(loose) <= MAX_LOOSE_MODULES, loose
+
+
+def test_no_module_is_long() -> None:
+    """Modules of one job each: none over MAX_LINES lines."""
+    long = {
+        name: lines
+        for name, path in MODULES.items()
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}
+
+
+def test_poetry_internals_only_in_the_seam() -> None:
+    """Apart from the plugin API, Poetry is imported only under poetry_ci_image.poetry."""
+    outside = {
+        name: sorted(
+            other
+            for other in imported(path)
+            if other.split(".")[0] == "poetry" and other not in POETRY_API
+        )
+        for name, path in MODULES.items()
+        if not name.startswith("poetry_ci_image.poetry")
+    }
+    assert {name: found for name, found in outside.items() if found} == {}
