@@ -12,6 +12,7 @@ import os
 import signal
 import traceback
 
+from functools import partial
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from poetry.poetry import Poetry
 
     from poetry_ci_image.jobs.image_job import ImageJob
+    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.run import Run
     from poetry_ci_image.tag.resolve import Resolved
@@ -155,13 +157,12 @@ class ImageCommand(Command):
         """The project; Poetry is loaded only if the work needs it (a cache miss, a build)."""
         from poetry_ci_image.poetry import project as poetry_project
 
-        given = self._given_poetry
-        if given is not None:
-            return poetry_project.Project(given.pyproject_path.parent, lambda: given)
-        root = poetry_project.project_root(
-            poetry_project.application_directory(self.get_application())
-        )
-        return poetry_project.Project(root, lambda: self.poetry)
+        if self._given_poetry is not None:
+            return poetry_project.Project.loaded(self._given_poetry)
+        application = self.get_application()
+        root = poetry_project.project_root(poetry_project.application_directory(application))
+        # Poetry's application makes it, with the options Poetry was given (-C, -P, --no-cache).
+        return poetry_project.Project(root, partial(getattr, application, "poetry"))
 
     def run_context(self) -> Run:
         """This run's context: the command reports, the real registries, Poetry's cache (none
@@ -171,11 +172,18 @@ class ImageCommand(Command):
         from poetry_ci_image.run import Run
 
         no_cache = self.io.input.has_option("no-cache") and self.io.input.option("no-cache")
+        reporter = self.reporter()
         return Run(
-            reporter=self,
-            registries=Registries(os.environ, self),
+            reporter=reporter,
+            registries=Registries(os.environ, reporter),
             cache_root=None if no_cache else cache_directory() / "ci-image",
         )
+
+    def reporter(self) -> Reporter:
+        """Where progress goes: status lines on stderr, detail lines too with -v."""
+        from poetry_ci_image.commands.console import ConsoleReporter
+
+        return ConsoleReporter(self.io.error_output)
 
     def resolve(self, run: Run, project: Project | None = None) -> Resolved:
         """The lock resolved to its image reference (the tag half), for this command's options."""
@@ -207,11 +215,6 @@ class ImageCommand(Command):
     def status(self, message: str) -> None:
         """A line a person follows the work by, on stderr."""
         self.line_error(_escape(message))
-
-    def detail(self, message: str) -> None:
-        """A line shown with -v only (each download, each retry, each layer)."""
-        if self.io.is_verbose():
-            self.line_error(_escape(message))
 
 
 def image_options(verb: str) -> list[Option]:

@@ -137,9 +137,8 @@ def base_facts(
     size = size_text(sum(layer.size for layer in base.layers))
     reporter.status(f"Reading the files of {base.reference} ({size}, once per base digest)")
     path = base.env.get("PATH", DEFAULT_PATH)
-    files = scan_layers(
-        registry.stream_blob(base.reference.path, layer.digest) for layer in base.layers
-    )
+    repository = base.reference.path
+    files = scan_layers([registry.stream_blob(repository, layer.digest) for layer in base.layers])
     facts = facts_of(files, path)
     if cached_file is not None:
         with contextlib.suppress(Exception):  # a cache that cannot be written: a slower run

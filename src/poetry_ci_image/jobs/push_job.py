@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.engine.own_dockerfile import build_with_engine
@@ -145,11 +146,11 @@ def manifests_of(image: Image, tags: Sequence[str]) -> list[ManifestPut]:
 
 
 def _file(path: Path) -> Callable[[], Iterable[bytes]]:
-    return lambda: file_chunks(path)
+    return partial(file_chunks, path)
 
 
 def _bytes(data: bytes) -> Callable[[], Iterable[bytes]]:
-    return lambda: [data]
+    return partial(list, [data])
 
 
 def _push_with_engine(job: ImageJob, run: Run, started: float) -> PushOutcome:

@@ -30,6 +30,13 @@ class Project:
         self._load = load
         self._poetry: Poetry | None = None
 
+    @classmethod
+    def loaded(cls, poetry: Poetry) -> Project:
+        """The project of a Poetry object made already."""
+        project = cls(poetry.pyproject_path.parent, lambda: poetry)
+        project._poetry = poetry
+        return project
+
     @property
     def poetry(self) -> Poetry:
         if self._poetry is None:
