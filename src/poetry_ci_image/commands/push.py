@@ -1,9 +1,13 @@
-"""`poetry image push`: a no-op when the registry has the image, else build and push it."""
+"""`poetry image push`: a no-op when the registry has the image, else build and push."""
 
 from __future__ import annotations
 
+import json
+
 from typing import TYPE_CHECKING
 from typing import ClassVar
+
+from cleo.helpers import option
 
 from poetry_ci_image.commands.image_command import ImageCommand
 from poetry_ci_image.commands.image_command import image_options
@@ -16,14 +20,26 @@ if TYPE_CHECKING:
 class PushCommand(ImageCommand):
     name = "image push"
     description = "Make sure the registry has the image: a no-op when it does, else build and push."
-    options: ClassVar[list[Option]] = [*ImageCommand.options, *image_options("push")]
+    options: ClassVar[list[Option]] = [
+        *ImageCommand.options,
+        *image_options("push"),
+        option(
+            "json",
+            None,
+            "Print what the push did as JSON: digests, blobs sent, each step's seconds, layers.",
+        ),
+    ]
 
     def perform(self) -> int:
         from poetry_ci_image.jobs.push_job import push_image
+        from poetry_ci_image.jobs.push_job import push_report
 
         run = self.run_context()
         outcome = push_image(self.image_job(run), run)
         if outcome.pushed:
             self.status(f"Pushed {outcome.reference} in {outcome.seconds:.1f} s.")
-        self.out(outcome.reference)
+        if self.option("json"):
+            self.out(json.dumps(push_report(outcome, run.timeline.steps), indent=2))
+        else:
+            self.out(outcome.reference)
         return 0

@@ -57,6 +57,7 @@ class PlatformImage:
     config: bytes
     manifest: bytes
     layers: tuple[LayerBlob, ...]  # ours, after the base's
+    comments: tuple[str, ...]  # what each of ours holds, as its history entry says
 
     @property
     def digest(self) -> str:
@@ -138,5 +139,11 @@ def _platform_image(
     )
     manifest = image_manifest(config, base.layers, added)
     return PlatformImage(
-        target.platform, target, base, config, manifest, tuple(blob for blob, _ in layers)
+        target.platform,
+        target,
+        base,
+        config,
+        manifest,
+        tuple(blob for blob, _ in layers),
+        tuple(comment for _, comment in layers),
     )

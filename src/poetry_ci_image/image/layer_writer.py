@@ -130,6 +130,10 @@ class LayerWriter:
         platform, so written and sent once), its compiled ones in another."""
         with self.run.timeline.step("fetch Poetry's wheels for the image", track="poetry"):
             wheels = sorted(self.sources.poetry_wheels(target), key=lambda path: path.name)
+        with self.run.timeline.step("write Poetry's layers", track="poetry"):
+            return self._poetry_parts(wheels, target)
+
+    def _poetry_parts(self, wheels: list[Path], target: Target) -> list[tuple[LayerBlob, str]]:
         pure = [wheel for wheel in wheels if wheel.name.endswith("-none-any.whl")]
         native = [wheel for wheel in wheels if wheel not in pure]
         installed: dict[str, list[Entry]] = {}
@@ -148,11 +152,10 @@ class LayerWriter:
             )
             blob = self.cache.layer(key)
             if blob is None:
-                with self.run.timeline.step("write Poetry's layers", track="poetry"):
-                    if not installed:
-                        installed = self._install_poetry(wheels, target)
-                    entries = [e for wheel in part_wheels for e in installed[wheel.name]]
-                    blob = self.cache.write_layer(key, entries, self.spec.epoch)
+                if not installed:
+                    installed = self._install_poetry(wheels, target)
+                entries = [e for wheel in part_wheels for e in installed[wheel.name]]
+                blob = self.cache.write_layer(key, entries, self.spec.epoch)
             self.reporter.detail(f"layer Poetry ({part}): {size_text(blob.size)}")
             comment = f"Poetry {self.spec.poetry_version} in {POETRY_HOME}: {part} distributions"
             layers.append((blob, comment))

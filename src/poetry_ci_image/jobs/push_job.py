@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
+from typing import Any
 
 from poetry_ci_image.engine.own_dockerfile import build_with_engine
 from poetry_ci_image.errors import RegistryError
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.image.assemble import Image
     from poetry_ci_image.jobs.image_job import ImageJob
+    from poetry_ci_image.plumbing.progress import Step
     from poetry_ci_image.registry.transfer import TransferStats
     from poetry_ci_image.run import Run
     from poetry_ci_image.tag.resolve import Resolved
@@ -50,6 +52,33 @@ class PushOutcome:
     digest: str | None = None  # what the tag points at
     transfer: TransferStats | None = None
     image: Image | None = None  # the image assembled (built-in recipe, when pushed)
+
+
+def push_report(outcome: PushOutcome, steps: Sequence[Step]) -> dict[str, Any]:
+    """What `push --json` prints: the reference, what was sent, how long each step took, and
+    the layers of each platform's image (when one was made)."""
+    platforms = [
+        {
+            "platform": platform.platform,
+            "digest": platform.digest,
+            "config": platform.config_digest,
+            "base_layers": [layer.as_dict() for layer in platform.base_layers],
+            "layers": [
+                {"digest": blob.digest, "size": blob.size, "comment": comment}
+                for blob, comment in zip(platform.layers, platform.comments, strict=True)
+            ],
+        }
+        for platform in (outcome.image.platforms if outcome.image else ())
+    ]
+    return {
+        "reference": outcome.reference,
+        "pushed": outcome.pushed,
+        "digest": outcome.digest,
+        "seconds": round(outcome.seconds, 3),
+        "blobs": outcome.transfer.as_dict() if outcome.transfer else None,
+        "steps": [step.as_dict() for step in steps],
+        "platforms": platforms,
+    }
 
 
 def refuse_stale_tag_file(resolved: Resolved) -> None:

@@ -1,0 +1,82 @@
+"""What `poetry image push` hands on: `--json` for tools (the benchmarks read it), against the
+real registry with no engine."""
+
+from __future__ import annotations
+
+import json
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.integration.test_push import engine_free
+from tests.integration.test_push import make_project
+from tests.support.poetry_cli import run_poetry
+
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.support.index import PackageIndex
+    from tests.support.registry import Registry
+
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+MAIN_STEPS = [
+    "resolve the lock to its tag",
+    "ask the registry for the tag",
+    "read the base image's manifest and config",
+    "read the base image's files",
+    "fetch the locked files",
+    "install them on the host",
+    "write the dependency layers",
+    "wait for Poetry's layers",
+    "send the blobs and the manifest",
+]
+POETRY_STEPS = ["fetch Poetry's wheels for the image", "write Poetry's layers"]
+
+
+def test_push_json_says_what_was_sent_and_how_long_each_step_took(
+    tmp_path: Path, index: PackageIndex, registry: Registry, tool_env: dict[str, str]
+) -> None:
+    """A first push reports its digest, every blob's fate, each step and each layer; a second
+    reports that nothing was pushed."""
+    project = make_project(tmp_path / "report", index, registry, tool_env, name="report")
+    env = engine_free(tool_env, tmp_path)
+    first = run_poetry(project, "image", "push", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    reference = report["reference"]
+    assert reference.startswith(f"{registry.host}/report/ci-image:py3.11-amd64-")
+    assert report["pushed"] is True
+    assert report["digest"].startswith("sha256:")
+    assert f"Pushed {reference} in " in first.stderr
+
+    (platform,) = report["platforms"]
+    layers = platform["layers"]
+    blobs = report["blobs"]
+    # The base's layer is copied from the stand-in Docker Hub; ours and the config uploaded.
+    assert (blobs["copied"], blobs["mounted"], blobs["present"]) == (1, 0, 0)
+    assert blobs["uploaded"] == len(layers) + 1
+    assert blobs["uploaded_bytes"] > sum(layer["size"] for layer in layers)
+    comments = [layer["comment"] for layer in layers]
+    assert comments[0].startswith("the venvs' skeleton")
+    assert [c for c in comments if c.startswith(("alpha", "beta", "delta", "devtool", "native"))]
+
+    steps = report["steps"]
+    assert [s["name"] for s in steps if s["track"] == "main"] == MAIN_STEPS
+    assert [s["name"] for s in steps if s["track"] == "poetry"] == POETRY_STEPS
+    assert all(s["seconds"] >= 0 and s["start"] >= 0 for s in steps)
+    assert sum(s["seconds"] for s in steps if s["track"] == "main") <= report["seconds"] + 0.5
+
+    again = run_poetry(project, "image", "push", "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert (second["reference"], second["pushed"], second["digest"]) == (
+        reference,
+        False,
+        report["digest"],
+    )
+    assert (second["blobs"], second["platforms"]) == (None, [])
+    assert [s["name"] for s in second["steps"]] == MAIN_STEPS[:2]
