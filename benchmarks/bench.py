@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from benchmarks.profiling import profile_command
-from benchmarks.profiling import run_streamed
-from benchmarks.pushlog import read_push_log
+from benchmarks.push_record import read_push_record
 from benchmarks.timing import Samples
 from benchmarks.timing import alternate
 from benchmarks.timing import run
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 
     from benchmarks.engine import Engine
     from benchmarks.profiling import ProfileRow
-    from benchmarks.pushlog import PushLog
+    from benchmarks.push_record import PushLog
     from benchmarks.workspace import PoetryVenv
     from benchmarks.workspace import Workspace
 
@@ -78,20 +77,20 @@ class Bench:
     def push(
         self, project: Path, repository: str, platforms: Sequence[str] = ONE_PLATFORM
     ) -> PushLog:
-        """One `poetry -v image push` to `repository`, timed by its log lines."""
-        timeline = run_streamed(
+        """One `poetry image push --json` to `repository`: its steps, as it reports them."""
+        seconds, done = timed(
             [
                 str(self.plugin.poetry),
                 "--no-ansi",
-                "-v",
                 "image",
                 "push",
+                "--json",
                 *self.image_args(project, repository, platforms),
             ],
             cwd=project,
             env=self.env,
         )
-        return read_push_log(timeline)
+        return read_push_record(done.stdout, seconds)
 
     def poetry(self, venv: PoetryVenv, project: Path, *args: str) -> float:
         """Seconds of one `poetry <args>` in `project` (the command must succeed)."""

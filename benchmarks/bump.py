@@ -15,13 +15,12 @@ Each round gives both approaches the state a CI runner has after the previous pi
   so that the next round starts from the previous build's layers again.
 
 Bytes: what each push uploaded, and what a runner that holds the previous image pulls (the new
-manifest's layers the previous one does not list), against the bumped package's own layer: its
-installed files alone, written with the plugin's own functions (`install_wheel`, `write_layer`).
+manifest's layers the previous one does not list), against the layer that holds the bumped
+package, as the bump's `push --json` reports it.
 """
 
 from __future__ import annotations
 
-import json
 import re
 
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from benchmarks.bench import Bench
-    from benchmarks.pushlog import PushLog
+    from benchmarks.push_record import PushLog
     from benchmarks.workspace import PoetryVenv
     from benchmarks.workspace import Workspace
 
@@ -164,9 +163,8 @@ def figure8(bench: Bench, bumps: list[BumpProject]) -> Figure:
         "`COPY pyproject.toml poetry.lock` and `poetry install` run again). Bytes: what each "
         "push uploaded, and what a runner that holds the previous image pulls (the new "
         "manifest's layers that the previous manifest does not list), against the bumped "
-        "package's own layer (its installed files alone, written by the plugin's "
-        "`install_wheel` and `write_layer` from the wheel the lock chose). Plugin and baseline "
-        "alternate.",
+        "package's layer (the layer of the bumped image that holds it, as `push --json` reports "
+        "it). Plugin and baseline alternate.",
         [],
     )
     for item in bumps:
@@ -232,46 +230,17 @@ def _bump_runs(bench: Bench, item: BumpProject) -> BumpRuns:
     for index in range(bench.repeats.builds):
         for position in rotated(len(measures), index):
             measures[position](index + 1)
-    runs.own_layer = _own_layer(bench, item)
+    runs.own_layer = _own_layer(runs)
     return runs
 
 
-# The bumped package's own layer, made by the measured plugin's own code (in its venv).
-_OWN_LAYER = """
-import json, sys, tempfile
-from pathlib import Path
-try:
-    from poetry_ci_image.tag.recipe import VENV
-except ImportError:  # the plugin before commit 57a3d12
-    from poetry_ci_image.image.assemble import VENV
-from poetry_ci_image.image.files import install_wheel
-from poetry_ci_image.image.tarball import write_layer
-name, wheel, python = sys.argv[1:4]
-with tempfile.TemporaryDirectory() as work:
-    files = install_wheel(name, Path(wheel), venv=VENV, python=python, spill=Path(work) / "spill")
-    blob = write_layer(files.entries, Path(work) / "layer.tar.gz", 0)
-print(json.dumps({"size": blob.size, "files": len(files.entries), "bytes": files.size}))
-"""
-
-
-def _own_layer(bench: Bench, item: BumpProject) -> int:
-    """Bytes of a gzip layer of the bumped package's installed files alone."""
-    project = bench.webservice
-    stdout, _ = bench.poetry_output(
-        bench.plugin, project, "image", "tag", "--json", *bench.image_args(project)
-    )
-    platform = json.loads(stdout)["platforms"][0]
-    chosen = next(p for p in platform["packages"] if p["name"] == item.bump.package)
-    wheel = next(bench.workspace.poetry_cache.rglob(chosen["file"]), None)
-    if wheel is None:
-        raise RuntimeError(f"{chosen['file']} is not in Poetry's cache after the bump's push")
-    python = platform["target"]["python"]
-    done = run(
-        [str(bench.plugin.python), "-c", _OWN_LAYER, item.bump.package, str(wheel), python],
-        cwd=bench.webservice,
-        env=bench.env,
-    )
-    return int(json.loads(done.stdout.strip().splitlines()[-1])["size"])
+def _own_layer(runs: BumpRuns) -> int:
+    """Bytes of the bumped image's layer that holds the bumped package (from `push --json`)."""
+    named = f"{runs.project.bump.package} {runs.project.version}"
+    for comment, size in runs.plugin[-1].layers:
+        if named in comment.split(": ")[-1].split(", "):
+            return size
+    raise RuntimeError(f"no layer of the bumped image holds {named}")
 
 
 # --------------------------------------------------------------------------- the figure
@@ -314,11 +283,14 @@ def _add(figure: Figure, runs: BumpRuns) -> None:
         ),
     ]
     named = f"{bump.package} {version}"
-    layer = next((line for line in runs.plugin[-1].layers if named in line), "")
-    key, _, content = layer.removeprefix("layer ").partition(": ")
+    layer, size = next(
+        ((comment, size) for comment, size in runs.plugin[-1].layers if named in comment),
+        ("?", 0),
+    )
     figure.notes.append(
-        f"{what}: {bump.why}. The plugin's image has it in layer `{key}` ({content}); the "
-        f"baseline uploads {baseline_bytes.median / own.median:.0f}x the package's own layer."
+        f"{what}: {bump.why}. The plugin's image has it in a layer of {size / MB:.2f} MB "
+        f"({layer}); the baseline uploads {baseline_bytes.median / own.median:.0f}x the "
+        "package's own layer."
     )
     figure.facts[f"{bump.package} own layer"] = own.median
     median_parts(figure, runs.plugin, f"{what}: plugin, the parts of the median run")

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from benchmarks.bench import Bench
-    from benchmarks.pushlog import PushLog
+    from benchmarks.push_record import PushLog
 
 
 MB = 1_000_000

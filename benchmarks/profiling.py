@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import pstats
 import re
 import subprocess
 import time
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmarks.results import Segment
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Mapping
     from collections.abc import Sequence
-    from pathlib import Path
 
 
 _STEP = re.compile(r"^Step \d+/\d+ : (?P<instruction>.*)$")
@@ -161,12 +162,24 @@ PROFILED = (
 def profile_command(
     python: Path, script: Path, args: Sequence[str], *, cwd: Path, env: Mapping[str, str], out: Path
 ) -> list[ProfileRow]:
-    """Run `script args` under cProfile once; the rows of PROFILED that the run went through."""
+    """Run `script args` under cProfile once; the rows of PROFILED that the run went through.
+
+    Fails loudly when a row of PROFILED names a function its file no longer defines (a move or
+    a rename), rather than leave the row out of every report from then on."""
+    missing = missing_functions(python)
+    if missing:
+        raise CommandFailed(
+            "benchmarks/profiling.py's PROFILED names functions that do not exist (moved or "
+            f"renamed?): {', '.join(missing)}. Update PROFILED."
+        )
     argv = [str(python), "-m", "cProfile", "-o", str(out), str(script), *args]
     done = subprocess.run(argv, cwd=cwd, env=dict(env), capture_output=True, text=True)
     if done.returncode != 0:
         raise CommandFailed(f"profiling `{' '.join(args)}` failed:\n{done.stderr[-2000:]}")
-    return profile_rows(pstats.Stats(str(out)))
+    rows = profile_rows(pstats.Stats(str(out)))
+    if not rows or rows[0].function != PROFILED[0][2]:
+        raise CommandFailed(f"the profile of `{' '.join(args)}` lacks {PROFILED[0][2]!r}")
+    return rows
 
 
 def profile_rows(stats: pstats.Stats) -> list[ProfileRow]:
@@ -183,3 +196,29 @@ def profile_rows(stats: pstats.Stats) -> list[ProfileRow]:
         for _, _, label in PROFILED
         if label in found
     ]
+
+
+def missing_functions(python: Path) -> list[str]:
+    """The rows of PROFILED whose file (found on `python`'s path, where the profiled command
+    imports it from) does not define the function: `path:function`."""
+    roots = subprocess.run(
+        [str(python), "-c", "import sys; print('\\n'.join(p for p in sys.path if p))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    missing = []
+    for suffix, name, _ in PROFILED:
+        files = [Path(root) / suffix for root in roots if (Path(root) / suffix).is_file()]
+        if not any(name in _defined(file) for file in files):
+            missing.append(f"{suffix}:{name}")
+    return missing
+
+
+def _defined(file: Path) -> set[str]:
+    tree = ast.parse(file.read_text())
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }

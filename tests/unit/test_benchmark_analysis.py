@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
+from pathlib import Path
+
 import pytest
 
+from benchmarks import profiling
 from benchmarks.analysis import analyse
 from benchmarks.analysis import every_part
-from benchmarks.profiling import Timeline
-from benchmarks.pushlog import read_push_log
+from benchmarks.profiling import missing_functions
+from benchmarks.push_record import read_push_record
 from benchmarks.results import BASELINE_PARTS
 from benchmarks.results import NOT_COVERED
 from benchmarks.results import PLUGIN_BACKGROUND
@@ -121,54 +127,78 @@ def test_every_part_of_a_breakdown_in_megabytes() -> None:
     assert "Of no known kind (a new or renamed step, or time no log line covers): pure:3" in text
 
 
-def timeline(seconds: float, lines: list[tuple[float, str]]) -> Timeline:
-    return Timeline(seconds, tuple(lines))
+def step(name: str, start: float, seconds: float, track: str = "main") -> dict[str, object]:
+    return {"name": name, "track": track, "start": start, "seconds": seconds}
 
 
-def test_a_push_log_is_split_at_its_steps_and_a_new_line_is_a_step_of_its_own() -> None:
-    """The -v log of `poetry image push`: parts in order, summing to the run; Poetry's layer
-    apart; the summary line read; an unknown status line starts a part named by its text."""
-    log = read_push_log(
-        timeline(
-            10.0,
-            [
-                (0.5, "Reading the base image 127.0.0.1:5000/library/python:3.11 for linux/amd64"),
-                (1.0, "Downloading Poetry 2.5.1 for CPython 3.11 on linux/amd64 (once)"),
-                (1.0, "Fetching 58 locked distributions for CPython 3.11 on linux/amd64"),
-                (1.5, "numpy 2.4.6: numpy-2.4.6-cp311-cp311-manylinux_2_28_x86_64.whl"),
-                (3.0, "Compressing 22 layers with 4 threads"),
-                (6.0, "Writing Poetry's layers (50 distributions)"),
-                (7.0, "layer own:numpy: 16.6 MB: numpy 2.4.6"),
-                (7.0, "layer pure:0: 0.3 MB: alembic 1.20.1"),
-                (8.0, "layer Poetry (pure-Python): 9.3 MB"),
-                (8.0, "Pushing 127.0.0.1:5000/bench/webservice:py3.11-amd64-3705dc62 (sha256:6f7)"),
-                (8.0, "Sending 26 blobs to 127.0.0.1:5000/bench/webservice"),
-                (8.1, "layer sha256:4ffb5a15f671: uploading 19.7 MB"),
-                (
-                    9.0,
-                    "Blobs: 25 uploaded (71.4 MB), 0 copied from the base's registry, "
-                    "1 mounted, 0 already there",
-                ),
-                (9.5, "Pushed 127.0.0.1:5000/bench/webservice:py3.11-amd64-3705dc62 in 9.0 s."),
-                (9.5, "127.0.0.1:5000/bench/webservice:py3.11-amd64-3705dc62"),
-            ],
-        )
-    )
+def test_a_push_record_is_split_at_its_steps_and_a_new_step_is_a_part_of_its_own() -> None:
+    """`push --json`: the command's seconds split into Poetry's start-up and exit, each step of
+    the main path and the time between them, summing to the whole; Poetry's layers apart; the
+    blobs read; a step this reader does not know is a part under its own name."""
+    report = {
+        "reference": "127.0.0.1:5000/bench/webservice:py3.11-amd64-3705dc62",
+        "pushed": True,
+        "digest": "sha256:6f7",
+        "seconds": 8.5,
+        "elapsed": 9.0,
+        "blobs": {
+            "uploaded": 25,
+            "uploaded_bytes": 71_400_000,
+            "copied": 0,
+            "copied_bytes": 0,
+            "mounted": 1,
+            "present": 0,
+        },
+        "steps": [
+            step("resolve the lock to its tag", 0.0, 0.4),
+            step("ask the registry for the tag", 0.5, 0.1),
+            step("read the base image's manifest and config", 0.6, 0.2),
+            step("fetch Poetry's wheels for the image", 1.0, 4.0, "poetry"),
+            step("fetch the locked files", 1.0, 1.5),
+            step("compile the bytecode", 2.5, 3.0),
+            step("write Poetry's layers", 5.0, 2.0, "poetry"),
+            step("write the dependency layers", 5.5, 1.5),
+            step("send the blobs and the manifest", 7.5, 1.4),
+        ],
+        "platforms": [
+            {
+                "platform": "linux/amd64",
+                "layers": [
+                    {"digest": "sha256:1", "size": 16_600_000, "comment": "numpy 2.4.6"},
+                    {"digest": "sha256:2", "size": 300_000, "comment": "pure:0: alembic 1.20.1"},
+                ],
+            }
+        ],
+    }
+    log = read_push_record(json.dumps(report), 10.0)
     assert [(part.label, round(part.value, 2)) for part in log.parts] == [
-        ("Poetry start-up, plan, registry check", 0.5),
-        ("read the base image's manifest and config", 0.5),
-        ("fetch the locked files, install them on the host", 2.0),
-        ("unrecognised line: Compressing N layers with N threads", 4.0),
-        ("wait for Poetry's layer (made in parallel)", 1.0),
-        ("upload the blobs", 1.0),
-        ("put the manifest, check the tag", 0.5),
-        ("Poetry exits", 0.5),
+        ("Poetry start-up and exit", 1.0),
+        ("plan: resolve the lock to its tag", 0.4),
+        ("ask the registry for the tag", 0.1),
+        ("read the base image's manifest and config", 0.2),
+        ("fetch the locked files", 1.5),
+        ("compile the bytecode", 3.0),
+        ("write the dependency layers (tar + gzip)", 1.5),
+        ("send the blobs and the manifest", 1.4),
+        ("the plugin, between its steps", 0.9),
     ]
     assert sum(part.value for part in log.parts) == pytest.approx(10.0)
+    assert [part.group for part in log.parts if part.label == "compile the bytecode"] == ["other"]
     assert [(part.label, part.value) for part in log.background] == [
-        ("download Poetry's wheels for the image (pip)", 5.0),
+        ("fetch Poetry's wheels for the image (pip)", 4.0),
         ("write Poetry's layers (tar + gzip)", 2.0),
     ]
     assert log.summary is not None
     assert (log.summary.uploaded, log.summary.uploaded_mb, log.summary.mounted) == (25, 71.4, 1)
+    assert log.layers == (("numpy 2.4.6", 16_600_000), ("pure:0: alembic 1.20.1", 300_000))
     assert log.reference == "127.0.0.1:5000/bench/webservice:py3.11-amd64-3705dc62"
+
+
+def test_profiling_names_only_functions_that_exist(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row the benchmarks profile names a function its file defines; a moved one is
+    named, so the benchmark fails loudly instead of leaving the row out."""
+    python = Path(sys.executable)
+    assert missing_functions(python) == []
+    moved = ("poetry_ci_image/resolve.py", "resolve", "plugin: resolve (settings to tag)")
+    monkeypatch.setattr(profiling, "PROFILED", (*profiling.PROFILED, moved))
+    assert missing_functions(python) == ["poetry_ci_image/resolve.py:resolve"]

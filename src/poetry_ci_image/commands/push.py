@@ -39,7 +39,7 @@ class PushCommand(ImageCommand):
         if outcome.pushed:
             self.status(f"Pushed {outcome.reference} in {outcome.seconds:.1f} s.")
         if self.option("json"):
-            self.out(json.dumps(push_report(outcome, run.timeline.steps), indent=2))
+            self.out(json.dumps(push_report(outcome, run.timeline), indent=2))
         else:
             self.out(outcome.reference)
         return 0

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.image.assemble import Image
     from poetry_ci_image.jobs.image_job import ImageJob
-    from poetry_ci_image.plumbing.progress import Step
+    from poetry_ci_image.plumbing.progress import Timeline
     from poetry_ci_image.registry.transfer import TransferStats
     from poetry_ci_image.run import Run
     from poetry_ci_image.tag.resolve import Resolved
@@ -54,9 +54,10 @@ class PushOutcome:
     image: Image | None = None  # the image assembled (built-in recipe, when pushed)
 
 
-def push_report(outcome: PushOutcome, steps: Sequence[Step]) -> dict[str, Any]:
-    """What `push --json` prints: the reference, what was sent, how long each step took, and
-    the layers of each platform's image (when one was made)."""
+def push_report(outcome: PushOutcome, timeline: Timeline) -> dict[str, Any]:
+    """What `push --json` prints: the reference, what was sent, how long each step took (and
+    how long the run had taken when the report was made), and the layers of each platform's
+    image (when one was made)."""
     platforms = [
         {
             "platform": platform.platform,
@@ -76,7 +77,8 @@ def push_report(outcome: PushOutcome, steps: Sequence[Step]) -> dict[str, Any]:
         "digest": outcome.digest,
         "seconds": round(outcome.seconds, 3),
         "blobs": outcome.transfer.as_dict() if outcome.transfer else None,
-        "steps": [step.as_dict() for step in steps],
+        "elapsed": round(timeline.now(), 3),
+        "steps": [step.as_dict() for step in timeline.steps],
         "platforms": platforms,
     }
 

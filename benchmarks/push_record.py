@@ -1,0 +1,119 @@
+"""`poetry image push --json`: the parts of a push and what it sent, as the plugin reports them.
+
+The plugin times its own steps (`steps`, each with its start and seconds since the run began)
+and says how long its run took (`elapsed`); the benchmark times the whole command. So:
+
+    Poetry start-up and exit   the command's seconds minus the plugin's run (`elapsed`)
+    <each main-path step>      resolve the lock, ask the registry, read the base, fetch, install,
+                               write the layers, wait for Poetry's, send the blobs and manifest
+    between the steps          what the plugin's run spent outside any step
+
+sum to the command's seconds. Poetry's own layers are made on a thread of their own (track
+"poetry") while the main path runs: their steps are timed apart. A step this module does not
+know is a part of its own, under its own name, in the group "other": a renamed or new step
+shows up as itself, never inside its neighbour.
+"""
+
+from __future__ import annotations
+
+import json
+
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.results import OTHER_GROUP
+from benchmarks.results import Segment
+
+
+START_AND_EXIT = "Poetry start-up and exit"
+BETWEEN = "the plugin, between its steps"
+# The plugin's step -> (the benchmark's name for it, its group: see analysis.py)
+_STEPS = {
+    "resolve the lock to its tag": ("plan: resolve the lock to its tag", "poetry"),
+    "ask the registry for the tag": ("ask the registry for the tag", "upload"),
+    "read the base image's manifest and config": (
+        "read the base image's manifest and config",
+        "base",
+    ),
+    "read the base image's files": ("read the base image's files (once per base)", "base"),
+    "fetch the locked files": ("fetch the locked files", "fetch"),
+    "install them on the host": ("install them on the host", "fetch"),
+    "write the dependency layers": ("write the dependency layers (tar + gzip)", "layers"),
+    "wait for Poetry's layers": ("wait for Poetry's layers (made in parallel)", "layers"),
+    "send the blobs and the manifest": ("send the blobs and the manifest", "upload"),
+    "fetch Poetry's wheels for the image": ("fetch Poetry's wheels for the image (pip)", "poetry"),
+    "write Poetry's layers": ("write Poetry's layers (tar + gzip)", "poetry"),
+}
+
+
+@dataclass(frozen=True)
+class BlobSummary:
+    uploaded: int
+    uploaded_mb: float
+    copied: int
+    mounted: int
+    present: int
+
+
+@dataclass(frozen=True)
+class PushLog:
+    seconds: float  # the whole command, as the benchmark timed it
+    parts: tuple[Segment, ...]  # the main path, in order: they sum to `seconds`
+    background: tuple[Segment, ...]  # Poetry's layers, made while the main path runs
+    summary: BlobSummary | None  # None when nothing was pushed
+    layers: tuple[tuple[str, int], ...]  # (what a layer holds, its bytes), the first platform's
+    reference: str
+    report: dict[str, Any]  # the whole of `push --json`
+
+
+def read_push_record(stdout: str, seconds: float) -> PushLog:
+    """The parts of a push from its `--json` report and the command's own seconds."""
+    report = json.loads(stdout)
+    steps = report["steps"]
+    main = [step for step in steps if step["track"] == "main"]
+    totals: dict[str, Segment] = {}
+
+    def add(label: str, value: float, group: str) -> None:
+        known = totals.get(label)
+        totals[label] = Segment(label, value + (known.value if known else 0.0), group=group)
+
+    add(START_AND_EXIT, max(0.0, seconds - report["elapsed"]), "poetry")
+    covered = 0.0
+    for step in main:
+        label, group = _STEPS.get(step["name"], (step["name"], OTHER_GROUP))
+        add(label, step["seconds"], group)
+        covered += step["seconds"]
+    add(BETWEEN, max(0.0, report["elapsed"] - covered), "poetry")
+    background = [
+        Segment(*_named(step), group="poetry") for step in steps if step["track"] != "main"
+    ]
+    blobs = report["blobs"]
+    summary = (
+        BlobSummary(
+            uploaded=blobs["uploaded"],
+            uploaded_mb=blobs["uploaded_bytes"] / 1e6,
+            copied=blobs["copied"],
+            mounted=blobs["mounted"],
+            present=blobs["present"],
+        )
+        if blobs
+        else None
+    )
+    platforms = report["platforms"]
+    layers = tuple(
+        (layer["comment"], layer["size"]) for layer in (platforms[0]["layers"] if platforms else ())
+    )
+    return PushLog(
+        seconds=seconds,
+        parts=tuple(totals.values()),
+        background=tuple(background),
+        summary=summary,
+        layers=layers,
+        reference=report["reference"],
+        report=report,
+    )
+
+
+def _named(step: dict[str, Any]) -> tuple[str, float]:
+    label, _ = _STEPS.get(step["name"], (step["name"], OTHER_GROUP))
+    return label, step["seconds"]
