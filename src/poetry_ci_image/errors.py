@@ -1,8 +1,8 @@
 """The one exception hierarchy of the plugin.
 
 Every error a user can meet is a `CiImageError`: a message that says what is wrong and a hint that
-says what to do. The command layer turns them into two lines on stderr and exit status 2; nothing
-else in the plugin prints them.
+says what to do. The command layer turns them into two lines on stderr and the error's exit
+status (2; 130 for `Interrupted`); nothing else in the plugin prints them.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ package only. What leaves it is plain data (`ProjectFacts`, `InstallPlan`, paths
 - `planner.py`: what `poetry install` would install on the target, from the lock alone;
 - `fetch.py`: the plan's files, through Poetry's cache and credentials, built on the host if needed;
 - `wheels.py`: Poetry's own wheels for the target, and a pip for the target;
+- `lock_shape.py`: a damaged poetry.lock, named before Poetry's locker trips on it;
 - `boundary.py`: what the seam turns an unexpected Poetry failure into.
 
 Importing a module here imports Poetry's internals it needs; the rest of the plugin imports these
