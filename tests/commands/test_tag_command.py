@@ -330,3 +330,39 @@ def test_an_option_and_its_opposite_together_are_an_error(project: Path) -> None
         "",
         "Error: --poetry and --no-poetry are both given.\nGive one of them.\n",
     )
+
+
+def test_dotenv_and_github_output_hand_the_reference_on(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--dotenv FILE` writes VARIABLE=reference; `--github-output` appends image= and tag=."""
+    github = tmp_path / "github-output"
+    github.write_text("earlier=1\n")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(github))
+    dotenv = tmp_path / "reports" / "ci-image.env"
+    assert tag(project, f"--dotenv {dotenv} --github-output") == (0, f"{BASE_REFERENCE}\n", "")
+    assert dotenv.read_text() == f"CI_IMAGE={BASE_REFERENCE}\n"
+    assert github.read_text() == f"earlier=1\nimage={BASE_REFERENCE}\ntag={BASE_TAG}\n"
+
+
+def test_an_output_that_cannot_be_written_is_refused_first(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dotenv path that is a directory: one message, exit 2, and the tag-file untouched."""
+    with (project / "pyproject.toml").open("a") as stream:
+        stream.write('tag-file = "ci-image.env"\n')
+    (tmp_path / "taken").mkdir()
+    code, out, err = tag(project, f"--dotenv {tmp_path / 'taken'}")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"Error: --dotenv {tmp_path / 'taken'} cannot be written: Is a directory: "
+        f"{tmp_path / 'taken'}\nCheck the path and its permissions. Nothing was done.\n"
+    )
+    assert not (project / "ci-image.env").exists()
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    assert tag(project, "--github-output") == (
+        2,
+        "",
+        "Error: --github-output is given but GITHUB_OUTPUT is not set.\n"
+        "Use --github-output in a GitHub Actions step only.\n",
+    )

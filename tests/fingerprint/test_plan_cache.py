@@ -8,7 +8,9 @@ import pytest
 
 from poetry_ci_image.poetry.project import Project
 from poetry_ci_image.settings.merge import Options
+from poetry_ci_image.tag.plan_cache import CachedFacts
 from poetry_ci_image.tag.plan_cache import PlanCache
+from poetry_ci_image.tag.plan_cache import ProjectInputs
 from poetry_ci_image.tag.resolve import resolve
 from tests.support.projects import copy_project
 from tests.support.projects import load_poetry
@@ -130,3 +132,21 @@ def test_a_damaged_entry_is_ignored(project: Path, tmp_path: Path) -> None:
     again, loads = run(project, PlanCache(cache_dir))
     assert loads == 1
     assert again.fingerprint == first.fingerprint
+
+
+INPUTS = ProjectInputs(b"[project]", b"lock", None, None, (), "2.5.1")
+
+
+def test_a_cache_that_cannot_be_written_is_only_a_slower_run(tmp_path: Path) -> None:
+    """A cache directory that cannot be made (a file is in the way): nothing stored, no error."""
+    (tmp_path / "taken").write_text("")
+    cache = PlanCache(tmp_path / "taken" / "plans")
+    cache.store_facts(INPUTS, CachedFacts({}, ">=3.10", ("3.10",), "webapp"))
+    assert cache.facts(INPUTS) is None
+
+
+def test_a_bug_in_what_is_stored_is_not_hidden(tmp_path: Path) -> None:
+    """Only the file system's errors are forgiven: a value that is not JSON raises."""
+    cache = PlanCache(tmp_path / "plans")
+    with pytest.raises(TypeError):
+        cache.store_facts(INPUTS, CachedFacts({"bad": {1, 2}}, ">=3.10", ("3.10",), "webapp"))

@@ -12,6 +12,7 @@ import pytest
 from tests.integration.test_push import engine_free
 from tests.integration.test_push import make_project
 from tests.support.poetry_cli import run_poetry
+from tests.support.registry import manifest_status
 
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def test_push_json_says_what_was_sent_and_how_long_each_step_took(
     """A first push reports its digest, every blob's fate, each step and each layer; a second
     reports that nothing was pushed."""
     project = make_project(tmp_path / "report", index, registry, tool_env, name="report")
-    env = engine_free(tool_env, tmp_path)
+    # A cache of its own: every step runs (fetching, installing, Poetry's wheels).
+    env = {**engine_free(tool_env, tmp_path), "POETRY_CACHE_DIR": str(tmp_path / "cache")}
     first = run_poetry(project, "image", "push", "--json", env=env)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
@@ -82,3 +84,34 @@ def test_push_json_says_what_was_sent_and_how_long_each_step_took(
     )
     assert (second["blobs"], second["platforms"]) == (None, [])
     assert [s["name"] for s in second["steps"]] == MAIN_STEPS[:2]
+
+
+def test_push_hands_the_reference_on_and_refuses_an_unwritable_output_first(
+    tmp_path: Path, index: PackageIndex, registry: Registry, tool_env: dict[str, str]
+) -> None:
+    """`push --dotenv FILE --github-output`: one command hands the reference on, whether it
+    pushed or not; an output that cannot be written stops the push before it sends anything."""
+    project = make_project(
+        tmp_path / "handed", index, registry, tool_env, extra="poetry = false\n", name="handed"
+    )
+    github = tmp_path / "github-output"
+    env = {**engine_free(tool_env, tmp_path), "GITHUB_OUTPUT": str(github)}
+    (tmp_path / "taken").mkdir()
+    refused = run_poetry(project, "image", "push", "--dotenv", str(tmp_path / "taken"), env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"Error: --dotenv {tmp_path / 'taken'} cannot be written")
+    assert refused.stdout == ""
+    tag = run_poetry(project, "image", "tag", env=env).stdout.strip()
+    repository, _, tag_name = tag.removeprefix(f"{registry.host}/").partition(":")
+    assert manifest_status(registry.host, repository, tag_name) == 404
+
+    dotenv = tmp_path / "deps.env"
+    for _ in range(2):  # a push, then the no-op: both hand it on
+        pushed = run_poetry(
+            project, "image", "push", "--dotenv", str(dotenv), "--github-output", env=env
+        )
+        assert pushed.returncode == 0, pushed.stderr
+        assert pushed.stdout == f"{tag}\n"
+        assert dotenv.read_text() == f"CI_IMAGE={tag}\n"
+    assert github.read_text() == f"image={tag}\ntag={tag_name}\n" * 2
+    assert manifest_status(registry.host, repository, tag_name) == 200

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.run import Run
+    from poetry_ci_image.tag.outputs import Outputs
     from poetry_ci_image.tag.resolve import Resolved
 
 
@@ -164,6 +165,12 @@ class ImageCommand(Command):
         # Poetry's application makes it, with the options Poetry was given (-C, -P, --no-cache).
         return poetry_project.Project(root, partial(getattr, application, "poetry"))
 
+    def outputs(self) -> Outputs:
+        """Where `--dotenv` and `--github-output` hand the reference on, checked writable."""
+        from poetry_ci_image.tag.outputs import check_outputs
+
+        return check_outputs(self.option("dotenv"), bool(self.option("github-output")), os.environ)
+
     def run_context(self) -> Run:
         """This run's context: the command reports, the real registries, Poetry's cache (none
         with `poetry --no-cache`)."""
@@ -228,6 +235,14 @@ def image_options(verb: str) -> list[Option]:
             multiple=True,
         ),
         option("force", None, f"{verb.capitalize()} even if the image is there already."),
+    ]
+
+
+def output_options() -> list[Option]:
+    """The options `tag` and `push` share: where else to hand the reference on."""
+    return [
+        option("dotenv", None, "Also write VARIABLE=reference to this dotenv file.", flag=False),
+        option("github-output", None, "Also write image=... and tag=... to $GITHUB_OUTPUT."),
     ]
 
 

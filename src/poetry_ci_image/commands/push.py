@@ -11,6 +11,7 @@ from cleo.helpers import option
 
 from poetry_ci_image.commands.image_command import ImageCommand
 from poetry_ci_image.commands.image_command import image_options
+from poetry_ci_image.commands.image_command import output_options
 
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ class PushCommand(ImageCommand):
     options: ClassVar[list[Option]] = [
         *ImageCommand.options,
         *image_options("push"),
+        *output_options(),
         option(
             "json",
             None,
@@ -33,9 +35,13 @@ class PushCommand(ImageCommand):
     def perform(self) -> int:
         from poetry_ci_image.jobs.push_job import push_image
         from poetry_ci_image.jobs.push_job import push_report
+        from poetry_ci_image.tag.outputs import write_outputs
 
+        outputs = self.outputs()  # checked before anything is pushed
         run = self.run_context()
-        outcome = push_image(self.image_job(run), run)
+        job = self.image_job(run)
+        outcome = push_image(job, run)
+        write_outputs(outputs, job.resolved.settings.variable, job.resolved.reference)
         if outcome.pushed:
             self.status(f"Pushed {outcome.reference} in {outcome.seconds:.1f} s.")
         if self.option("json"):

@@ -12,11 +12,13 @@ from typing import ClassVar
 from cleo.helpers import option
 
 from poetry_ci_image.commands.image_command import ImageCommand
+from poetry_ci_image.commands.image_command import output_options
 
 
 if TYPE_CHECKING:
     from cleo.io.inputs.option import Option
 
+    from poetry_ci_image.tag.outputs import Outputs
     from poetry_ci_image.tag.resolve import Resolved
 
 
@@ -30,8 +32,7 @@ class TagCommand(ImageCommand):
             "check", None, "Exit 1 unless the tag-file records this reference (writes nothing)."
         ),
         option("remote", None, "Exit 1 unless the registry has this reference (no engine needed)."),
-        option("dotenv", None, "Also write VARIABLE=reference to this dotenv file.", flag=False),
-        option("github-output", None, "Also write image=... and tag=... to $GITHUB_OUTPUT."),
+        *output_options(),
     ]
     help = """\
 The <info>image tag</> command prints <comment><repository>:<tag></>, where the tag is a
@@ -44,30 +45,28 @@ Errors exit 2.
 """
 
     def perform(self) -> int:
+        outputs = self.outputs()
         resolved = self.resolve(self.run_context())
         if self.option("check") or self.option("remote"):
             return self._check(resolved)
         if self.option("json"):
             self.out(json.dumps(describe(resolved), indent=2))
             return 0
-        reference = str(resolved.reference)
-        self._record(resolved, reference)
-        self.out(reference)
+        self._record(resolved, outputs)
+        self.out(str(resolved.reference))
         return 0
 
-    def _record(self, resolved: Resolved, reference: str) -> None:
-        from poetry_ci_image.tag import outputs
+    def _record(self, resolved: Resolved, outputs: Outputs) -> None:
+        from poetry_ci_image.tag.outputs import write_outputs
         from poetry_ci_image.tag.tagfile import write_reference
 
         settings = resolved.settings
+        reference = resolved.reference
         if settings.tag_file is not None:
-            changed = write_reference(settings.tag_file, settings.variable, reference)
+            changed = write_reference(settings.tag_file, settings.variable, str(reference))
             name = os.path.relpath(settings.tag_file, settings.project_dir)
             self.status(f"{'Wrote' if changed else 'Unchanged:'} {name}")
-        if self.option("dotenv"):
-            outputs.write_dotenv(self.option("dotenv"), settings.variable, reference)
-        if self.option("github-output"):
-            outputs.write_github_output(os.environ, resolved.reference)
+        write_outputs(outputs, settings.variable, reference)
 
     def _check(self, resolved: Resolved) -> int:
         from poetry_ci_image.tag.tagfile import check_tag_file

@@ -141,7 +141,7 @@ def base_facts(
     files = scan_layers([registry.stream_blob(repository, layer.digest) for layer in base.layers])
     facts = facts_of(files, path)
     if cached_file is not None:
-        with contextlib.suppress(Exception):  # a cache that cannot be written: a slower run
+        with contextlib.suppress(OSError):  # a cache that cannot be written: a slower run
             write_atomically(cached_file, json.dumps(facts.as_json(), sort_keys=True))
     return facts
 

@@ -184,6 +184,6 @@ class BuildCache:
     def _store(self, path: Path, data: dict[str, Any]) -> None:
         try:
             write_atomically(path, json.dumps(data, sort_keys=True))
-            self._used.add(path)
-        except Exception:
+        except OSError:  # a cache that cannot be written is only a slower run
             return
+        self._used.add(path)

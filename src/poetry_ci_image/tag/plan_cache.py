@@ -123,7 +123,7 @@ class PlanCache:
         try:
             write_atomically(self._directory / f"{key}.json", json.dumps(data))
             self._prune()
-        except Exception:  # a cache that cannot be written is only a slower run
+        except OSError:  # a cache that cannot be written is only a slower run
             return
 
     def _prune(self) -> None:

@@ -94,7 +94,12 @@ def write_reference(path: Path, variable: str, reference: str) -> bool:
         pass
     except OSError as error:
         raise TagFileError(f"tag-file {path} cannot be read: {error}") from None
-    write_atomically(path, content)
+    try:
+        write_atomically(path, content)
+    except OSError as error:
+        raise TagFileError(
+            f"tag-file {path} cannot be written: {error}", "Check the path and its permissions."
+        ) from None
     return True
 
 
