@@ -26,7 +26,7 @@ REPOSITORY = "registry.example/team/webapp/ci-image"
 # The tag of the `base` fixture for CPython 3.10 on linux/amd64, Poetry left out of the image.
 # If it changes, the fingerprint changed for every user: bump SCHEMA_VERSION if that is the
 # intent (a changed BUILDER_FORMAT also changes it, rightly).
-BASE_TAG = "py3.10-amd64-a03ef769abcd53ae"
+BASE_TAG = "py3.10-amd64-6387c07ea70cb849"
 BASE_REFERENCE = f"{REPOSITORY}:{BASE_TAG}"
 
 

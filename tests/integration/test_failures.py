@@ -146,37 +146,48 @@ def test_wheels_that_install_the_same_files(
     tool_env: dict[str, str],
     docker_client: Any,
 ) -> None:
-    """As `poetry install`: shared identical files land once and quietly; different ones are
-    reported, naming both packages, and the image holds the later name's copy."""
+    """Shared identical files land once and quietly; different ones are reported, naming both
+    packages: the image holds the owner's copy (jsbeautifier/ is jsbeautifier's, though
+    zz-beautify, which bundles an older copy, sorts later), else the later name's."""
     files = index.files_dir
     shared = {"jsbeautifier/core.py": "CORE = 1\n"}
     build_wheel(files, "jsbeautifier", "2.0.1", files=shared)
     build_wheel(files, "cssbeautifier", "2.0.1", files=shared)
+    build_wheel(files, "zz-beautify", "1.0", files={"jsbeautifier/core.py": "CORE = 0\n"})
     build_wheel(files, "zopea", "1.0", files={"zopens/__init__.py": "# zopea's\n"})
     build_wheel(files, "zopeb", "1.0", files={"zopens/__init__.py": "# zopeb's\n"})
     project = write_project(
         tmp_path / "overlap",
         index_url=index.url,
-        dependencies='"jsbeautifier", "cssbeautifier", "zopea", "zopeb"',
+        dependencies='"jsbeautifier", "cssbeautifier", "zz-beautify", "zopea", "zopeb"',
         table=f'repository = "{registry.host}/overlap/ci"\nbase = "{BASE_IMAGE}"\npoetry = false',
     )
     lock(project, tool_env)
     result = run_poetry(project, "image", "push", env=engine_free(tool_env, tmp_path))
     assert result.returncode == 0, result.stderr
-    assert (
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert warnings == [
         "Warning: zopea and zopeb both install zopens/__init__.py, with different content: the "
-        "image holds zopeb's, as `poetry install` does when it installs zopeb last.\n"
-    ) in result.stderr
-    assert "beautifier" not in result.stderr
+        "image holds zopeb's (neither owns the import name, and the later name wins; `poetry "
+        "install` installs them at once, so which copy it leaves varies).",
+        "Warning: zz-beautify and jsbeautifier both install jsbeautifier/core.py, with different "
+        "content: the image holds jsbeautifier's (jsbeautifier is jsbeautifier's own import "
+        "name; `poetry install` installs them at once, so which copy it leaves varies).",
+    ]
     reference = result.stdout.strip()
     docker_client.images.pull(reference)
     site = "/opt/venv/lib/python3.11/site-packages"
     output = run_in_image(
         docker_client,
         reference,
-        ["sh", "-c", f"cat {site}/zopens/__init__.py && python -c 'import jsbeautifier.core'"],
+        [
+            "sh",
+            "-c",
+            f"cat {site}/zopens/__init__.py && python -c 'import jsbeautifier.core as c; "
+            "print(c.CORE)'",
+        ],
     )
-    assert output == "# zopeb's\n"
+    assert output == "# zopeb's\n1\n"
 
 
 def test_index_credentials_are_in_no_blob_of_the_image(

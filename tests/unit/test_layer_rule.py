@@ -124,7 +124,8 @@ def test_identical_bytes_are_no_conflict_and_land_once() -> None:
 
 
 def test_different_bytes_are_reported_and_the_later_name_wins() -> None:
-    """Two namespace packages with different `__init__.py`: the later name's copy, and a warning."""
+    """Two namespace packages with different `__init__.py`, neither owning `zope`: the later
+    name's copy, and a warning that says why."""
     first = package("zope-a", {"zope/__init__.py": b"old style", "zope/a.py": b"a"})
     second = package("zope-b", {"zope/__init__.py": b"new style", "zope/b.py": b"b"})
     lost, overlaps = resolve_overlaps([second, first])
@@ -133,5 +134,37 @@ def test_different_bytes_are_reported_and_the_later_name_wins() -> None:
     assert overlap.different == (f"{SITE}/zope/__init__.py",)
     assert describe_overlap(overlap, SITE) == (
         "zope-a and zope-b both install zope/__init__.py, with different content: the image "
-        "holds zope-b's, as `poetry install` does when it installs zope-b last."
+        "holds zope-b's (neither owns the import name, and the later name wins; `poetry "
+        "install` installs them at once, so which copy it leaves varies)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("owner", "vendor", "vendor_top_level"),
+    [
+        pytest.param("aardvark", "zz-bundle", (), id="the owner sorts first"),
+        pytest.param("zzlib", "aardvark-tools", (), id="the owner sorts last"),
+        pytest.param("pyyaml", "zz-bundle", (), id="top_level.txt of the owner names it"),
+        pytest.param("aardvark", "zz-bundle", ("zz_bundle",), id="the vendor lists its own only"),
+    ],
+)
+def test_the_package_that_owns_the_import_name_keeps_its_files(
+    owner: str, vendor: str, vendor_top_level: tuple[str, ...]
+) -> None:
+    """A bundled older copy of another package's modules (and their pycs) never wins over the
+    package whose import name they lie under, whatever the names' order."""
+    name = "yaml" if owner == "pyyaml" else owner.replace("-", "_")
+    own = {f"{name}/__init__.py": b"new", f"{name}/__pycache__/__init__.cpython-311.pyc": b"N"}
+    bundled = {f"{name}/__init__.py": b"old", f"{name}/__pycache__/__init__.cpython-311.pyc": b"O"}
+    top_level = frozenset({"yaml", "_yaml"}) if owner == "pyyaml" else frozenset()
+    owning = PackageFiles(owner, package(owner, own).entries, top_level)
+    vendoring = PackageFiles(vendor, package(vendor, bundled).entries, frozenset(vendor_top_level))
+    lost, overlaps = resolve_overlaps([vendoring, owning])
+    assert lost == {vendor: frozenset(f"{SITE}/{path}" for path in bundled)}
+    (overlap,) = overlaps
+    assert (overlap.winner, overlap.owned) == (owner, True)
+    assert describe_overlap(overlap, SITE) == (
+        f"{vendor} and {owner} both install {name}/__init__.py, with different content: "
+        f"the image holds {owner}'s ({name} is {owner}'s own import name; `poetry install` "
+        "installs them at once, so which copy it leaves varies)."
     )

@@ -105,6 +105,7 @@ EVERY_KEY = [
     ("tag-file", "ci.env", "ci.yml", "tag_file", ROOT / "ci.yml"),
     ("variable", "IMAGE", "OTHER", "variable", "OTHER"),
     ("poetry", True, False, "poetry_in_image", False),
+    ("bytecode", "unchecked", "off", "bytecode", "off"),
     ("layers", 10, "12", "layers", 12),
 ]
 
@@ -164,7 +165,15 @@ def test_every_key_can_be_switched_off_or_overridden() -> None:
         "hash-files", "build-args", "with", "without", "only", "extras",
     }  # fmt: skip
     required = {setting.key for setting in SETTINGS} - with_off
-    assert required == {"repository", "python", "platform", "base", "variable", "layers"}
+    assert required == {
+        "repository",
+        "python",
+        "platform",
+        "base",
+        "variable",
+        "bytecode",
+        "layers",
+    }
 
 
 def test_the_readme_documents_every_key_as_the_code_reads_it() -> None:

@@ -15,15 +15,20 @@ and an index for several. `Registry` is the seam to the base's registry, `Source
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.image.base_image import base_facts
 from poetry_ci_image.image.base_image import check_base
 from poetry_ci_image.image.base_image import resolve_base
+from poetry_ci_image.image.bytecode.maker import BytecodeMaker
+from poetry_ci_image.image.bytecode.maker import Interpreter
 from poetry_ci_image.image.config import AddedLayer
 from poetry_ci_image.image.config import image_config
 from poetry_ci_image.image.config import image_index
 from poetry_ci_image.image.config import image_manifest
+from poetry_ci_image.image.layer_context import LayerContext
+from poetry_ci_image.image.layer_context import workers
 from poetry_ci_image.image.layer_writer import LayerWriter
 from poetry_ci_image.oci import OCI_INDEX
 from poetry_ci_image.oci import OCI_MANIFEST
@@ -35,15 +40,17 @@ from poetry_ci_image.tag.recipe import VENV
 
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from poetry_ci_image.image.base_image import BaseImage
     from poetry_ci_image.image.build_cache import BuildCache
-    from poetry_ci_image.image.layer_writer import Sources
+    from poetry_ci_image.image.layer_context import Sources
     from poetry_ci_image.image.spec import BuildSpec
     from poetry_ci_image.image.tarball import LayerBlob
     from poetry_ci_image.image.venv import BasePython
     from poetry_ci_image.oci import Descriptor
+    from poetry_ci_image.registry.registries import Registry
     from poetry_ci_image.run import Run
     from poetry_ci_image.settings.target import Target
     from poetry_ci_image.tag.plan import TargetPlan
@@ -107,8 +114,25 @@ def assemble_image(
         with run.timeline.step("read the base image's files"):
             facts = base_facts(base, registry, cache.root / "bases", run.reporter)
         bases.append((build, base, check_base(base, facts, build.target, build.plan)))
-    writer = LayerWriter(spec, sources, cache, run, workdir)
-    images = [_platform_image(spec, writer, build, base, python) for build, base, python in bases]
+    interpreters = {
+        build.target.platform: Interpreter(
+            platform=build.target.platform,
+            base=str(spec.base),
+            digest=base.digest,
+            python=python.executable,
+            version=python.version,
+            layers=partial(_layers, registry, base),
+        )
+        for build, base, python in bases
+    }
+    bytecode = BytecodeMaker(
+        spec.bytecode, interpreters, cache.root / "interpreters", run.reporter, workers()
+    )
+    try:
+        writer = LayerWriter(LayerContext(spec, sources, cache, run, workdir, bytecode))
+        images = [_platform_image(spec, writer, *platform) for platform in bases]
+    finally:
+        bytecode.close()
     cache.prune()
     index = None
     if len(images) > 1:
@@ -116,11 +140,16 @@ def assemble_image(
     return Image(tuple(images), index)
 
 
+def _layers(registry: Registry, base: BaseImage) -> list[Iterator[bytes]]:
+    """The base's layers, bottom first, each read from its registry as it is consumed."""
+    return [registry.stream_blob(base.reference.path, layer.digest) for layer in base.layers]
+
+
 def _platform_image(
     spec: BuildSpec, writer: LayerWriter, build: TargetPlan, base: BaseImage, python: BasePython
 ) -> PlatformImage:
     target = build.target
-    layers = writer.layers(build, python)
+    layers = writer.layers(build, base, python)
     added = [AddedLayer(blob.digest, blob.diff_id, blob.size, comment) for blob, comment in layers]
     labels = {
         **spec.labels,

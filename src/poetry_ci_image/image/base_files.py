@@ -84,7 +84,7 @@ def scan_layers(layers: Iterable[Iterable[bytes]]) -> FileFacts:
     kinds: dict[str, tuple[str, str]] = {}
     contents: dict[str, bytes] = {}
     for chunks in layers:
-        reader = _ChunkReader(iter(chunks))
+        reader = ChunkReader(iter(chunks))
         with tarfile.open(fileobj=reader, mode="r|*") as tar:  # type: ignore[call-overload]
             for member in tar:
                 path = posixpath.normpath(member.name.lstrip("/")).removeprefix("./")
@@ -131,7 +131,7 @@ def _forget(
         contents.pop(known, None)
 
 
-class _ChunkReader:
+class ChunkReader:
     """A read()-able stream over an iterator of byte chunks (for tarfile's stream mode)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:

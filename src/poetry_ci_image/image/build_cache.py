@@ -6,7 +6,9 @@
 - `layers/<key>.json` and `blobs/sha256/<hex>`: each layer written, keyed by everything its bytes
   depend on (the builder's format, the packages' keys, the paths they give up, the epoch), so a
   runner that keeps Poetry's cache rebuilds only the layers whose packages changed;
-- `blobs/sha256/<hex>` also holds base layers downloaded for `image build` and `--output`.
+- `blobs/sha256/<hex>` also holds base layers downloaded for `image build` and `--output`;
+- `facts/<key>.json`: small facts, such as "this base ships its standard library's pycs";
+- `interpreters/<base digest>/`: a base's CPython, extracted to compile bytecode (bytecode/).
 
 A key names one content: a hit is exactly what writing would give. Files not used for
 `KEEP_DAYS` days are removed after a build. With no cache (`poetry --no-cache`), everything goes
@@ -19,6 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import time
 
 from typing import TYPE_CHECKING
@@ -75,9 +78,10 @@ class BuildCache:
                 )
                 for item in data["entries"]
             )
+            owned = frozenset(str(item) for item in data.get("top_level", ()))
         except (KeyError, TypeError):
             return None
-        return PackageFiles(name, entries)
+        return PackageFiles(name, entries, owned)
 
     def store_file_list(self, key: str, files: PackageFiles) -> None:
         entries = [
@@ -91,7 +95,10 @@ class BuildCache:
             }
             for entry in files.entries
         ]
-        self._store(self.root / "files" / f"{key}.json", {"entries": entries})
+        self._store(
+            self.root / "files" / f"{key}.json",
+            {"entries": entries, "top_level": sorted(files.top_level)},
+        )
 
     # Layers -------------------------------------------------------------------------------------
 
@@ -126,6 +133,17 @@ class BuildCache:
         )
         return blob
 
+    # Facts --------------------------------------------------------------------------------------
+
+    def remember(self, key: str, value: str) -> None:
+        """Keep a small fact under `key` (for example: this base needs no stdlib layer)."""
+        self._store(self.root / "facts" / f"{key}.json", {"value": value})
+
+    def recall(self, key: str) -> str | None:
+        data = self._load(self.root / "facts" / f"{key}.json")
+        value = data.get("value") if data else None
+        return value if isinstance(value, str) else None
+
     # Blobs --------------------------------------------------------------------------------------
 
     def blob_path(self, digest: str) -> Path:
@@ -157,7 +175,7 @@ class BuildCache:
         if not self.persistent or not self.root.is_dir():
             return
         horizon = time.time() - KEEP_DAYS * 86400
-        for directory in ("files", "layers", "blobs/sha256"):
+        for directory in ("files", "layers", "facts", "blobs/sha256"):
             folder = self.root / directory
             if not folder.is_dir():
                 continue
@@ -165,6 +183,12 @@ class BuildCache:
                 with contextlib.suppress(OSError):
                     if path not in self._used and path.stat().st_mtime < horizon:
                         path.unlink()
+        # The bases' interpreters, extracted to compile bytecode (a run in use touches its own).
+        runtimes = self.root / "interpreters"
+        for path in runtimes.iterdir() if runtimes.is_dir() else ():
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < horizon:
+                    shutil.rmtree(path)
 
     def _touch(self, path: Path) -> None:
         self._used.add(path)

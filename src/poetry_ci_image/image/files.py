@@ -4,8 +4,10 @@ Installing a wheel is unpacking it into the right places, writing launcher scrip
 the `installer` library (which Poetry itself installs with) does exactly that, to any destination.
 Here the destination is a list of layer entries at the paths they have in the image
 (`opt/venv/lib/pythonX.Y/site-packages/...`, `opt/venv/bin/...` with a `#!<venv>/bin/python`
-shebang). No pip and no wheel in the image, no container started, and no bytecode (as
-`poetry install`); files larger than `SPILL_BYTES` wait on disk, not in memory.
+shebang). No pip and no wheel in the image, no container started; files larger than
+`SPILL_BYTES` wait on disk, not in memory. With a `Compile` (bytecode on), the modules installed
+into site-packages get their pycs, `__pycache__/<name>.<cache tag>.pyc` beside them, listed in
+RECORD as pip lists them (no hash, no size).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import BinaryIO
+from typing import Protocol
 
 from installer import install
 from installer.destinations import WheelDestination
@@ -32,11 +35,13 @@ from installer.utils import construct_record_file
 from installer.utils import fix_shebang
 
 from poetry_ci_image.errors import FetchError
+from poetry_ci_image.image.bytecode.stdlib import pyc_path
 from poetry_ci_image.image.tarball import Entry
 
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from collections.abc import Sequence
     from pathlib import Path
 
     from installer.scripts import LauncherKind
@@ -67,21 +72,35 @@ class PackageFiles:
 
     name: str
     entries: tuple[Entry, ...]
+    top_level: frozenset[str] = frozenset()  # the import names its top_level.txt says it owns
 
     @property
     def size(self) -> int:
         return sum(entry.size for entry in self.entries)
 
 
+class Compile(Protocol):
+    """Compiles sources into pycs for the target's interpreter (image/bytecode/)."""
+
+    cache_tag: str  # "cpython-311": the pycs' names
+
+    def compile(self, sources: Sequence[tuple[str, bytes]]) -> dict[str, bytes]:
+        """The pyc of each (path in the image, source) that compiles, by path."""
+        ...
+
+
 class EntriesDestination(WheelDestination):
     """A wheel destination that collects layer entries at their paths in the image's venv."""
 
-    def __init__(self, *, venv: str, python: str, distribution: str, spill: Path) -> None:
+    def __init__(
+        self, *, venv: str, python: str, distribution: str, spill: Path, compiler: Compile | None
+    ) -> None:
         self._venv = venv
         self._schemes = venv_schemes(venv, python)
         self._schemes["headers"] += f"/{distribution}"
         self._interpreter = f"{venv}/bin/python"
         self._spill = spill
+        self._compile = compiler
         self.entries: list[Entry] = []
 
     def _write(self, scheme: Scheme, path: str, data: bytes, executable: bool) -> RecordEntry:
@@ -92,6 +111,12 @@ class EntriesDestination(WheelDestination):
                 f"The wheel of {posixpath.basename(self._venv)} would write {path} outside {root}.",
                 "Report it to the package's authors; such a wheel cannot be installed.",
             )
+        digest = self._add(target, data, executable)
+        record_hash = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        return RecordEntry(path, Hash("sha256", record_hash), len(data))
+
+    def _add(self, target: str, data: bytes, executable: bool) -> bytes:
+        """Add a file at `target` (absolute, in the image); its sha256 digest."""
         digest = hashlib.sha256(data)
         spilled = None
         if len(data) > SPILL_BYTES:  # large files wait on disk, not in memory
@@ -109,8 +134,25 @@ class EntriesDestination(WheelDestination):
                 executable=executable,
             )
         )
-        record_hash = base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
-        return RecordEntry(path, Hash("sha256", record_hash), len(data))
+        return digest.digest()
+
+    def _bytecode(self) -> list[tuple[Scheme, RecordEntry]]:
+        """The pycs of the modules in site-packages, added as entries; their RECORD rows."""
+        if self._compile is None:
+            return []
+        site_packages = self._schemes["purelib"] + "/"
+        sources = [
+            ("/" + entry.path, entry.open().read())
+            for entry in self.entries
+            if entry.path.endswith(".py") and ("/" + entry.path).startswith(site_packages)
+        ]
+        rows = []
+        for path, pyc in sorted(self._compile.compile(sources).items()):
+            target = pyc_path(path, self._compile.cache_tag)
+            self._add(target, pyc, executable=False)
+            relative = target.removeprefix(site_packages)
+            rows.append((Scheme("purelib"), RecordEntry(relative, None, None)))
+        return rows
 
     def write_file(
         self, scheme: Scheme, path: str | os.PathLike[str], stream: BinaryIO, is_executable: bool
@@ -138,7 +180,8 @@ class EntriesDestination(WheelDestination):
                 return None
             return posixpath.relpath(self._schemes[file_scheme], self._schemes[scheme]) + "/"
 
-        with construct_record_file(list(records), prefix_for_scheme) as stream:
+        rows = [*records, *self._bytecode()]
+        with construct_record_file(rows, prefix_for_scheme) as stream:
             self._write(scheme, record_file_path, stream.read(), False)
 
 
@@ -177,16 +220,31 @@ def install_wheel(
     python: str,
     spill: Path,
     metadata: Mapping[str, bytes] | None = None,
+    compiler: Compile | None = None,
 ) -> PackageFiles:
-    """The files `wheel` installs into the venv at `venv` (CPython `python`, X.Y).
+    """The files `wheel` installs into the venv at `venv` (CPython `python`, X.Y), with the
+    pycs of its modules when `compiler` is given.
 
     `metadata` adds dist-info files (e.g. `direct_url.json`)."""
     with WheelFile.open(wheel) as source, warnings.catch_warnings():
         # installer skips __pycache__ files some wheels ship, as pip does; no need to say so.
         warnings.filterwarnings("ignore", "Skip installing", RuntimeWarning)
         destination = EntriesDestination(
-            venv=venv, python=python, distribution=source.distribution, spill=spill
+            venv=venv,
+            python=python,
+            distribution=source.distribution,
+            spill=spill,
+            compiler=compiler,
         )
         extra = {"INSTALLER": INSTALLER_NAME, **(metadata or {})}
         install(source, destination, extra)
-    return PackageFiles(name, tuple(destination.entries))
+    return PackageFiles(name, tuple(destination.entries), top_level(destination.entries))
+
+
+def top_level(entries: Sequence[Entry]) -> frozenset[str]:
+    """The import names a distribution's `top_level.txt` lists (setuptools writes one)."""
+    for entry in entries:
+        if entry.path.endswith(".dist-info/top_level.txt"):
+            text = entry.open().read().decode(errors="replace")
+            return frozenset(line.strip() for line in text.splitlines() if line.strip())
+    return frozenset()

@@ -13,11 +13,14 @@ A bump changes the layer that holds the package, and no other, unless its new si
 across the cut between own and shared layers (then it and the package it swaps places with
 move: up to four layers, all of them among the smallest).
 
-Two packages may install the same path (cssbeautifier ships jsbeautifier's files; old-style
-namespace packages share `__init__.py`). `poetry install` installs one after the other, and the
-later one's copy stays; packages at the same depth it installs in parallel, so which one is not
-fixed. Here it is: the package whose name sorts later wins, and the file lands in that package's
-layer only. Identical bytes are no conflict; different bytes are reported, naming both packages.
+Two packages may install the same path (cssbeautifier ships a copy of jsbeautifier's files;
+old-style namespace packages share `__init__.py`). For a lock of format 2.1, Poetry 2.5 installs
+every package in one parallel group, so which copy `poetry install` leaves is a race. Here it is
+fixed, for a coherent venv: the package that owns the import name the path lies under (its own
+name, or one its top_level.txt lists) keeps it, so jsbeautifier/ stays jsbeautifier's, whole and
+matching its dist-info; when both or neither own it, the name that sorts later wins. The file
+lands in the winner's layer only. Identical bytes are no conflict; different bytes are reported,
+naming both packages.
 """
 
 from __future__ import annotations
@@ -85,12 +88,14 @@ def _bucket(name: str, count: int) -> int:
 
 @dataclass(frozen=True)
 class Overlap:
-    """Paths two packages both install; `winner` keeps its copy."""
+    """Paths two packages both install; `winner` keeps its copy (`owned`: because the path lies
+    under an import name the winner owns, else by the order of the names)."""
 
     loser: str
     winner: str
     paths: tuple[str, ...]
     different: tuple[str, ...]  # those of `paths` whose bytes differ
+    owned: bool = False
 
     @property
     def identical(self) -> bool:
@@ -100,45 +105,77 @@ class Overlap:
 def resolve_overlaps(
     packages: Sequence[PackageFiles],
 ) -> tuple[dict[str, frozenset[str]], list[Overlap]]:
-    """For each package, the paths it loses to a package whose name sorts later; and what
-    overlapped. Directories never overlap (each layer lists the ones it needs)."""
-    owner: dict[str, tuple[str, str]] = {}  # path -> (package, digest) of the current winner
-    lost: dict[str, set[str]] = {}
-    pairs: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+    """For each package, the paths it gives up to another; and what overlapped.
+
+    A path two packages install goes to the one that owns the import name it lies under (the
+    name is the distribution's own, or listed in its top_level.txt), so a package's modules stay
+    whole; when both or neither own it, to the one whose name sorts later. Directories never
+    overlap (each layer lists the ones it needs)."""
+    installers: dict[str, list[tuple[str, str]]] = {}  # path -> [(package, identity)] by name
+    owners = {package.name: _owned(package) for package in packages}
     for package in sorted(packages, key=lambda p: p.name):
         for entry in package.entries:
-            if entry.kind == "dir":
+            if entry.kind != "dir":
+                identity = f"{entry.kind}:{entry.digest or entry.target}"
+                installers.setdefault(entry.path, []).append((package.name, identity))
+    lost: dict[str, set[str]] = {}
+    pairs: dict[tuple[str, str, bool], list[tuple[str, bool]]] = {}
+    for path, found in installers.items():
+        if len(found) < 2:
+            continue
+        name = _import_name(path)
+        owning = [item for item in found if name in owners[item[0]]]
+        winner, kept = (owning or found)[-1]
+        for loser, identity in found:
+            if loser == winner:
                 continue
-            previous = owner.get(entry.path)
-            if previous is not None:
-                loser, digest = previous
-                lost.setdefault(loser, set()).add(entry.path)
-                same = digest == _identity(entry.kind, entry.digest, entry.target)
-                pairs.setdefault((loser, package.name), []).append((entry.path, same))
-            owner[entry.path] = (package.name, _identity(entry.kind, entry.digest, entry.target))
+            lost.setdefault(loser, set()).add(path)
+            pairs.setdefault((loser, winner, bool(owning)), []).append((path, identity == kept))
     overlaps = [
         Overlap(
             loser=loser,
             winner=winner,
             paths=tuple(sorted(path for path, _ in found)),
             different=tuple(sorted(path for path, same in found if not same)),
+            owned=owned,
         )
-        for (loser, winner), found in sorted(pairs.items())
+        for (loser, winner, owned), found in sorted(pairs.items())
     ]
     return {name: frozenset(paths) for name, paths in lost.items()}, overlaps
 
 
-def _identity(kind: str, digest: str, target: str) -> str:
-    return f"{kind}:{digest or target}"
+def _owned(package: PackageFiles) -> frozenset[str]:
+    """The import names `package` owns: its own name, and those its top_level.txt lists."""
+    return frozenset({_normal(package.name), *(_normal(name) for name in package.top_level)})
+
+
+def _import_name(path: str) -> str:
+    """The top-level import name a path of site-packages lies under ("" elsewhere)."""
+    _, marker, rest = path.partition("/site-packages/")
+    if not marker:
+        return ""
+    first = rest.split("/", 1)[0]
+    return _normal(first.removesuffix(".py"))
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
 
 
 def describe_overlap(overlap: Overlap, site_packages: str) -> str:
-    """A warning for an overlap with different bytes: which packages, which files, who wins."""
-    different = list(overlap.different)
+    """A warning for an overlap with different bytes: which packages, which files, who wins.
+    Pycs are not counted: they follow their sources."""
+    different = [path for path in overlap.different if "/__pycache__/" not in path]
+    different = different or list(overlap.different)
     shown = different[0].removeprefix(site_packages.strip("/") + "/")
     more = f" and {len(different) - 1} more" if len(different) > 1 else ""
+    if overlap.owned:
+        top = shown.split("/", 1)[0]
+        why = f"{top} is {overlap.winner}'s own import name"
+    else:
+        why = "neither owns the import name, and the later name wins"
     return (
         f"{overlap.loser} and {overlap.winner} both install {shown}{more}, with different "
-        f"content: the image holds {overlap.winner}'s, as `poetry install` does when it installs "
-        f"{overlap.winner} last."
+        f"content: the image holds {overlap.winner}'s ({why}; `poetry install` installs them "
+        "at once, so which copy it leaves varies)."
     )

@@ -20,4 +20,5 @@ class BuildSpec:
     poetry_version: str | None  # None: Poetry stays out
     layers: int
     epoch: int
+    bytecode: str  # checked, unchecked or off
     labels: Mapping[str, str]  # the same on every platform's image

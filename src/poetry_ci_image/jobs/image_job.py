@@ -53,6 +53,7 @@ def assemble(job: ImageJob, run: Run, cache: BuildCache, workdir: Path) -> Image
         poetry_version=resolved.recipe.poetry_version,
         layers=resolved.recipe.layers,
         epoch=resolved.recipe.epoch,
+        bytecode=resolved.recipe.bytecode,
         labels=image_labels(resolved),
     )
     sources = PoetrySources(job.project, workdir, run)

@@ -18,6 +18,7 @@ from typing import Any
 
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.settings.table import BY_KEY
+from poetry_ci_image.settings.table import BYTECODE_MODES
 from poetry_ci_image.settings.table import DEFAULT_LAYERS
 from poetry_ci_image.settings.table import DEFAULT_VARIABLE
 from poetry_ci_image.settings.table import MAX_LAYERS
@@ -95,6 +96,7 @@ class Settings:
     variable: str
     poetry_in_image: bool
     layers: int
+    bytecode: str | None  # checked, unchecked or off; None: not configured (the default)
 
     def require_repository(self) -> str:
         if self.repository is None:
@@ -175,6 +177,12 @@ def resolve_settings(
             f"Set layers to a number from 1 to {MAX_LAYERS} (the default is {DEFAULT_LAYERS}).",
         )
     poetry = value("poetry")
+    bytecode = value("bytecode")
+    if bytecode is not None and bytecode not in BYTECODE_MODES:
+        raise ConfigError(
+            f"bytecode is '{bytecode}', not one of {', '.join(BYTECODE_MODES)}.",
+            'Set bytecode = "checked" (the default), "unchecked" or "off".',
+        )
     return Settings(
         project_dir=project_dir,
         repository=_repository(table, options, env),
@@ -190,6 +198,7 @@ def resolve_settings(
         variable=variable,
         poetry_in_image=True if poetry is None else bool(poetry),
         layers=layers,
+        bytecode=bytecode,
     )
 
 

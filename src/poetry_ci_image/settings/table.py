@@ -13,6 +13,8 @@ from typing import Literal
 REPOSITORY_ENV = "POETRY_CI_IMAGE_REPOSITORY"
 DEFAULT_VARIABLE = "CI_IMAGE"
 DEFAULT_LAYERS = 64
+BYTECODE_MODES = ("checked", "unchecked", "off")
+DEFAULT_BYTECODE = "checked"
 MAX_LAYERS = 100  # of the dependencies; images may have 127 layers, the base brings its own
 
 Kind = Literal["string", "strings", "bool", "int", "table", "platforms"]
@@ -206,6 +208,16 @@ SETTINGS: tuple[Setting, ...] = (
         "true",
         "put Poetry (the version running the plugin) into the image",
         "poetry = false",
+    ),
+    Setting(
+        "bytecode",
+        "string",
+        "Bytecode in the image: checked (the default), unchecked or off.",
+        "`checked`",
+        "the pycs of every Python layer (the dependencies, Poetry, a standard library the base "
+        "ships without), compiled by the base's own Python: `checked` or `unchecked` PEP 552 "
+        "hash-based pycs, or `off`; the built-in recipe only",
+        'bytecode = "unchecked"',
     ),
     Setting(
         "layers",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.settings.table import DEFAULT_BYTECODE
 
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 # Bump when the same inputs would give other image bytes: it is in the fingerprint (a plugin
 # upgrade that changes how images are made moves every tag, on purpose) and in the build cache.
-BUILDER_FORMAT = 1
+# 1: the first engine-free images. 2: bytecode; layers ordered for pulls.
+BUILDER_FORMAT = 2
 VENV = "/opt/venv"
 POETRY_HOME = "/opt/poetry"
 EPOCH_ENV = "SOURCE_DATE_EPOCH"
@@ -45,6 +47,7 @@ class ImageRecipe:
     poetry_version: str | None  # Poetry in the image, or None
     layers: int = 0  # the built-in recipe's layer budget for the dependencies
     epoch: int = 0  # the built-in recipe's timestamps
+    bytecode: str = "off"  # the built-in recipe's pycs: checked, unchecked or off
     dockerfile: str | None = None  # your own Dockerfile's text
     hash_files: tuple[tuple[str, str], ...] = ()  # (path relative to the project, sha256)
     build_args: tuple[tuple[str, str], ...] = ()  # your Dockerfile's build arguments
@@ -57,7 +60,12 @@ class ImageRecipe:
         if self.dockerfile is None:
             return {
                 "base": self.base,
-                "builder": {"format": BUILDER_FORMAT, "layers": self.layers, "epoch": self.epoch},
+                "builder": {
+                    "format": BUILDER_FORMAT,
+                    "layers": self.layers,
+                    "epoch": self.epoch,
+                    "bytecode": self.bytecode,
+                },
                 "poetry": self.poetry_version,
             }
         return {
@@ -80,7 +88,17 @@ def image_recipe(
                 "Remove them from [tool.poetry-ci-image], or set dockerfile.",
             )
         return ImageRecipe(
-            base=base, poetry_version=poetry, layers=settings.layers, epoch=source_date_epoch(env)
+            base=base,
+            poetry_version=poetry,
+            layers=settings.layers,
+            epoch=source_date_epoch(env),
+            bytecode=settings.bytecode or DEFAULT_BYTECODE,
+        )
+    if settings.bytecode is not None:
+        raise ConfigError(
+            "bytecode applies to the built-in recipe; your own Dockerfile compiles what it wants.",
+            "Remove bytecode from [tool.poetry-ci-image], and compile in your Dockerfile if you "
+            "want bytecode (`pip install --compile`, or `python -m compileall`).",
         )
     return ImageRecipe(
         base=base,

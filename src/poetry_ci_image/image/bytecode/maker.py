@@ -1,0 +1,176 @@
+"""The image's bytecode: which interpreter compiles it, and the pycs of each part.
+
+Every Python layer gets its pycs, compiled by the base's own CPython (runtime.py, compiler.py):
+the dependencies', Poetry's, and, when the base ships none, its standard library's. A pyc's bytes
+depend on the source, its path in the image, the interpreter's exact version and the kind
+(`checked` or `unchecked` hash-based pycs), not on the architecture, so one interpreter compiles
+for every platform of that version: the host's own architecture first, another under QEMU.
+`key(platform)` is what the layers' cache keys add for that: a layer compiled once is never
+compiled again for the same version, and no runtime is extracted or started until a layer
+misses the cache.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.image.bytecode.compiler import Compiler
+from poetry_ci_image.image.bytecode.extract import extract_runtime
+from poetry_ci_image.image.bytecode.runtime import RuntimeUnavailable
+from poetry_ci_image.image.bytecode.runtime import host_machine
+from poetry_ci_image.image.bytecode.runtime import load_runtime
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Iterable
+    from pathlib import Path
+
+    from poetry_ci_image.image.bytecode.runtime import Runtime
+    from poetry_ci_image.plumbing.progress import Reporter
+
+
+MODES = ("checked", "unchecked", "off")
+_ARCHITECTURE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A platform's base interpreter: where it is in the image, and how to get its files."""
+
+    platform: str
+    base: str  # the base image, for messages
+    digest: str  # the base's manifest for the platform: where its runtime is kept
+    python: str  # /usr/bin/python3.11
+    version: str  # "3.11.2"; only "3.11" when the base does not say (then it is asked)
+    layers: Callable[[], Iterable[Iterable[bytes]]]  # the base's layers, bottom first
+
+
+class BytecodeMaker:
+    """Compilers and runtimes for the platforms of one image, made when first needed."""
+
+    def __init__(
+        self,
+        mode: str,
+        interpreters: dict[str, Interpreter],
+        runtimes: Path,
+        reporter: Reporter,
+        workers: int,
+    ) -> None:
+        self.mode = mode
+        self.interpreters = interpreters
+        self._runtimes = runtimes
+        self._reporter = reporter
+        self._workers = workers
+        self._lock = threading.RLock()
+        self._loaded: dict[str, Runtime] = {}
+        self._versions: dict[str, tuple[int, int, int]] = {}
+        self._compilers: dict[tuple[int, int, int], Compiler] = {}
+
+    @property
+    def on(self) -> bool:
+        return self.mode != "off"
+
+    def key(self, platform: str) -> list[str] | None:
+        """What a layer's bytes owe to bytecode on `platform`, for cache keys (None: none)."""
+        if not self.on:
+            return None
+        return [self.mode, "cpython-" + ".".join(map(str, self.version(platform)))]
+
+    def version(self, platform: str) -> tuple[int, int, int]:
+        """The exact version of `platform`'s interpreter: as the base says, else as it says."""
+        with self._lock:
+            if platform not in self._versions:
+                parts = self.interpreters[platform].version.split(".")
+                if len(parts) >= 3 and all(part.isdigit() for part in parts[:3]):
+                    self._versions[platform] = (int(parts[0]), int(parts[1]), int(parts[2]))
+                else:
+                    said = self._probe(platform, self.runtime(platform))["version"]
+                    if not isinstance(said, list) or len(said) != 3:
+                        raise self._refusal(platform, "it did not say its version")
+                    self._versions[platform] = (int(said[0]), int(said[1]), int(said[2]))
+            return self._versions[platform]
+
+    def runtime(self, platform: str) -> Runtime:
+        """`platform`'s interpreter and standard library, extracted once per base digest."""
+        with self._lock:
+            if platform not in self._loaded:
+                interpreter = self.interpreters[platform]
+                directory = self._runtimes / interpreter.digest.replace(":", "-")
+                found = load_runtime(directory)
+                if found is not None:
+                    os.utime(directory)  # in use: the cache keeps it
+                if found is None or not found.root.is_dir():
+                    self._reporter.status(
+                        f"Extracting the Python of {interpreter.base} for {platform} "
+                        "(once per base digest, to compile bytecode)"
+                    )
+                    try:
+                        found = extract_runtime(interpreter.layers(), interpreter.python, directory)
+                    except RuntimeUnavailable as error:
+                        raise self._refusal(platform, str(error)) from None
+                self._loaded[platform] = found
+            return self._loaded[platform]
+
+    def compiler(self, platform: str) -> Compiler:
+        """The compiler for `platform`'s version: the first platform of that version whose
+        interpreter runs here (the host's architecture first)."""
+        version = self.version(platform)
+        with self._lock:
+            compiler = self._compilers.get(version)
+            if compiler is not None:
+                return compiler
+            same = [p for p in self.interpreters if self.version(p) == version]
+            same.sort(key=lambda p: _ARCHITECTURE.get(p) != host_machine())
+            reasons = []
+            for candidate in same:
+                runtime = self.runtime(candidate)
+                try:
+                    answer = self._probe(candidate, runtime)
+                except ConfigError as error:
+                    reasons.append(error.message)
+                    continue
+                compiler = Compiler(
+                    runtime,
+                    version,
+                    str(answer.get("cache_tag", "")),
+                    checked=self.mode == "checked",
+                    workers=self._workers,
+                )
+                self._compilers[version] = compiler
+                return compiler
+            raise ConfigError(reasons[0], _hint(platform)) if reasons else AssertionError
+
+    def close(self) -> None:
+        with self._lock:
+            for compiler in self._compilers.values():
+                compiler.close()
+            self._compilers.clear()
+
+    def _probe(self, platform: str, runtime: Runtime) -> dict[str, object]:
+        try:
+            return runtime.probe()
+        except RuntimeUnavailable as error:
+            raise self._refusal(platform, str(error)) from None
+
+    def _refusal(self, platform: str, why: str) -> ConfigError:
+        interpreter = self.interpreters[platform]
+        return ConfigError(
+            f"The Python of the base image {interpreter.base} for {platform} "
+            f"({interpreter.python}) cannot run on this host, and the image's bytecode must be "
+            f"compiled by it: {why}.",
+            _hint(platform),
+        )
+
+
+def _hint(platform: str) -> str:
+    return (
+        f"Push from a {platform} Linux host, or install QEMU user emulation (Debian: "
+        'qemu-user-static) for it; or set bytecode = "off" in [tool.poetry-ci-image] '
+        "(or --bytecode off) for an image without bytecode."
+    )

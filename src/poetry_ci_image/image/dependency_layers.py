@@ -1,0 +1,183 @@
+"""The dependencies' layers: each package's files (with their bytecode), grouped by the layer
+rule (layers.py), written or found in the build cache.
+
+A layer whose inputs did not change is taken from the cache without fetching its wheels; a
+package's file list (paths, sizes, digests: no bytes) is cached too, so the rule can place every
+package without fetching any. The rest are fetched (`Sources`), installed on the host (files.py)
+with their pycs, and written (tarball.py). Packages that are the same on several platforms
+(pure-Python ones, of one Python) are installed once.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from typing import TYPE_CHECKING
+
+from poetry_ci_image.image.build_cache import cache_key
+from poetry_ci_image.image.files import direct_url
+from poetry_ci_image.image.files import install_wheel
+from poetry_ci_image.image.layers import Weighed
+from poetry_ci_image.image.layers import assign_layers
+from poetry_ci_image.image.layers import describe_overlap
+from poetry_ci_image.image.layers import resolve_overlaps
+from poetry_ci_image.image.tarball import LEVEL
+from poetry_ci_image.plumbing.progress import size_text
+from poetry_ci_image.tag.recipe import BUILDER_FORMAT
+from poetry_ci_image.tag.recipe import VENV
+
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from collections.abc import Sequence
+
+    from poetry_ci_image.image.files import PackageFiles
+    from poetry_ci_image.image.layer_context import LayerContext
+    from poetry_ci_image.image.layers import LayerGroup
+    from poetry_ci_image.image.tarball import Entry
+    from poetry_ci_image.image.tarball import LayerBlob
+    from poetry_ci_image.settings.target import Target
+    from poetry_ci_image.tag.plan import PlannedPackage
+    from poetry_ci_image.tag.plan import TargetPlan
+
+
+class DependencyLayers:
+    """The dependencies' layers of every platform of one image."""
+
+    def __init__(self, context: LayerContext) -> None:
+        self.context = context
+        self._staged: dict[str, PackageFiles] = {}  # by wheel key
+        self._lock = threading.Lock()
+
+    def layers(self, build: TargetPlan) -> list[tuple[LayerBlob, str]]:
+        """The layers of `build`'s plan, in image order, with their history comments."""
+        context, target = self.context, build.target
+        spec, cache, reporter = context.spec, context.cache, context.run.reporter
+        packages = {package.name: package for package in build.plan.packages}
+        bytecode = context.bytecode_key(target)
+        keys = {
+            name: wheel_key(package, target.python_minor, bytecode)
+            for name, package in packages.items()
+        }
+        lists: dict[str, PackageFiles] = {}
+        for name, key in keys.items():
+            known = cache.file_list(key, name)
+            if known is not None:
+                lists[name] = known
+        self._stage([packages[n] for n in packages if n not in lists], target, keys)
+        for name, key in keys.items():
+            if name not in lists:
+                lists[name] = self._staged[key]
+        groups = assign_layers(
+            [Weighed(name, lists[name].size, native(packages[name])) for name in sorted(packages)],
+            spec.layers,
+        )
+        lost, overlaps = resolve_overlaps(list(lists.values()))
+        site_packages = f"{VENV}/lib/python{target.python_minor}/site-packages"
+        for overlap in overlaps:
+            if not overlap.identical:
+                reporter.status(f"Warning: {describe_overlap(overlap, site_packages)}")
+        layer_keys = {
+            group.key: cache_key(
+                "dependencies",
+                BUILDER_FORMAT,
+                LEVEL,
+                spec.epoch,
+                [(keys[name], sorted(lost.get(name, ()))) for name in group.packages],
+            )
+            for group in groups
+        }
+        missing = [group for group in groups if cache.layer(layer_keys[group.key]) is None]
+        self._stage([packages[name] for group in missing for name in group.packages], target, keys)
+        if missing:
+            reporter.status(
+                f"Writing {len(missing)} of {len(groups)} dependency layers "
+                f"({len(groups) - len(missing)} from the cache)"
+            )
+
+        def layer_of(group: LayerGroup) -> LayerBlob:
+            key = layer_keys[group.key]
+            cached = cache.layer(key)
+            if cached is not None:
+                return cached
+            entries: list[Entry] = []
+            for name in group.packages:
+                staged = self._staged[keys[name]]
+                dropped = lost.get(name, frozenset())
+                entries += [entry for entry in staged.entries if entry.path not in dropped]
+            return cache.write_layer(key, entries, spec.epoch)
+
+        with context.run.timeline.step("write the dependency layers"):
+            blobs = context.parallel(layer_of, groups)
+        result = []
+        for group, blob in zip(groups, blobs, strict=True):
+            names = ", ".join(f"{name} {packages[name].version}" for name in group.packages)
+            reporter.detail(f"layer {group.key}: {size_text(blob.size)}: {names}")
+            comment = names if group.key.startswith("own:") else f"{group.key}: {names}"
+            result.append((blob, comment))
+        return result
+
+    def _stage(
+        self, packages: Sequence[PlannedPackage], target: Target, keys: Mapping[str, str]
+    ) -> None:
+        """Install the wheels of `packages` (fetching them first) unless staged already."""
+        needed = [p for p in packages if keys[p.name] not in self._staged]
+        if not needed:
+            return
+        context = self.context
+        context.run.reporter.status(
+            f"Fetching {len(needed)} locked distribution{'' if len(needed) == 1 else 's'}"
+            f" for {target.describe()}"
+        )
+        with context.run.timeline.step("fetch the locked files"):
+            wheels = context.sources.wheels(needed, target)
+        compiler = context.compiler(target)
+
+        def stage(package: PlannedPackage) -> PackageFiles:
+            url = direct_url(package)
+            installed = install_wheel(
+                package.name,
+                wheels[package.name],
+                venv=VENV,
+                python=target.python_minor,
+                spill=context.workdir / "spill" / keys[package.name],
+                metadata={"direct_url.json": url} if url else None,
+                compiler=compiler,
+            )
+            context.cache.store_file_list(keys[package.name], installed)
+            return installed
+
+        with context.run.timeline.step("install them on the host"):
+            staged = context.parallel(stage, needed)
+        for package, installed in zip(needed, staged, strict=True):
+            with self._lock:
+                self._staged[keys[package.name]] = installed
+
+
+def wheel_key(package: PlannedPackage, minor: str, bytecode: list[str] | None) -> str:
+    """What a package's installed files depend on: its file (or commit), where it goes, and the
+    interpreter that compiles its bytecode."""
+    origin = (
+        package.distribution.hash
+        if package.distribution is not None
+        else [package.source.url, package.source.resolved_reference, package.source.subdirectory]
+    )
+    url = direct_url(package)
+    return cache_key(
+        "files",
+        BUILDER_FORMAT,
+        package.name,
+        package.version,
+        origin,
+        VENV,
+        minor,
+        url.decode() if url else None,
+        bytecode,
+    )
+
+
+def native(package: PlannedPackage) -> bool:
+    """Whether the package's file is a platform wheel (sdists and git checkouts build pure)."""
+    if package.distribution is None or not package.distribution.filename.endswith(".whl"):
+        return False
+    return not package.distribution.filename.endswith("-none-any.whl")
