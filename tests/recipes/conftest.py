@@ -1,17 +1,23 @@
-"""What the CI recipes run on: the examples, real wheels, git, and the integration services.
+"""What the CI recipes run on: the examples, real wheels, git, images, and the integration services.
 
-The GitLab pipeline runs with gitlab-ci-local against the engine and a loopback registry and index
-(see tests/integration/conftest.py); its jobs' pip gets wheels prepared here on the host, since
-containers have no network but the loopback one. Package registries are reached only by the host's
-pip, with the machine's configuration, to download the wheels (cached by pip between sessions).
+The GitLab pipelines run with gitlab-ci-local against the engine and a loopback registry and index
+(see tests/integration/conftest.py and tests/recipes/gitlab.py); their jobs' uv and pip get
+wheels prepared here on the host from a loopback index, since containers have no network but the
+loopback one, and their deps image (uv's) and gitlab-ci-local's helper image are made here from
+the engine's base. Package registries are reached only by the host's pip, with the machine's
+configuration, to download the wheels (cached by pip between sessions).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import zipfile
 
 from importlib import metadata
 from pathlib import Path
@@ -20,13 +26,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import auth_registry  # noqa: F401 (a fixture used here)
-from tests.integration.conftest import base_image  # noqa: F401 (a fixture used here)
-from tests.integration.conftest import docker_client  # noqa: F401 (a fixture used here)
-from tests.integration.conftest import docker_host  # noqa: F401 (a fixture used here)
-from tests.integration.conftest import docker_hub  # noqa: F401 (a fixture used here)
-from tests.integration.conftest import hub_registry  # noqa: F401 (a fixture used here)
-from tests.integration.conftest import index  # noqa: F401 (a fixture used here)
+from tests.integration import conftest as integration
+from tests.integration.conftest import BASE_IMAGE
 from tests.integration.conftest import unavailable
 from tests.support.distributions import build_wheel
 from tests.support.index import PackageIndex
@@ -34,13 +35,29 @@ from tests.support.poetry_cli import clean_env
 
 
 if TYPE_CHECKING:
+    import contextlib
+
     from collections.abc import Iterator
     from collections.abc import Mapping
 
+    from tests.recipes.gitlab import Runner
+    from tests.support.proxy import RegistryProxy
+    from tests.support.registry import Registry
+
+
+# The integration tests' services, fixtures here too.
+auth_registry = integration.auth_registry
+base_image = integration.base_image
+docker_client = integration.docker_client
+docker_host = integration.docker_host
+docker_hub = integration.docker_hub
+hub_registry = integration.hub_registry
+index = integration.index
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 GITLAB_EXAMPLE = EXAMPLES / "gitlab"
+GITLAB_TAG_FILE_EXAMPLE = EXAMPLES / "gitlab-tag-file"
 GITHUB_WORKFLOW = EXAMPLES / "github" / ".github" / "workflows" / "ci.yml"
 PRE_PUSH_SCRIPT = EXAMPLES / "git-hooks" / "pre-push"
 HOOKS_MANIFEST = ROOT / ".pre-commit-hooks.yaml"
@@ -48,10 +65,13 @@ PRE_COMMIT_CONFIG = EXAMPLES / "pre-commit" / ".pre-commit-config.yaml"
 # The README text of the recipes; it quotes the example files above verbatim.
 RECIPES_DOC = ROOT / "README.md"
 BIN = Path(sys.executable).parent
-HELPER_IMAGE = "ci-image-helper:busybox"  # made by .ci/engine: gitlab-ci-local's helper container
+HELPER_IMAGE = "ci-image-recipes-helper:rsync"  # gitlab-ci-local's helper container, made here
 # The example's target, as its [tool.poetry-ci-image] base gives it.
 TARGET_PYTHON = (3, 11, 2)
 TARGET_GLIBC = (2, 36)
+UV_VERSION = "0.13.9"  # in the stand-in for the recipes' deps image, of the version it names
+# A bot bumps the example's packaging from this release to the newest.
+PREVIOUS_PACKAGING = "24.2"
 
 
 def host_versions() -> dict[str, str]:
@@ -106,14 +126,15 @@ def commit_all(repository: Path, message: str, env: Mapping[str, str] | None = N
     return git(repository, "rev-parse", "HEAD", env=env)
 
 
-def _pip_download(destination: Path, *arguments: str) -> None:
-    """`pip download` on the host, pinned to this run's versions; unavailable() if it fails."""
+def _pip_download(destination: Path, *arguments: str, pinned: bool = True) -> None:
+    """`pip download` on the host, pinned to this run's versions unless not `pinned`;
+    unavailable() if it fails."""
     constraints = destination / "constraints.txt"
     constraints.write_text(
         "".join(
             f"{name}=={version}\n"
             for name, version in sorted(host_versions().items())
-            if name != "poetry-ci-image"
+            if pinned and name != "poetry-ci-image"
         )
     )
     result = subprocess.run(
@@ -196,14 +217,97 @@ def job_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def example_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
-    """A loopback index with the example's dependencies (real wheels) and `tinydep`, made here."""
-    files = tmp_path_factory.mktemp("example-index")
+def job_index(job_wheels: Path) -> Iterator[PackageIndex]:
+    """The index the jobs' uv and pip install Poetry and the plugin from: `job_wheels`, served."""
+    with PackageIndex(job_wheels) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def uv_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The recipes' deps image (uv's image with CPython 3.11), made here as a stand-in.
+
+    There is no ghcr.io here: the image is the engine's python:3.11-slim-bookworm (no docker
+    client, no engine socket) with uv and uvx from uv's wheel, as uv's own images add them to
+    the official python ones, under the name the recipe gives. The session removes it at the end.
+    """
+    name = str(load_yaml(GITLAB_EXAMPLE / ".gitlab-ci.yml")["deps"]["image"])
+    context = tmp_path_factory.mktemp("uv-image")
+    _pip_download(context, "--no-deps", "--only-binary=:all:", f"uv=={UV_VERSION}", pinned=False)
+    (wheel,) = context.glob("uv-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        for member in ("uv", "uvx"):
+            (context / member).write_bytes(archive.read(f"uv-{UV_VERSION}.data/scripts/{member}"))
+            (context / member).chmod(0o755)
+    wheel.unlink()
+    dockerfile = "COPY uv uvx /usr/local/bin/\nENV UV_TOOL_BIN_DIR=/usr/local/bin\n"
+    return _build_image(docker_client, context, name, dockerfile)
+
+
+@pytest.fixture(scope="session")
+def helper_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """gitlab-ci-local's helper container, which copies the job's artifacts out with bash and
+    rsync: its own helper image is on Docker Hub, so here it is the base with the host's rsync
+    (and the libraries it links, found by ldd, beside it)."""
+    context = tmp_path_factory.mktemp("helper-image")
+    rsync = shutil.which("rsync")
+    assert rsync is not None
+    (context / "lib").mkdir()
+    linked = subprocess.run(["ldd", rsync], capture_output=True, text=True, check=True).stdout
+    for library in re.findall(r"=> (/\S+)", linked):
+        if not Path(library).name.startswith(("libc.so", "ld-linux")):
+            shutil.copy2(library, context / "lib" / Path(library).name)
+    shutil.copy2(rsync, context / "rsync.bin")
+    wrapper = context / "rsync"
+    wrapper.write_text(
+        '#!/bin/sh\nLD_LIBRARY_PATH=/usr/local/lib/rsync exec /usr/local/libexec/rsync "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    dockerfile = (
+        "COPY lib/ /usr/local/lib/rsync/\n"
+        "COPY rsync.bin /usr/local/libexec/rsync\n"
+        "COPY rsync /usr/local/bin/rsync\n"
+    )
+    return _build_image(docker_client, context, HELPER_IMAGE, dockerfile)
+
+
+def _build_image(docker_client: Any, context: Path, name: str, steps: str) -> str:
+    """Build `name` from the base image and `steps` in `context` (removed with the session)."""
+    (context / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\n{steps}")
+    docker_client.images.build(path=str(context), tag=name, rm=True)
+    return name
+
+
+@pytest.fixture(scope="session")
+def example_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example's dependencies (real wheels), `tinydep` made here, and in `previous/` the
+    release of packaging a bot later bumps from."""
+    files = tmp_path_factory.mktemp("example-wheels")
     _pip_download(files, *_target_wheel_options(), "pytest", "packaging")
     _pip_download(files, "--only-binary=:all:", "--no-deps", "colorama")  # pytest's, on Windows
     build_wheel(files, "tinydep", "1.0")
-    with PackageIndex(files) as served:
-        yield served
+    previous = files / "previous"
+    previous.mkdir()
+    release = f"packaging=={PREVIOUS_PACKAGING}"
+    _pip_download(previous, "--only-binary=:all:", "--no-deps", release, pinned=False)
+    return files
+
+
+def serve_example_index(
+    where: Path, wheels: Path, *, previous_packaging: bool
+) -> contextlib.AbstractContextManager[PackageIndex]:
+    """A loopback index of a copy of `wheels`: as it is, or with packaging's previous release
+    instead of the newest (add the newest to `index.files_dir` for a bot to bump to)."""
+    files = where / "index"
+    files.mkdir()
+    for wheel in wheels.glob("*.whl"):
+        newest_packaging = wheel.name.startswith("packaging-")
+        if not (previous_packaging and newest_packaging):
+            shutil.copy2(wheel, files / wheel.name)
+    if previous_packaging:
+        for wheel in (wheels / "previous").glob("*.whl"):
+            shutil.copy2(wheel, files / wheel.name)
+    return PackageIndex(files)
 
 
 @pytest.fixture(scope="session")
@@ -230,3 +334,45 @@ def actionlint() -> str:
         unavailable("actionlint is not installed; run .ci/setup")
     assert found is not None
     return found
+
+
+@pytest.fixture(scope="session")
+def gitlab_runner(
+    tmp_path_factory: pytest.TempPathFactory,
+    auth_registry: Registry,
+    job_index: PackageIndex,
+    uv_image: str,
+    helper_image: str,
+    host_env: dict[str, str],
+    gitlab_ci_local: str,
+    docker_host: str,
+    docker_hub: RegistryProxy,
+) -> Runner:
+    """gitlab-ci-local set up as a GitLab runner (tests/recipes/gitlab.py says what it sets)
+    whose jobs reach no engine: no socket is mounted and no DOCKER_HOST is given."""
+    from tests.recipes.gitlab import Runner
+
+    assert auth_registry.auth is not None
+    user, password = auth_registry.auth
+    where = tmp_path_factory.mktemp("gitlab-runner")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (where / "config.json").write_text(json.dumps({"auths": {auth_registry.host: {"auth": token}}}))
+    variables = {
+        "POETRY_CI_IMAGE_DOCKER_HUB_MIRROR": docker_hub.host,
+        "UV_DEFAULT_INDEX": job_index.url,
+        "PIP_INDEX_URL": job_index.url,
+        "CI_REGISTRY": auth_registry.host,
+        "CI_REGISTRY_USER": user,
+        "CI_REGISTRY_PASSWORD": password,
+    }
+    command = [gitlab_ci_local, "--no-color", "--helper-image", helper_image]
+    command += ["--network", "host", "--mount-cache"]
+    for name, value in variables.items():
+        command += ["--variable", f"{name}={value}"]
+    env = {
+        "PATH": host_env["PATH"],
+        "HOME": str(where),
+        "DOCKER_HOST": docker_host,
+        "DOCKER_CONFIG": str(where),
+    }
+    return Runner(command, env)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.recipes.conftest import GITHUB_WORKFLOW
 from tests.recipes.conftest import GITLAB_EXAMPLE
+from tests.recipes.conftest import GITLAB_TAG_FILE_EXAMPLE
 from tests.recipes.conftest import PRE_COMMIT_CONFIG
 from tests.recipes.conftest import PRE_PUSH_SCRIPT
 from tests.recipes.conftest import RECIPES_DOC
@@ -29,9 +30,12 @@ def versions_under_test() -> dict[str, str]:
     }
 
 
-def test_the_gitlab_recipe_installs_the_versions_under_test() -> None:
+@pytest.mark.parametrize(
+    "example", [GITLAB_EXAMPLE, GITLAB_TAG_FILE_EXAMPLE], ids=lambda path: path.name
+)
+def test_the_gitlab_recipes_install_the_versions_under_test(example: Path) -> None:
     """The deps job pins this Poetry (its version is in the tag) and this plugin."""
-    variables = load_yaml(GITLAB_EXAMPLE / ".gitlab-ci.yml")["deps"]["variables"]
+    variables = load_yaml(example / ".gitlab-ci.yml")["deps"]["variables"]
     assert {name: variables[name] for name in versions_under_test()} == versions_under_test()
 
 
@@ -45,9 +49,12 @@ def test_the_github_recipe_installs_the_versions_under_test() -> None:
 def test_the_example_tag_file_records_the_image_of_its_lock(
     tmp_path: Path, host_env: dict[str, str]
 ) -> None:
-    """examples/gitlab is committed as `poetry image tag` leaves it: `--check` passes, offline."""
+    """examples/gitlab-tag-file is committed as `poetry image tag` leaves it: `--check` passes,
+    offline."""
     project = tmp_path / "example"
-    shutil.copytree(GITLAB_EXAMPLE, project, ignore=shutil.ignore_patterns(".gitlab-ci-local"))
+    shutil.copytree(
+        GITLAB_TAG_FILE_EXAMPLE, project, ignore=shutil.ignore_patterns(".gitlab-ci-local")
+    )
     result = run_poetry(project, "image", "tag", "--check", env=host_env)
     assert (result.returncode, result.stderr) == (0, "ci-image.yml is up to date.\n")
 
@@ -56,11 +63,13 @@ def test_the_example_tag_file_records_the_image_of_its_lock(
     "quoted",
     [
         GITLAB_EXAMPLE / ".gitlab-ci.yml",
+        GITLAB_TAG_FILE_EXAMPLE / "ci-image.yml",
+        GITLAB_TAG_FILE_EXAMPLE / ".gitlab-ci.yml",
         GITHUB_WORKFLOW,
         PRE_COMMIT_CONFIG,
         PRE_PUSH_SCRIPT,
     ],
-    ids=lambda path: path.name,
+    ids=lambda path: f"{path.parent.name}/{path.name}",
 )
 def test_the_readme_quotes_the_tested_file_verbatim(quoted: Path) -> None:
     """What a reader copies from the README is the file the tests run."""
