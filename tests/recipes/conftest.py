@@ -53,6 +53,7 @@ docker_host = integration.docker_host
 docker_hub = integration.docker_hub
 hub_registry = integration.hub_registry
 index = integration.index
+registry = integration.registry
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -224,7 +225,23 @@ def job_index(job_wheels: Path) -> Iterator[PackageIndex]:
 
 
 @pytest.fixture(scope="session")
-def uv_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+def uv_binaries(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with uv and uvx, from uv's wheel for linux/amd64 (this machine)."""
+    directory = tmp_path_factory.mktemp("uv")
+    _pip_download(directory, "--no-deps", "--only-binary=:all:", f"uv=={UV_VERSION}", pinned=False)
+    (wheel,) = directory.glob("uv-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        for member in ("uv", "uvx"):
+            (directory / member).write_bytes(archive.read(f"uv-{UV_VERSION}.data/scripts/{member}"))
+            (directory / member).chmod(0o755)
+    wheel.unlink()
+    return directory
+
+
+@pytest.fixture(scope="session")
+def uv_image(
+    docker_client: Any, uv_binaries: Path, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     """The recipes' deps image (uv's image with CPython 3.11), made here as a stand-in.
 
     There is no ghcr.io here: the image is the engine's python:3.11-slim-bookworm (no docker
@@ -233,13 +250,8 @@ def uv_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> st
     """
     name = str(load_yaml(GITLAB_EXAMPLE / ".gitlab-ci.yml")["deps"]["image"])
     context = tmp_path_factory.mktemp("uv-image")
-    _pip_download(context, "--no-deps", "--only-binary=:all:", f"uv=={UV_VERSION}", pinned=False)
-    (wheel,) = context.glob("uv-*.whl")
-    with zipfile.ZipFile(wheel) as archive:
-        for member in ("uv", "uvx"):
-            (context / member).write_bytes(archive.read(f"uv-{UV_VERSION}.data/scripts/{member}"))
-            (context / member).chmod(0o755)
-    wheel.unlink()
+    for member in ("uv", "uvx"):
+        shutil.copy2(uv_binaries / member, context / member)
     dockerfile = "COPY uv uvx /usr/local/bin/\nENV UV_TOOL_BIN_DIR=/usr/local/bin\n"
     return _build_image(docker_client, context, name, dockerfile)
 
