@@ -366,3 +366,19 @@ def test_an_output_that_cannot_be_written_is_refused_first(
         "Error: --github-output is given but GITHUB_OUTPUT is not set.\n"
         "Use --github-output in a GitHub Actions step only.\n",
     )
+
+
+def test_a_project_poetry_refuses_is_said_in_poetrys_words(project: Path, tmp_path: Path) -> None:
+    """isort's case: an extras entry Poetry's schema refuses. One message with Poetry's own
+    words and what to do, exit 2: the project's error, not a bug of the plugin."""
+    with (project / "pyproject.toml").open("a") as stream:
+        stream.write('\n[tool.poetry.extras]\nspeed = "orjson"\n')
+    for command in ("tag", "push"):
+        result = run_poetry(project, "image", command, env=clean_env(tmp_path / "home"))
+        assert (result.returncode, result.stdout, result.stderr) == (
+            2,
+            "",
+            "Error: pyproject.toml is not a valid Poetry project:\n"
+            "  - tool.poetry.extras.speed must be array\n"
+            "Fix pyproject.toml (`poetry check` shows the same).\n",
+        )

@@ -22,6 +22,7 @@ from tests.integration.conftest import run_in_image
 from tests.integration.conftest import write_project
 from tests.integration.test_build_edges import git_repository
 from tests.integration.test_push import engine_free
+from tests.support.distributions import build_sdist
 from tests.support.distributions import build_wheel
 from tests.support.index import PackageIndex
 from tests.support.poetry_cli import POETRY
@@ -248,3 +249,54 @@ def test_an_index_that_went_away_is_named_with_the_cause(
         "Check the network and the credentials Poetry has for that source (`poetry config "
         "http-basic.<source>`, or POETRY_HTTP_BASIC_<SOURCE>_USERNAME and _PASSWORD).\n"
     )
+
+
+COMPILER_ERROR = """\
+In file included from Modules/LDAPObject.c:3:
+Modules/common.h:15:10: fatal error: lber.h: No such file or directory
+   15 | #include <lber.h>
+      |          ^~~~~~~~
+compilation terminated.
+error: command '/usr/bin/gcc' failed with exit code 1
+"""
+
+
+def test_a_native_sdist_that_cannot_build_here_is_said_to_need_a_wheel(
+    tmp_path: Path, index: PackageIndex, registry: Registry, tool_env: dict[str, str]
+) -> None:
+    """python-ldap's case: an sdist only, whose build needs headers the host lacks. `tag` warns
+    of it; `push` says it has no wheel for the target, quotes the build's last lines without
+    Poetry's markup and gives the ways out: exit 2, no traceback, no "report it"."""
+    build_sdist(index.files_dir, "ldapish", "3.4.4", fails_with=COMPILER_ERROR)
+    project = write_project(
+        tmp_path / "native",
+        index_url=index.url,
+        dependencies='"ldapish (==3.4.4)"',
+        table=f'repository = "{registry.host}/native/ci"\nbase = "{BASE_IMAGE}"\npoetry = false',
+    )
+    lock(project, tool_env)
+    target = "CPython 3.11 on linux/amd64 (glibc 2.36)"
+    tag = run_poetry(project, "image", "tag", env=tool_env)
+    assert tag.returncode == 0, tag.stderr
+    assert tag.stderr == (
+        f"Warning: ldapish 3.4.4 has no wheel for {target}: `poetry image push` builds one from "
+        "its sdist (ldapish-3.4.4.tar.gz) on the host, which works for pure-Python code only. "
+        "If it compiles code, use a version (or an index) with a wheel for the target, or your "
+        "own Dockerfile.\n"
+    )
+    pushed = run_poetry(project, "image", "push", env=engine_free(tool_env, tmp_path))
+    assert pushed.returncode == 2
+    error = pushed.stderr[pushed.stderr.index("Error: ") :]
+    assert error.startswith(
+        f"Error: ldapish 3.4.4 has no wheel for {target}, and building one from its sdist "
+        "(ldapish-3.4.4.tar.gz) on this host failed. The build's last lines:\n"
+    )
+    assert "  compilation terminated.\n" in error
+    assert "  error: command '/usr/bin/gcc' failed with exit code 1\n" in error
+    assert error.endswith(
+        f"Use a version of ldapish (or a package index) that has a wheel for {target}, or your "
+        "own Dockerfile that builds it in the image (`dockerfile` in [tool.poetry-ci-image]; "
+        "`poetry image dockerfile` prints one to start from).\n"
+    )
+    for wrong in ("Traceback", "report it", "<warning>", "<info>", "<c1>", "may not be supported"):
+        assert wrong not in pushed.stderr

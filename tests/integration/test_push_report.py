@@ -29,8 +29,7 @@ MAIN_STEPS = [
     "ask the registry for the tag",
     "read the base image's manifest and config",
     "read the base image's files",
-    "fetch the locked files",
-    "install them on the host",
+    "fetch and install the locked files",
     "write the dependency layers",
     "wait for Poetry's layers",
     "send the blobs and the manifest",
@@ -69,6 +68,7 @@ def test_push_json_says_what_was_sent_and_how_long_each_step_took(
     steps = report["steps"]
     assert [s["name"] for s in steps if s["track"] == "main"] == MAIN_STEPS
     assert [s["name"] for s in steps if s["track"] == "poetry"] == POETRY_STEPS
+    assert [s["name"] for s in steps if s["track"] == "stdlib"] == ["compile the standard library"]
     assert all(s["seconds"] >= 0 and s["start"] >= 0 for s in steps)
     # Every step lies within the run; the push's own seconds start after the plan.
     assert max(s["start"] + s["seconds"] for s in steps) <= report["elapsed"]
@@ -115,3 +115,16 @@ def test_push_hands_the_reference_on_and_refuses_an_unwritable_output_first(
         assert dotenv.read_text() == f"CI_IMAGE={tag}\n"
     assert github.read_text() == f"image={tag}\ntag={tag_name}\n" * 2
     assert manifest_status(registry.host, repository, tag_name) == 200
+
+
+def test_no_cache_keeps_nothing_in_the_plugins_cache(
+    tmp_path: Path, index: PackageIndex, registry: Registry, tool_env: dict[str, str]
+) -> None:
+    """`poetry --no-cache image push` (Poetry in the image, bytecode on): the push works and
+    nothing is written under the plugin's cache: no plans, layers, runtimes or Poetry wheels."""
+    project = make_project(tmp_path / "nocache", index, registry, tool_env, name="nocache")
+    cache = tmp_path / "cache"
+    env = {**engine_free(tool_env, tmp_path), "POETRY_CACHE_DIR": str(cache)}
+    result = run_poetry(project, "--no-cache", "image", "push", env=env)
+    assert result.returncode == 0, result.stderr
+    assert not (cache / "ci-image").exists()

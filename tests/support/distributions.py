@@ -172,6 +172,7 @@ import hashlib
 import io
 import os
 import re
+import sys
 import tarfile
 import zipfile
 
@@ -252,6 +253,10 @@ def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    if os.path.exists("BUILD_FAILS"):  # a C extension whose headers the host lacks
+        with open("BUILD_FAILS", encoding="utf-8") as handle:
+            sys.stderr.write(handle.read())
+        raise SystemExit(1)
     text, stem, version = _metadata()
     dist_info = "%s-%s.dist-info" % (stem, version)
     members = {}
@@ -300,12 +305,14 @@ def build_sdist(
     *,
     requires: Iterable[str] = (),
     wheel_tag: str = PURE_TAGS,
+    fails_with: str | None = None,
 ) -> Path:
     """Write a PEP 625 sdist of ``name`` ``version`` into ``directory``, and return its path.
 
     Its build backend is ``backend.py`` in the sdist itself (``requires = []``), so pip's isolated
     build works with no index; the wheel it builds holds the import package and is pure, unless
-    ``wheel_tag`` names a platform (as a package with C extensions would build).
+    ``wheel_tag`` names a platform (as a package with C extensions would build). With
+    ``fails_with``, building its wheel prints that to stderr and fails, as a compiler would.
     """
     stem = filename_name(name)
     top = f"{stem}-{version}"
@@ -318,6 +325,8 @@ def build_sdist(
     }
     if wheel_tag != PURE_TAGS:
         members[f"{top}/WHEEL_TAG"] = wheel_tag.encode()
+    if fails_with is not None:
+        members[f"{top}/BUILD_FAILS"] = fails_with.encode()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{top}.tar.gz"
     target.write_bytes(tar_gz_bytes(members))

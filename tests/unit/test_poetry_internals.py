@@ -105,7 +105,7 @@ def test_installer_runs_a_recording_executor(poetry: Poetry) -> None:
     from poetry.installation.installer import Installer
     from poetry.repositories.installed_repository import InstalledRepository
 
-    from poetry_ci_image.poetry.planner import TargetEnv
+    from poetry_ci_image.poetry.target_env import TargetEnv
     from poetry_ci_image.settings.target import Libc
     from poetry_ci_image.settings.target import Target
 
@@ -155,7 +155,7 @@ def test_mock_env_takes_the_targets_markers_and_tags() -> None:
     assert {"version_info", "platform", "platform_machine", "supported_tags"} <= set(
         parameters(MockEnv.__init__)
     )
-    from poetry_ci_image.poetry.planner import TargetEnv
+    from poetry_ci_image.poetry.target_env import TargetEnv
     from poetry_ci_image.settings.target import Libc
     from poetry_ci_image.settings.target import Target
 
@@ -169,7 +169,7 @@ def test_chooser_picks_from_locked_files_and_says_when_none_fits(poetry: Poetry)
     """Chooser(pool, env, config).choose_for(package) picks the target's wheel from the links a
     Repository subclass lists, and raises one of NO_CANDIDATES when none fits."""
     from poetry_ci_image.poetry.planner import LockedFilesChooser
-    from poetry_ci_image.poetry.planner import TargetEnv
+    from poetry_ci_image.poetry.target_env import TargetEnv
     from poetry_ci_image.settings.target import Libc
     from poetry_ci_image.settings.target import Target
 
@@ -177,8 +177,9 @@ def test_chooser_picks_from_locked_files_and_says_when_none_fits(poetry: Poetry)
     linux = TargetEnv(Target((3, 11, 0), "linux/amd64", Libc("glibc", (2, 36))))
     choice = LockedFilesChooser(poetry, linux, [numpy]).choose(numpy)
     assert choice is not None
-    assert "cp311-cp311-manylinux" in choice.filename
-    assert choice.hash.startswith("sha256:")
+    filename, digest = choice
+    assert "cp311-cp311-manylinux" in filename
+    assert digest.startswith("sha256:")
 
     from poetry.core.packages.package import Package
 

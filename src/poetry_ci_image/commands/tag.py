@@ -52,9 +52,27 @@ Errors exit 2.
         if self.option("json"):
             self.out(json.dumps(describe(resolved), indent=2))
             return 0
+        self._warn_of_sdists(resolved)
         self._record(resolved, outputs)
         self.out(str(resolved.reference))
         return 0
+
+    def _warn_of_sdists(self, resolved: Resolved) -> None:
+        """Say now what `push` would meet in CI: a package without a wheel for the target."""
+        from poetry_ci_image.tag.plan import built_on_the_host
+
+        if not resolved.recipe.builtin:
+            return  # your own Dockerfile builds sdists in the image
+        for platform in resolved.platforms:
+            for package in built_on_the_host(platform.plan):
+                assert package.distribution is not None
+                self.status(
+                    f"Warning: {package.name} {package.version} has no wheel for "
+                    f"{platform.target.describe()}: `poetry image push` builds one from its "
+                    f"sdist ({package.distribution.filename}) on the host, which works for "
+                    "pure-Python code only. If it compiles code, use a version (or an index) "
+                    "with a wheel for the target, or your own Dockerfile."
+                )
 
     def _record(self, resolved: Resolved, outputs: Outputs) -> None:
         from poetry_ci_image.tag.outputs import write_outputs

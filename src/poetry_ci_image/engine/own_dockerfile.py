@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from poetry_ci_image.engine.docker import Engine
-    from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.poetry.project import Project
+    from poetry_ci_image.run import Run
     from poetry_ci_image.tag.resolve import Resolved
 
 
@@ -48,7 +48,7 @@ def build_with_engine(
     project: Project,
     resolved: Resolved,
     engine: Engine,
-    reporter: Reporter,
+    run: Run,
     references: Sequence[str],
     workdir: Path,
 ) -> str:
@@ -58,6 +58,7 @@ def build_with_engine(
     from poetry_ci_image.poetry.wheels import poetry_wheels
 
     settings = resolved.settings
+    reporter = run.reporter
     plan = resolved.plan
     target = resolved.target
     reporter.status(
@@ -67,15 +68,21 @@ def build_with_engine(
     with ThreadPoolExecutor(max_workers=1) as background:
         # Poetry's own wheels (a download the first time) come meanwhile.
         poetry_download = (
-            background.submit(poetry_wheels, target, reporter) if settings.poetry_in_image else None
+            background.submit(
+                poetry_wheels, target, (run.cache_root or workdir / "cache") / "poetry", reporter
+            )
+            if settings.poetry_in_image
+            else None
         )
-        fetched = fetch_distributions(
-            project.poetry,
-            plan.packages,
-            target,
-            reporter,
-            build_sdists=False,
-            workdir=workdir,
+        fetched = list(
+            fetch_distributions(
+                project.poetry,
+                plan.packages,
+                target,
+                reporter,
+                build_sdists=False,
+                workdir=workdir,
+            )
         )
         poetry_directory = poetry_download.result() if poetry_download else None
     planned = {package.name: package for package in plan.packages}

@@ -78,9 +78,7 @@ def build_image(job: ImageJob, run: Run, output: Path | None = None) -> BuildOut
 
     with run_directory() as workdir:
         if not resolved.recipe.builtin:
-            image_id = build_with_engine(
-                job.project, resolved, docker, run.reporter, references, workdir
-            )
+            image_id = build_with_engine(job.project, resolved, docker, run, references, workdir)
             return BuildOutcome(reference, True, time.monotonic() - started, image_id)
         cache = BuildCache(run.cache_root, workdir)
         image = assemble(job, run, cache, workdir)

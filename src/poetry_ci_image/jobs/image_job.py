@@ -44,7 +44,7 @@ class ImageJob:
 
 def assemble(job: ImageJob, run: Run, cache: BuildCache, workdir: Path) -> Image:
     """The built-in recipe's image of the job, assembled on the host."""
-    from poetry_ci_image.poetry.fetch import PoetrySources
+    from poetry_ci_image.poetry.sources import PoetrySources
 
     resolved = job.resolved
     spec = BuildSpec(

@@ -191,7 +191,7 @@ def _push_with_engine(job: ImageJob, run: Run, started: float) -> PushOutcome:
     references = job.references
     if existing_image(job.resolved, docker, run) is None:
         with run_directory() as workdir:
-            build_with_engine(job.project, job.resolved, docker, run.reporter, references, workdir)
+            build_with_engine(job.project, job.resolved, docker, run, references, workdir)
     credentials = run.registries.credentials(reference.registry)
     for target in references:
         run.reporter.status(f"Pushing {target}")

@@ -14,6 +14,7 @@ import subprocess
 import threading
 
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,16 +23,12 @@ from typing import Any
 import requests
 
 from cleo.io.null_io import NullIO
-from packaging.utils import parse_wheel_filename
 from poetry.console.exceptions import PoetryConsoleError
 from poetry.core.packages.package import Package
 from poetry.core.packages.utils.link import Link
-from poetry.installation.chef import Chef
-from poetry.installation.chef import ChefError
 from poetry.repositories.exceptions import PackageNotFoundError
 from poetry.repositories.exceptions import RepositoryError
 from poetry.utils.authenticator import Authenticator
-from poetry.utils.env import EnvManager
 from poetry.vcs.git import Git
 
 from poetry_ci_image.errors import FetchError
@@ -41,18 +38,20 @@ from poetry_ci_image.plumbing.network_errors import connection_failure
 from poetry_ci_image.plumbing.network_errors import connection_hint
 from poetry_ci_image.plumbing.urls import hide_credentials
 from poetry_ci_image.poetry.boundary import poetry_boundary
+from poetry_ci_image.poetry.builds import BUILD_ERRORS
+from poetry_ci_image.poetry.builds import build_failure
+from poetry_ci_image.poetry.builds import build_wheel
+from poetry_ci_image.poetry.builds import check_pure
 from poetry_ci_image.poetry.planner import canonical_name
 
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from collections.abc import Sequence
+    from collections.abc import Iterator
 
     from poetry.poetry import Poetry
 
     from poetry_ci_image.plumbing.progress import Reporter
-    from poetry_ci_image.poetry.project import Project
-    from poetry_ci_image.run import Run
     from poetry_ci_image.settings.target import Target
     from poetry_ci_image.tag.plan import PlannedPackage
 
@@ -67,7 +66,6 @@ INDEX_ERRORS = (
 )
 DOWNLOAD_ERRORS = (requests.RequestException, OSError, RuntimeError, PoetryConsoleError)
 GIT_ERRORS = (PoetryConsoleError, RuntimeError, OSError, subprocess.SubprocessError)
-BUILD_ERRORS = (ChefError, PoetryConsoleError, RuntimeError, OSError, subprocess.SubprocessError)
 
 
 @dataclass(frozen=True)
@@ -85,8 +83,9 @@ def fetch_distributions(
     build_sdists: bool,
     workdir: Path,
     cancelled: threading.Event | None = None,
-) -> list[FetchedFile]:
-    """Download (through Poetry's cache and credentials) the planned files and check their hashes.
+) -> Iterator[FetchedFile]:
+    """The planned files, each as soon as it is there: downloaded through Poetry's cache and
+    credentials, hash-checked.
 
     sdists and git dependencies are built into wheels on the host (in `workdir`) when
     `build_sdists` is true; a wheel that comes out platform-specific is refused, since the host
@@ -96,7 +95,8 @@ def fetch_distributions(
     workers = max(1, min(8, int(poetry.config.get("installer.max-workers") or 8)))
 
     def fetch_one(package: PlannedPackage) -> FetchedFile:
-        archive = fetcher.archive(package)
+        with poetry_boundary("fetching the locked files"):
+            archive = fetcher.archive(package)
         if package.distribution is not None:
             _check_hash(archive, package)
         ready = archive.name.endswith(".whl") or (package.source.type != "git" and not build_sdists)
@@ -104,19 +104,23 @@ def fetch_distributions(
             reporter.detail(f"{package.name} {package.version}: {archive.name}")
             return FetchedFile(package.name, archive)
         reporter.detail(f"{package.name} {package.version}: building a wheel from {archive.name}")
-        wheel = fetcher.build(archive, package)
-        _check_pure(wheel, package, target)
+        with poetry_boundary("building a wheel on the host"):
+            try:
+                wheel = build_wheel(poetry, archive, fetcher.directory("wheel"))
+            except BUILD_ERRORS as error:  # the package's build, not Poetry, failed
+                raise build_failure(error, archive, package, target) from error
+        check_pure(wheel, package, target)
         return FetchedFile(package.name, wheel)
 
-    with poetry_boundary("fetching the locked files"):
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
-        try:
-            return list(pool.map(fetch_one, packages))
-        except BaseException:
-            fetcher.cancelled.set()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
+    try:
+        for done in as_completed([pool.submit(fetch_one, package) for package in packages]):
+            yield done.result()
+    except BaseException:
+        fetcher.cancelled.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Fetcher:
@@ -131,7 +135,7 @@ class _Fetcher:
         self._lock = threading.Lock()
         self._serial = 0
 
-    def _directory(self, prefix: str) -> Path:
+    def directory(self, prefix: str) -> Path:
         with self._lock:
             self._serial += 1
             path = self.workdir / f"{prefix}-{self._serial}"
@@ -187,7 +191,7 @@ class _Fetcher:
         try:
             repo = Git.clone(
                 url=url,
-                source_root=self._directory("git"),
+                source_root=self.directory("git"),
                 revision=source.resolved_reference or source.reference,
             )
         except GIT_ERRORS as error:
@@ -197,21 +201,6 @@ class _Fetcher:
             ) from error
         path = Path(repo.path)
         return path / source.subdirectory if source.subdirectory else path
-
-    def build(self, archive: Path, package: PlannedPackage) -> Path:
-        """A wheel built from an sdist or a checkout with Poetry's Chef (isolated PEP 517 build)."""
-        host_env = EnvManager.get_system_env(naive=True)
-        chef = Chef(self.poetry.pool.artifact_cache, host_env, self.poetry.pool)
-        try:
-            wheel: Path = chef.prepare(archive, output_dir=self._directory("wheel"))
-        except BUILD_ERRORS as error:
-            raise FetchError(
-                f"Building a wheel for {package.name} {package.version} from {archive.name} "
-                f"failed: {hide_credentials(str(error))}",
-                "Build it in your own Dockerfile (see `dockerfile` in the README), or use a "
-                "version of the package that ships wheels.",
-            ) from error
-        return wheel
 
 
 def _locked_url(poetry: Poetry, package: PlannedPackage) -> str:
@@ -302,45 +291,3 @@ def _locked_git_url(poetry: Poetry, name: str) -> str | None:
             url: str | None = locked.source_url
             return url
     return None
-
-
-def _check_pure(wheel: Path, package: PlannedPackage, target: Target) -> None:
-    _, _, _, tags = parse_wheel_filename(wheel.name)
-    if not any(tag.abi == "none" and tag.platform == "any" for tag in tags):
-        raise FetchError(
-            f"{package.name} {package.version} has no wheel for {target.describe()}, and its "
-            f"source builds a platform-specific wheel ({wheel.name}): building it on this host "
-            "would install the host's binary in the image.",
-            "Use your own Dockerfile that installs the build tools and builds it in the image "
-            "(see `dockerfile` in the README), or a version that ships a wheel for the target.",
-        )
-
-
-@dataclass(frozen=True)
-class PoetrySources:
-    """Where the build's wheels come from: the plan's files through Poetry's cache and
-    credentials (sdists and git checkouts built on the host), and Poetry's own wheels for the
-    target. Poetry is loaded only when something has to be fetched."""
-
-    project: Project
-    workdir: Path
-    run: Run
-
-    def wheels(self, packages: Sequence[PlannedPackage], target: Target) -> dict[str, Path]:
-        fetched = fetch_distributions(
-            self.project.poetry,
-            packages,
-            target,
-            self.run.reporter,
-            build_sdists=True,
-            workdir=self.workdir,
-            cancelled=self.run.cancelled,
-        )
-        return {item.name: item.path for item in fetched}
-
-    def poetry_wheels(self, target: Target) -> list[Path]:
-        from poetry_ci_image.poetry.wheels import poetry_wheels
-
-        with poetry_boundary("fetching Poetry's wheels for the image"):
-            directory = poetry_wheels(target, self.run.reporter, self.run.cancelled)
-        return sorted(directory.glob("*.whl"))

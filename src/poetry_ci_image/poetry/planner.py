@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from typing import Any
-from typing import cast
 from urllib.parse import quote
 
 from cleo.io.null_io import NullIO
@@ -27,13 +26,13 @@ from poetry.installation.installer import Installer
 from poetry.repositories.installed_repository import InstalledRepository
 from poetry.repositories.repository import Repository
 from poetry.repositories.repository_pool import RepositoryPool
-from poetry.utils.env import MockEnv
 
 from poetry_ci_image.errors import LockError
 from poetry_ci_image.errors import PlanError
 from poetry_ci_image.plumbing.urls import strip_credentials
 from poetry_ci_image.poetry.boundary import poetry_boundary
 from poetry_ci_image.poetry.lock_shape import lock_problem
+from poetry_ci_image.poetry.target_env import TargetEnv
 from poetry_ci_image.tag.plan import Distribution
 from poetry_ci_image.tag.plan import InstallPlan
 from poetry_ci_image.tag.plan import PlannedPackage
@@ -48,11 +47,9 @@ except ImportError:  # Poetry 2.0
     NO_CANDIDATES = (RuntimeError,)
 
 if TYPE_CHECKING:
-    from packaging.tags import Tag
     from poetry.core.packages.package import Package
     from poetry.installation.operations.operation import Operation
     from poetry.poetry import Poetry
-    from poetry.utils.env.base_env import MarkerEnv
 
     from poetry_ci_image.settings.merge import GroupSelection
     from poetry_ci_image.settings.target import Target
@@ -71,13 +68,10 @@ def plan_install(poetry: Poetry, target: Target, selection: GroupSelection) -> I
         env = TargetEnv(target)
         packages = _installed_by_poetry(poetry, env, groups, extras)
         chooser = LockedFilesChooser(poetry, env, packages)
-        planned: list[PlannedPackage] = []
-        directories: list[str] = []
-        for package in packages:
-            if package.source_type == "directory":
-                directories.append(package.name)
-                continue
-            planned.append(_planned(package, chooser, target))
+        locked = [_read(package, chooser) for package in packages]
+    # What follows is the plugin's own work, outside the boundary: its bugs are not Poetry's.
+    directories = [item.name for item in locked if item.source_type == "directory"]
+    planned = [_planned(item, target) for item in locked if item.source_type != "directory"]
     planned.sort(key=lambda p: p.name)
     return InstallPlan(
         packages=tuple(planned),
@@ -199,54 +193,6 @@ class RecordingExecutor:
         return self
 
 
-class TargetEnv(MockEnv):
-    """A Poetry `Env` whose markers and wheel tags are the target's, not the host's.
-
-    Every marker value comes from the target (MockEnv alone leaks some from the host).
-    """
-
-    def __init__(self, target: Target) -> None:
-        self._target_markers = target.marker_env()
-        self._target_tags = TagList(target.supported_tags())
-        super().__init__(
-            version_info=target.python,
-            platform="linux",
-            platform_machine=target.machine,
-            supported_tags=self._target_tags,
-        )
-
-    def get_marker_env(self) -> MarkerEnv:
-        return cast("MarkerEnv", dict(self._target_markers))
-
-    def get_supported_tags(self) -> list[Tag]:
-        return list(self._target_tags)
-
-
-class TagList(list["Tag"]):
-    """The target's tags, best first, with constant-time `in` and `index`.
-
-    Poetry's Wheel.get_minimum_supported_index calls both once per wheel tag on a list of some
-    900 tags; on a large lock that linear search was a third of the planning time.
-    """
-
-    def __init__(self, tags: list[Tag]) -> None:
-        super().__init__(tags)
-        self._positions: dict[Tag, int] = {}
-        for position, tag in enumerate(tags):
-            self._positions.setdefault(tag, position)
-
-    def __contains__(self, tag: object) -> bool:
-        return tag in self._positions
-
-    def index(self, tag: Tag, *args: Any) -> int:
-        if args:
-            return super().index(tag, *args)
-        try:
-            return self._positions[tag]
-        except KeyError:
-            raise ValueError(f"{tag} is not a supported tag") from None
-
-
 class LockedFiles(Repository):
     """A repository that lists, for a package, the files the lock records (name and hash)."""
 
@@ -272,48 +218,77 @@ class LockedFilesChooser:
             pool.add_repository(LockedFiles(name))
         self._chooser = Chooser(pool, env, poetry.config)
 
-    def choose(self, package: Package) -> Distribution | None:
-        """The file the target installs, or None when the lock has none it can install."""
+    def choose(self, package: Package) -> tuple[str, str] | None:
+        """The file the target installs and its hash, or None when the lock has none it can
+        install."""
         try:
             link = self._chooser.choose_for(package)
         except NO_CANDIDATES:  # Poetry's "Unable to find installation candidates for ..."
             return None
         hashes = {entry["file"]: entry["hash"] for entry in package.files}
-        return Distribution(filename=link.filename, hash=hashes[link.filename])
+        return link.filename, hashes[link.filename]
 
 
-def _planned(package: Package, chooser: LockedFilesChooser, target: Target) -> PlannedPackage:
+@dataclass(frozen=True)
+class _Locked:
+    """What the plan needs of a package Poetry would install, read from Poetry's objects."""
+
+    name: str
+    pretty_name: str
+    version: str
+    source_type: str
+    url: str | None  # without credentials; a path relative to the project
+    reference: str | None
+    resolved_reference: str | None
+    subdirectory: str | None
+    files: tuple[tuple[str, str], ...]  # (file name, hash)
+    chosen: tuple[str, str] | None  # the file the target installs, by Poetry's Chooser
+
+
+def _read(package: Package, chooser: LockedFilesChooser) -> _Locked:
     source_type = package.source_type or "pypi"
-    source = Source(
-        type=source_type,
+    files = tuple((entry["file"], entry["hash"]) for entry in package.files)
+    choose = files and source_type not in {"git", "url", "file", "directory"}
+    return _Locked(
+        name=package.name,
+        pretty_name=package.pretty_name,
+        version=package.pretty_version,
+        source_type=source_type,
         url=_public_url(package, source_type),
         reference=package.source_reference if source_type != "url" else None,
         resolved_reference=package.source_resolved_reference,
         subdirectory=package.source_subdirectory,
+        files=files,
+        chosen=chooser.choose(package) if choose else None,
     )
-    if source_type == "git":
-        return PlannedPackage(canonical_name(package.name), package.pretty_version, source, None)
-    if not package.files:
+
+
+def _planned(locked: _Locked, target: Target) -> PlannedPackage:
+    name = canonical_name(locked.name)
+    source = Source(
+        locked.source_type,
+        locked.url,
+        locked.reference,
+        locked.resolved_reference,
+        locked.subdirectory,
+    )
+    if locked.source_type == "git":
+        return PlannedPackage(name, locked.version, source, None)
+    if not locked.files:
         raise PlanError(
-            f"{package.pretty_name} {package.pretty_version} has no file hashes in poetry.lock.",
+            f"{locked.pretty_name} {locked.version} has no file hashes in poetry.lock.",
             "Run `poetry lock --regenerate` so that the lock lists its files.",
         )
-    if source_type in {"url", "file"}:
-        entry = package.files[0]
-        distribution = Distribution(filename=entry["file"], hash=entry["hash"])
-    else:
-        choice = chooser.choose(package)
-        if choice is None:
-            raise PlanError(
-                f"{package.pretty_name} {package.pretty_version} has no distribution in "
-                f"poetry.lock that {target.describe()} can install.",
-                "Choose another target (python, platform, base), or a version of the package "
-                "that ships files for it, then run `poetry lock`.",
-            )
-        distribution = choice
-    return PlannedPackage(
-        canonical_name(package.name), package.pretty_version, source, distribution
-    )
+    if locked.source_type in {"url", "file"}:
+        return PlannedPackage(name, locked.version, source, Distribution(*locked.files[0]))
+    if locked.chosen is None:
+        raise PlanError(
+            f"{locked.pretty_name} {locked.version} has no distribution in "
+            f"poetry.lock that {target.describe()} can install.",
+            "Choose another target (python, platform, base), or a version of the package "
+            "that ships files for it, then run `poetry lock`.",
+        )
+    return PlannedPackage(name, locked.version, source, Distribution(*locked.chosen))
 
 
 def _public_url(package: Package, source_type: str) -> str | None:

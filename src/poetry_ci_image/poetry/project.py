@@ -39,9 +39,34 @@ class Project:
 
     @property
     def poetry(self) -> Poetry:
+        """Poetry's view of the project, loaded on first use; a project Poetry refuses (an
+        invalid pyproject.toml, a Poetry it does not want) is a ConfigError in Poetry's words."""
         if self._poetry is None:
-            self._poetry = self._load()
+            self._poetry = _loaded(self._load)
         return self._poetry
+
+
+_INVALID = "The Poetry configuration is invalid:"
+FIX_PYPROJECT = "Fix pyproject.toml (`poetry check` shows the same)."
+
+
+def _loaded(load: Callable[[], Poetry]) -> Poetry:
+    from poetry.exceptions import PoetryError
+    from poetry.repositories.exceptions import InvalidSourceError
+
+    try:
+        return load()
+    except RuntimeError as error:  # poetry-core's schema check, in its words
+        text = str(error).strip()
+        if not text.startswith(_INVALID):
+            raise
+        lines = text.removeprefix(_INVALID).strip().splitlines()
+        problems = "\n".join(f"  {line.strip()}" for line in lines if line.strip())
+        raise ConfigError(
+            f"pyproject.toml is not a valid Poetry project:\n{problems}", FIX_PYPROJECT
+        ) from None
+    except (PoetryError, InvalidSourceError) as error:  # requires-poetry, sources
+        raise ConfigError(f"Poetry refuses the project: {error}", FIX_PYPROJECT) from None
 
 
 def project_root(directory: Path) -> Path:

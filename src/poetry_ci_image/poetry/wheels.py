@@ -35,18 +35,17 @@ if TYPE_CHECKING:
 
 def poetry_wheels(
     target: Target,
+    cache: Path,
     reporter: Reporter,
     cancelled: threading.Event | None = None,
 ) -> Path:
-    """A directory of wheels of this Poetry and its dependencies for the target, cached on the
-    host (`<cache-dir>/ci-image/poetry/<key>`), made once per Poetry version and target."""
+    """A directory of wheels of this Poetry and its dependencies for the target, kept under
+    `cache` (`<cache-dir>/ci-image/poetry/<key>`; the run's directory with --no-cache), made
+    once per Poetry version and target."""
     import tempfile
 
     from poetry.__version__ import __version__ as version
 
-    from poetry_ci_image.poetry.project import cache_directory
-
-    cache = cache_directory() / "ci-image" / "poetry"
     libc = f"{target.libc.family}{target.libc.version[0]}.{target.libc.version[1]}"
     key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.arch}-{libc}-2"
     directory = cache / key

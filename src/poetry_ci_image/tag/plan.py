@@ -66,6 +66,18 @@ class InstallPlan:
             raise ValueError("InstallPlan.packages must be sorted by name")
 
 
+def built_on_the_host(plan: InstallPlan) -> list[PlannedPackage]:
+    """The packages whose file for the target is an sdist: the built-in recipe builds them into
+    wheels on the host, which gives the target a wheel only if their code is pure Python."""
+    return [
+        package
+        for package in plan.packages
+        if package.distribution is not None
+        and not package.distribution.filename.endswith(".whl")
+        and package.source.type not in {"file", "url"}
+    ]
+
+
 @dataclass(frozen=True)
 class TargetPlan:
     """One platform of the image: its target, and what `poetry install` installs there."""
