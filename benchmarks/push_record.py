@@ -36,13 +36,16 @@ _STEPS = {
         "base",
     ),
     "read the base image's files": ("read the base image's files (once per base)", "base"),
-    "fetch the locked files": ("fetch the locked files", "fetch"),
-    "install them on the host": ("install them on the host", "fetch"),
+    "fetch and install the locked files": (
+        "fetch the locked files, install and compile them on the host",
+        "fetch",
+    ),
     "write the dependency layers": ("write the dependency layers (tar + gzip)", "layers"),
     "wait for Poetry's layers": ("wait for Poetry's layers (made in parallel)", "layers"),
     "send the blobs and the manifest": ("send the blobs and the manifest", "upload"),
     "fetch Poetry's wheels for the image": ("fetch Poetry's wheels for the image (pip)", "poetry"),
-    "write Poetry's layers": ("write Poetry's layers (tar + gzip)", "poetry"),
+    "write Poetry's layers": ("write Poetry's layers (compile, tar + gzip)", "poetry"),
+    "compile the standard library": ("compile the standard library (once per base)", "poetry"),
 }
 
 

@@ -41,6 +41,7 @@ from poetry_ci_image.tag.plan import TargetPlan
 
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from collections.abc import Sequence
     from pathlib import Path
 
@@ -60,13 +61,13 @@ class Wheels:
     directory: Path
     asked: list[str] = field(default_factory=list)
 
-    def wheels(self, packages: Sequence[PlannedPackage], target: Target) -> dict[str, Path]:
+    def wheels(
+        self, packages: Sequence[PlannedPackage], target: Target
+    ) -> Iterator[tuple[str, Path]]:
         self.asked += [package.name for package in packages]
-        found = {}
         for package in packages:
             assert package.distribution is not None
-            found[package.name] = self.directory / package.distribution.filename
-        return found
+            yield package.name, self.directory / package.distribution.filename
 
     def poetry_wheels(self, target: Target) -> list[Path]:
         raise AssertionError("Poetry stays out of these images")

@@ -154,7 +154,7 @@ def test_a_push_record_is_split_at_its_steps_and_a_new_step_is_a_part_of_its_own
             step("ask the registry for the tag", 0.5, 0.1),
             step("read the base image's manifest and config", 0.6, 0.2),
             step("fetch Poetry's wheels for the image", 1.0, 4.0, "poetry"),
-            step("fetch the locked files", 1.0, 1.5),
+            step("fetch and install the locked files", 1.0, 1.5),
             step("compile the bytecode", 2.5, 3.0),
             step("write Poetry's layers", 5.0, 2.0, "poetry"),
             step("write the dependency layers", 5.5, 1.5),
@@ -176,7 +176,7 @@ def test_a_push_record_is_split_at_its_steps_and_a_new_step_is_a_part_of_its_own
         ("plan: resolve the lock to its tag", 0.4),
         ("ask the registry for the tag", 0.1),
         ("read the base image's manifest and config", 0.2),
-        ("fetch the locked files", 1.5),
+        ("fetch the locked files, install and compile them on the host", 1.5),
         ("compile the bytecode", 3.0),
         ("write the dependency layers (tar + gzip)", 1.5),
         ("send the blobs and the manifest", 1.4),
@@ -186,7 +186,7 @@ def test_a_push_record_is_split_at_its_steps_and_a_new_step_is_a_part_of_its_own
     assert [part.group for part in log.parts if part.label == "compile the bytecode"] == ["other"]
     assert [(part.label, part.value) for part in log.background] == [
         ("fetch Poetry's wheels for the image (pip)", 4.0),
-        ("write Poetry's layers (tar + gzip)", 2.0),
+        ("write Poetry's layers (compile, tar + gzip)", 2.0),
     ]
     assert log.summary is not None
     assert (log.summary.uploaded, log.summary.uploaded_mb, log.summary.mounted) == (25, 71.4, 1)

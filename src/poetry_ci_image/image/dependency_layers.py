@@ -1,5 +1,11 @@
 """The dependencies' layers: each package's files (with their bytecode), grouped by the layer
-rule (layers.py), written or found in the build cache.
+rule (layers.py), written or found in the build cache, and put in the image largest first.
+
+The order is for pulls: dockerd's classic store (overlay2, the long-standing default) keeps no
+blobs and keys a layer by the chain of layers under it, so after a bump it downloads the
+changed layer and every layer above it again; with the largest lowest, what lies above a changed
+layer is the packages smaller than it. containerd's store keeps blobs and downloads the changed
+one only, whatever the order. The order follows from the layers' bytes, so from the lock.
 
 A layer whose inputs did not change is taken from the cache without fetching its wheels; a
 package's file list (paths, sizes, digests: no bytes) is cached too, so the rule can place every
@@ -30,6 +36,7 @@ from poetry_ci_image.tag.recipe import VENV
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from collections.abc import Sequence
+    from pathlib import Path
 
     from poetry_ci_image.image.files import PackageFiles
     from poetry_ci_image.image.layer_context import LayerContext
@@ -78,12 +85,8 @@ class DependencyLayers:
             if not overlap.identical:
                 reporter.status(f"Warning: {describe_overlap(overlap, site_packages)}")
         layer_keys = {
-            group.key: cache_key(
-                "dependencies",
-                BUILDER_FORMAT,
-                LEVEL,
-                spec.epoch,
-                [(keys[name], sorted(lost.get(name, ()))) for name in group.packages],
+            group.key: layer_key(
+                spec.epoch, [(keys[name], lost.get(name, frozenset())) for name in group.packages]
             )
             for group in groups
         }
@@ -110,7 +113,12 @@ class DependencyLayers:
         with context.run.timeline.step("write the dependency layers"):
             blobs = context.parallel(layer_of, groups)
         result = []
-        for group, blob in zip(groups, blobs, strict=True):
+        # The largest lowest: a runner's engine that keeps no blobs (dockerd's classic store)
+        # downloads every layer above the one a bump changed, and those are all smaller.
+        ordered = sorted(
+            zip(groups, blobs, strict=True), key=lambda item: (-item[1].size, item[0].key)
+        )
+        for group, blob in ordered:
             names = ", ".join(f"{name} {packages[name].version}" for name in group.packages)
             reporter.detail(f"layer {group.key}: {size_text(blob.size)}: {names}")
             comment = names if group.key.startswith("own:") else f"{group.key}: {names}"
@@ -129,15 +137,16 @@ class DependencyLayers:
             f"Fetching {len(needed)} locked distribution{'' if len(needed) == 1 else 's'}"
             f" for {target.describe()}"
         )
-        with context.run.timeline.step("fetch the locked files"):
-            wheels = context.sources.wheels(needed, target)
         compiler = context.compiler(target)
+        by_name = {package.name: package for package in needed}
 
-        def stage(package: PlannedPackage) -> PackageFiles:
+        def stage(arrived: tuple[str, Path]) -> PackageFiles:
+            name, wheel = arrived
+            package = by_name[name]
             url = direct_url(package)
             installed = install_wheel(
                 package.name,
-                wheels[package.name],
+                wheel,
                 venv=VENV,
                 python=target.python_minor,
                 spill=context.workdir / "spill" / keys[package.name],
@@ -145,13 +154,26 @@ class DependencyLayers:
                 compiler=compiler,
             )
             context.cache.store_file_list(keys[package.name], installed)
+            # Most packages get a layer of their own, with nothing given up to another: write it
+            # now, while other wheels download and compile, rather than after the last one.
+            own = layer_key(context.spec.epoch, [(keys[package.name], frozenset())])
+            if context.cache.layer(own) is None:
+                context.cache.write_layer(own, installed.entries, context.spec.epoch)
             return installed
 
-        with context.run.timeline.step("install them on the host"):
-            staged = context.parallel(stage, needed)
-        for package, installed in zip(needed, staged, strict=True):
+        # Each wheel is installed (and compiled) as soon as it is there, while others download.
+        with context.run.timeline.step("fetch and install the locked files"):
+            staged = context.parallel(stage, context.sources.wheels(needed, target))
+        for installed in staged:
             with self._lock:
-                self._staged[keys[package.name]] = installed
+                self._staged[keys[installed.name]] = installed
+
+
+def layer_key(epoch: int, members: Sequence[tuple[str, frozenset[str]]]) -> str:
+    """What a dependency layer's bytes depend on: each member's wheel key and the paths it
+    gives up to another package."""
+    keyed = [(key, sorted(lost)) for key, lost in members]
+    return cache_key("dependencies", BUILDER_FORMAT, LEVEL, epoch, keyed)
 
 
 def wheel_key(package: PlannedPackage, minor: str, bytecode: list[str] | None) -> str:

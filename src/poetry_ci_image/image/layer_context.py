@@ -14,6 +14,8 @@ from typing import TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from collections.abc import Iterable
+    from collections.abc import Iterator
     from collections.abc import Sequence
     from pathlib import Path
 
@@ -33,8 +35,11 @@ R = TypeVar("R")
 class Sources(Protocol):
     """Where the plan's wheels come from (poetry/fetch.py: Poetry's cache and credentials)."""
 
-    def wheels(self, packages: Sequence[PlannedPackage], target: Target) -> dict[str, Path]:
-        """A wheel per package (sdists and git checkouts built on the host), by name."""
+    def wheels(
+        self, packages: Sequence[PlannedPackage], target: Target
+    ) -> Iterator[tuple[str, Path]]:
+        """A wheel per package (sdists and git checkouts built on the host), by name, each as
+        soon as it is there."""
         ...
 
     def poetry_wheels(self, target: Target) -> list[Path]:
@@ -59,13 +64,13 @@ class LayerContext:
         """What a layer's bytes owe to bytecode, for its cache key."""
         return self.bytecode.key(target.platform)
 
-    def parallel(self, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """`work` of each item, in threads; an error stops the run's other threads too."""
-        if not items:
-            return []
+    def parallel(self, work: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """`work` of each item, in threads, each started as soon as its item is there (`items`
+        may be a generator: downloads); an error stops the run's other threads too."""
         with ThreadPoolExecutor(max_workers=workers(), thread_name_prefix="layers") as pool:
             try:
-                return list(pool.map(work, items))
+                futures = [pool.submit(work, item) for item in items]
+                return [future.result() for future in futures]
             except BaseException:
                 self.run.cancelled.set()
                 raise

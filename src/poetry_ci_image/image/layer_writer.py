@@ -2,11 +2,12 @@
 
     the venvs' skeleton (venv.py)
     -> the standard library's bytecode, when the base ships none (bytecode/stdlib.py)
-    -> Poetry's layers (poetry_layers.py), made on a thread of their own
+    -> Poetry's layers (poetry_layers.py)
     -> the dependencies' layers (dependency_layers.py)
 
 What changes least goes lowest: the skeleton and the standard library change with the base,
-Poetry with its version, the dependencies with the lock.
+Poetry with its version, the dependencies with the lock. The standard library's and Poetry's
+layers are made on threads of their own, while the dependencies are fetched and installed.
 """
 
 from __future__ import annotations
@@ -49,23 +50,23 @@ class LayerWriter:
         """Every layer the plugin adds for `build`, with its history comment, in image order."""
         context, target = self.context, build.target
         layers = [(self._skeleton(python), f"the venvs' skeleton, for {python.executable}")]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poetry") as background:
-            # Poetry's wheels (a download, the first time) come while the dependencies do.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="background") as background:
+            # The standard library's bytecode and Poetry's layers (a download, the first time)
+            # are made while the dependencies are fetched and installed.
+            stdlib = background.submit(self._stdlib, build, base)
             poetry = (
                 background.submit(poetry_layers, context, target)
                 if context.spec.poetry_version is not None
                 else None
             )
             try:
-                stdlib = self._stdlib(build, base)
                 dependencies = self._dependencies.layers(build)
+                with context.run.timeline.step("wait for Poetry's layers"):
+                    layers += stdlib.result() + (poetry.result() if poetry else [])
             except BaseException:
                 context.run.cancelled.set()
                 raise
-            if poetry is not None:
-                with context.run.timeline.step("wait for Poetry's layers"):
-                    layers += poetry.result()
-        return layers[:1] + stdlib + layers[1:] + dependencies
+        return layers + dependencies
 
     def _skeleton(self, python: BasePython) -> LayerBlob:
         spec = self.context.spec
@@ -102,7 +103,7 @@ class LayerWriter:
             return [(cached, comment)]
         if context.cache.recall(key) == "none needed":
             return []
-        with context.run.timeline.step("compile the standard library"):
+        with context.run.timeline.step("compile the standard library", track="stdlib"):
             compiler = bytecode.compiler(platform)
             sources = missing_pycs(bytecode.runtime(platform), compiler.cache_tag)
             if not sources:
