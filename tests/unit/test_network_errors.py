@@ -13,17 +13,21 @@ import struct
 import subprocess
 import threading
 
+from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 import pytest
 import requests
 
+from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.plumbing.network_errors import CERTIFICATE_HINT
 from poetry_ci_image.plumbing.network_errors import MAX_TEXT
 from poetry_ci_image.plumbing.network_errors import REFUSED_CERTIFICATE_HINT
 from poetry_ci_image.plumbing.network_errors import connection_failure
 from poetry_ci_image.plumbing.network_errors import connection_hint
 from poetry_ci_image.plumbing.network_errors import is_certificate_failure
+from poetry_ci_image.registry.client import RegistryClient
 
 
 if TYPE_CHECKING:
@@ -222,3 +226,28 @@ def test_anything_else_is_its_own_words_without_credentials_and_not_too_long() -
     assert "s3cret" not in text
     assert text.startswith("fetching https://")
     assert len(text) == MAX_TEXT + len("...")
+
+
+def test_a_registry_whose_name_does_not_resolve_is_named_and_not_retried() -> None:
+    """No retry makes a host name exist: one message at once, naming the host that was asked
+    (a Docker Hub mirror here) beside the registry's own name."""
+
+    @dataclass
+    class Lines:
+        detail_lines: list[str] = field(default_factory=list)
+
+        def status(self, message: str) -> None:
+            pass
+
+        def detail(self, message: str) -> None:
+            self.detail_lines.append(message)
+
+    lines = Lines()
+    client = RegistryClient("docker.io", None, api_host="hub-mirror.invalid", reporter=lines)
+    with pytest.raises(RegistryError) as raised:
+        client.manifest_digest("library/python", "3.11")
+    assert raised.value.message == (
+        "The registry docker.io (at hub-mirror.invalid) cannot be reached: the host name does not "
+        "resolve"
+    )
+    assert lines.detail_lines == []  # no "trying again in ..."

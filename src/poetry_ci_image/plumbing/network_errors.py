@@ -51,6 +51,8 @@ def connection_failure(error: BaseException) -> str:
         if isinstance(link, ssl.SSLError):
             return f"the TLS handshake failed ({link.reason or link})"
         if isinstance(link, socket.gaierror):
+            if link.errno == socket.EAI_AGAIN:
+                return "the host name could not be resolved now (a temporary DNS failure)"
             return "the host name does not resolve"
         if isinstance(link, ConnectionRefusedError):
             return "connection refused (nothing listens at that address and port)"
@@ -81,6 +83,15 @@ def connection_hint(error: BaseException, otherwise: str) -> str:
 def is_certificate_failure(error: BaseException) -> bool:
     """Whether a certificate was not accepted: no retry makes that work."""
     return any(isinstance(link, ssl.SSLCertVerificationError) for link in _chain(error))
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Whether no retry can make the connection work: a certificate refused, a host name that
+    does not exist (a DNS server's temporary failure is worth another try)."""
+    return is_certificate_failure(error) or any(
+        isinstance(link, socket.gaierror) and link.errno != socket.EAI_AGAIN
+        for link in _chain(error)
+    )
 
 
 # `user:secret@host` without a scheme, as Poetry writes a netloc ("... connect to <netloc>")

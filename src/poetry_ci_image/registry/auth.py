@@ -18,12 +18,12 @@ from typing import Any
 import requests
 
 from poetry_ci_image.errors import RegistryError
-from poetry_ci_image.plumbing.network_errors import is_certificate_failure
+from poetry_ci_image.plumbing.network_errors import is_permanent
 from poetry_ci_image.registry.retry import RETRY_STATUSES
 from poetry_ci_image.registry.retry import Retry
-from poetry_ci_image.registry.retry import certificate_refused
 from poetry_ci_image.registry.retry import reason
 from poetry_ci_image.registry.retry import unreachable
+from poetry_ci_image.registry.retry import unreachable_for_good
 
 
 if TYPE_CHECKING:
@@ -146,8 +146,8 @@ class Authorization:
                     return response
                 failure = Retry(f"HTTP {response.status_code}", response.headers.get("Retry-After"))
             except (requests.ConnectionError, requests.Timeout) as error:
-                if is_certificate_failure(error):  # no retry makes a certificate acceptable
-                    raise certificate_refused(service, error) from None
+                if is_permanent(error):  # no retry makes a certificate acceptable, a name exist
+                    raise unreachable_for_good(service, error) from None
                 failure = Retry(reason(error))
             except requests.RequestException as error:
                 raise RegistryError(

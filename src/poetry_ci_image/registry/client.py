@@ -34,7 +34,7 @@ import requests
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.oci import MANIFEST_TYPES
 from poetry_ci_image.oci import digest_of
-from poetry_ci_image.plumbing.network_errors import is_certificate_failure
+from poetry_ci_image.plumbing.network_errors import is_permanent
 from poetry_ci_image.plumbing.progress import SILENT
 from poetry_ci_image.registry.auth import TIMEOUT
 from poetry_ci_image.registry.auth import Authorization
@@ -45,8 +45,8 @@ from poetry_ci_image.registry.retry import RETRY_STATUSES
 from poetry_ci_image.registry.retry import Retry
 from poetry_ci_image.registry.retry import Retrying
 from poetry_ci_image.registry.retry import RetryPolicy
-from poetry_ci_image.registry.retry import certificate_refused
 from poetry_ci_image.registry.retry import reason
+from poetry_ci_image.registry.retry import unreachable_for_good
 
 
 if TYPE_CHECKING:
@@ -113,6 +113,8 @@ class RegistryClient:
         cancelled: threading.Event | None = None,
     ) -> None:
         self.name = name
+        # For messages: the registry as the user named it, and where its API was asked.
+        self.label = name if api_host in (None, name) else f"{name} (at {api_host})"
         self.credentials = credentials
         self._base = base_url(api_host or name)
         self._retry = retry or RetryPolicy()
@@ -121,7 +123,7 @@ class RegistryClient:
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._retrying = Retrying(name, self._retry, reporter, self._cancelled)
+        self._retrying = Retrying(self.label, self._retry, reporter, self._cancelled)
         self._authorization = Authorization(name, credentials, self._session, self._retrying)
 
     # Manifests ----------------------------------------------------------------------------------
@@ -338,8 +340,8 @@ class RegistryClient:
                 allow_redirects=method in {"GET", "HEAD"},
             )
         except (requests.ConnectionError, requests.Timeout) as error:
-            if is_certificate_failure(error):  # no retry makes a certificate acceptable
-                raise certificate_refused(f"The registry {self.name}", error) from None
+            if is_permanent(error):  # no retry makes a certificate acceptable, or a name exist
+                raise unreachable_for_good(f"The registry {self.label}", error) from None
             raise Retry(reason(error)) from None
         except requests.RequestException as error:
             raise RegistryError(

@@ -90,9 +90,9 @@ def unreachable(subject: str, reason: str, hint: str = UNREACHABLE_HINT) -> Regi
     return RegistryError(f"{subject} cannot be reached: {reason}", hint)
 
 
-def certificate_refused(subject: str, error: Exception) -> RegistryError:
-    """`subject`'s TLS certificate was not accepted: said at once (no retry makes it work),
-    with what to check."""
+def unreachable_for_good(subject: str, error: Exception) -> RegistryError:
+    """`subject` cannot be reached for a reason no retry changes (its TLS certificate was not
+    accepted, its host name does not exist): said at once, with what to check."""
     return unreachable(subject, reason(error), connection_hint(error, UNREACHABLE_HINT))
 
 
