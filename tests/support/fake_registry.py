@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from collections.abc import Mapping
 
-    from poetry_ci_image.registry.client import Manifest
     from poetry_ci_image.registry.credentials import Credentials
+    from poetry_ci_image.registry.wire import Manifest
 
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -69,7 +69,7 @@ class FakeRegistry:
         return digest(found[0]) if found else None
 
     def get_manifest(self, repository: str, reference: str) -> Manifest:
-        from poetry_ci_image.registry.client import Manifest
+        from poetry_ci_image.registry.wire import Manifest
 
         self._call(f"GET manifest {repository}:{reference}")
         body, media_type = self.manifests[(repository, reference)]

@@ -6,8 +6,8 @@ import pytest
 
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.reference import parse_repository
-from poetry_ci_image.registry.client import base_url
 from poetry_ci_image.registry.registries import Registries
+from poetry_ci_image.registry.wire import base_url
 
 
 @pytest.mark.parametrize(

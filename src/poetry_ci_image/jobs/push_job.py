@@ -24,6 +24,7 @@ from poetry_ci_image.jobs.image_job import existing_image
 from poetry_ci_image.oci import OCI_MANIFEST
 from poetry_ci_image.oci import file_chunks
 from poetry_ci_image.plumbing.workspace import run_directory
+from poetry_ci_image.registry.blob_places import BlobPlaces
 from poetry_ci_image.registry.transfer import Blob
 from poetry_ci_image.registry.transfer import ManifestPut
 from poetry_ci_image.registry.transfer import push_to_registry
@@ -128,7 +129,10 @@ def push_image(job: ImageJob, run: Run) -> PushOutcome:
         with run.timeline.step("send the blobs and the manifest"):
             tags = [resolved.fingerprint.tag, *job.extra_tags]
             blobs, manifests = blobs_of(image, cache), manifests_of(image, tags)
-            stats = push_to_registry(blobs, manifests, reference, run.registries, run.reporter)
+            places = BlobPlaces(None if run.cache_root is None else run.cache_root / "places")
+            stats = push_to_registry(
+                blobs, manifests, reference, run.registries, run.reporter, places
+            )
     listed = registry.manifest_digest(reference.path, reference.tag)
     if listed is None:
         raise RegistryError(

@@ -25,7 +25,6 @@ import contextlib
 import hashlib
 import threading
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
@@ -47,6 +46,9 @@ from poetry_ci_image.registry.retry import Retrying
 from poetry_ci_image.registry.retry import RetryPolicy
 from poetry_ci_image.registry.retry import reason
 from poetry_ci_image.registry.retry import unreachable_for_good
+from poetry_ci_image.registry.wire import Manifest
+from poetry_ci_image.registry.wire import SizedBody
+from poetry_ci_image.registry.wire import base_url
 
 
 if TYPE_CHECKING:
@@ -57,42 +59,6 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.registry.credentials import Credentials
-
-
-def base_url(registry_host: str) -> str:
-    """`http://` for loopback registries (as the Docker engine does), `https://` otherwise."""
-    if registry_host.startswith("["):
-        host = registry_host.split("]")[0] + "]"
-    else:
-        host = registry_host.rsplit(":", 1)[0]
-    loopback = host in {"localhost", "[::1]"} or host.startswith("127.")
-    return f"{'http' if loopback else 'https'}://{registry_host}"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    body: bytes
-    media_type: str
-    digest: str  # sha256 of `body`
-
-
-class SizedBody:
-    """A request body of known length, sent in chunks (requests then sends Content-Length, not
-    chunked encoding); stops the upload when the run is cancelled."""
-
-    def __init__(self, chunks: Iterable[bytes], size: int, cancelled: threading.Event) -> None:
-        self._chunks = chunks
-        self._size = size
-        self._cancelled = cancelled
-
-    def __len__(self) -> int:
-        return self._size
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            if self._cancelled.is_set():
-                raise KeyboardInterrupt
-            yield chunk
 
 
 class RegistryClient:
@@ -216,15 +182,19 @@ class RegistryClient:
             )
 
     def mount_blob(self, repository: str, digest: str, source: str) -> bool:
-        """Link a blob from `source` (a repository of this registry); False if it was not."""
-        response = self._request(
-            "POST",
-            f"/v2/{repository}/blobs/uploads/?mount={digest}&from={source}",
-            repository,
-            push=True,
-            mount_from=source,
-            allow={201, 202},
-        )
+        """Link a blob from `source` (a repository of this registry); False if it was not (it
+        is not there, or these credentials may not read it)."""
+        try:
+            response = self._request(
+                "POST",
+                f"/v2/{repository}/blobs/uploads/?mount={digest}&from={source}",
+                repository,
+                push=True,
+                mount_from=source,
+                allow={201, 202},
+            )
+        except RegistryError:  # refused (no read access to `source`): upload it instead
+            return False
         if response.status_code == 201:
             return True
         # 202: the registry started an ordinary upload instead; close that session.

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from poetry_ci_image.plumbing.progress import Reporter
-    from poetry_ci_image.registry.client import Manifest
     from poetry_ci_image.registry.credentials import Credentials
+    from poetry_ci_image.registry.wire import Manifest
 
 
 DOCKER_HUB_MIRROR_ENV = "POETRY_CI_IMAGE_DOCKER_HUB_MIRROR"

@@ -2,12 +2,14 @@
 
 What is sent is plain data: the blobs (each with a way to read its bytes on the host, or the
 repository that has it) and the manifests in the order they must be put. Every blob must be in
-the target repository before a manifest names it: a blob the repository has is skipped (HEAD); a
-blob another repository of the same registry has is mounted (nothing crosses the network); a
-base layer in another registry is streamed across, digest-checked; the rest is uploaded from the
-host, in parallel. Then the manifests, the tag last. The tag therefore exists only when
-everything it names does: an interrupted push leaves no tag, and the next one finishes the job.
-Pushes of the same new tag at once do the same work and write the same bytes: all succeed.
+the target repository before a manifest names it: a blob the repository has is skipped (HEAD);
+a blob another repository of the same registry has (the base's, or one this runner pushed it to
+before: blob_places.py) is mounted, so nothing crosses the network, or uploaded when the
+registry refuses the mount; a base layer in another registry is streamed across,
+digest-checked; the rest is uploaded from the host, in parallel. Then the manifests, the tag
+last. The tag therefore exists only when everything it names does: an interrupted push leaves
+no tag, and the next one finishes the job. Pushes of the same new tag at once do the same work
+and write the same bytes: all succeed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.plumbing.progress import size_text
+from poetry_ci_image.registry.blob_places import BlobPlaces
 
 
 if TYPE_CHECKING:
@@ -75,10 +78,14 @@ def push_to_registry(
     target: ImageReference,
     registries: RegistryOpener,
     reporter: Reporter,
+    places: BlobPlaces | None = None,
 ) -> TransferStats:
-    """Put `blobs`, then `manifests` in order, into `target`'s repository."""
+    """Put `blobs`, then `manifests` in order, into `target`'s repository; `places` names other
+    repositories of the registry to mount blobs from, and learns where these went."""
     registry = registries.open(target.registry)
     repository = target.path
+    host = registries.api_host(target.registry)
+    places = places or BlobPlaces(None)
     stats = TransferStats()
     lock = threading.Lock()
 
@@ -93,17 +100,14 @@ def push_to_registry(
             count("present")
             return
         origin = blob.origin
-        same_registry = origin is not None and registries.api_host(
-            origin.registry
-        ) == registries.api_host(target.registry)
-        if (
-            origin is not None
-            and same_registry
-            and registry.mount_blob(repository, blob.digest, origin.path)
-        ):
-            reporter.detail(f"{blob.what} {blob.digest[:19]}: mounted from {origin.path}")
-            count("mounted")
-            return
+        sources = [r for r in places.known(host, blob.digest) if r != repository]
+        if origin is not None and registries.api_host(origin.registry) == host:
+            sources.insert(0, origin.path)
+        for source in dict.fromkeys(sources):
+            if registry.mount_blob(repository, blob.digest, source):
+                reporter.detail(f"{blob.what} {blob.digest[:19]}: mounted from {source}")
+                count("mounted")
+                return
         if origin is not None:
             read = blob.read or _stream_from(registries, origin, blob.digest)
             reporter.detail(
@@ -131,6 +135,7 @@ def push_to_registry(
     )
     for manifest in manifests:
         registry.put_manifest(repository, manifest.reference, manifest.body, manifest.media_type)
+    places.remember(host, repository, [blob.digest for blob in blobs])
     return stats
 
 
