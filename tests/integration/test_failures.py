@@ -6,10 +6,8 @@ that went away.
 from __future__ import annotations
 
 import gzip
-import os
 import signal
 import subprocess
-import time
 
 from typing import TYPE_CHECKING
 from typing import Any
@@ -27,6 +25,8 @@ from tests.support.distributions import build_wheel
 from tests.support.index import PackageIndex
 from tests.support.poetry_cli import POETRY
 from tests.support.poetry_cli import run_poetry
+from tests.support.proxy import Fault
+from tests.support.proxy import RegistryProxy
 from tests.support.registry import manifest_status
 
 
@@ -39,66 +39,57 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def heavy(tmp_path_factory: pytest.TempPathFactory, index: PackageIndex) -> str:
-    """A package whose layer takes a few seconds to write: time to interrupt the push."""
-    build_wheel(
-        index.files_dir, "heavy", "1.0", files={"heavy/data.bin": os.urandom(80 * 1024 * 1024)}
-    )
-    return '"heavy (==1.0)", "beta (==2.0)"'
-
-
 def test_ctrl_c_says_so_exits_130_and_leaves_no_tag_and_no_files(
-    tmp_path: Path,
-    index: PackageIndex,
-    registry: Registry,
-    tool_env: dict[str, str],
-    heavy: str,
+    tmp_path: Path, index: PackageIndex, registry: Registry, tool_env: dict[str, str]
 ) -> None:
-    """SIGINT while the layers are written: a message, exit 130, the tag-file as it was, no tag
-    in the registry, nothing in the temporary directory; the next push finishes the job."""
-    project = write_project(
-        tmp_path / "slow",
-        index_url=index.url,
-        dependencies=heavy,
-        table=f'repository = "{registry.host}/slow/ci-image"\nbase = "{BASE_IMAGE}"\n'
-        'tag-file = "ci-image.env"\npoetry = false',
-    )
-    lock(project, tool_env)
-    assert run_poetry(project, "image", "tag", env=tool_env).returncode == 0
-    recorded = (project / "ci-image.env").read_text()
-    tag = recorded.strip().rsplit(":", 1)[1]
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
-    env = {**engine_free(tool_env, tmp_path), "TMPDIR": str(temporary)}
-    job = subprocess.Popen(
-        [str(POETRY), "--no-ansi", "image", "push"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert job.stderr is not None
-    seen = ""
-    deadline = time.monotonic() + 120
-    while "Writing" not in seen and time.monotonic() < deadline:
-        seen += job.stderr.readline()
-    job.send_signal(signal.SIGINT)
-    out, err = job.communicate(timeout=60)
-    assert job.returncode == 130, seen + err
-    assert (seen + err).endswith(
-        "Error: Interrupted. Nothing was left half-done: the tag-file and the registry's tag are "
-        "each written in one step, last.\nRun the command again to finish the work.\n"
-    )
-    assert out == ""
-    assert (project / "ci-image.env").read_text() == recorded
-    assert manifest_status(registry.host, "slow/ci-image", tag) == 404
-    assert list(temporary.iterdir()) == []
+    """SIGINT while the push waits for the registry to take its manifest (the registry holds
+    it, so the push cannot finish first): a message, exit 130, the tag-file as it was, no tag in
+    the registry, nothing in the temporary directory; the next push finishes the job."""
+    with RegistryProxy(registry.host) as proxy:
+        project = write_project(
+            tmp_path / "slow",
+            index_url=index.url,
+            dependencies='"beta (==2.0)"',
+            table=f'repository = "{proxy.host}/slow/ci-image"\nbase = "{BASE_IMAGE}"\n'
+            'tag-file = "ci-image.env"\npoetry = false',
+        )
+        lock(project, tool_env)
+        assert run_poetry(project, "image", "tag", env=tool_env).returncode == 0
+        recorded = (project / "ci-image.env").read_text()
+        tag = recorded.strip().rsplit(":", 1)[1]
+        temporary = tmp_path / "tmp"
+        temporary.mkdir()
+        env = {**engine_free(tool_env, tmp_path), "TMPDIR": str(temporary)}
+        proxy.fail(Fault("hold", method="PUT", path="/manifests/"))
+        job = subprocess.Popen(
+            [str(POETRY), "--no-ansi", "image", "push"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proxy.holding.wait(timeout=180), "the push never reached its manifest"
+            job.send_signal(signal.SIGINT)
+            out, err = job.communicate(timeout=60)
+        finally:
+            job.kill()
+            proxy.release()
+        assert job.returncode == 130, err
+        assert err.endswith(
+            "Error: Interrupted. Nothing was left half-done: the tag-file and the registry's tag "
+            "are each written in one step, last.\nRun the command again to finish the work.\n"
+        )
+        assert out == ""
+        assert (project / "ci-image.env").read_text() == recorded
+        assert manifest_status(registry.host, "slow/ci-image", tag) == 404
+        assert list(temporary.iterdir()) == []
 
-    again = run_poetry(project, "image", "push", env=env)
-    assert again.returncode == 0, again.stderr
-    assert manifest_status(registry.host, "slow/ci-image", tag) == 200
+        proxy.clear_faults()
+        again = run_poetry(project, "image", "push", env=env)
+        assert again.returncode == 0, again.stderr
+        assert manifest_status(registry.host, "slow/ci-image", tag) == 200
 
 
 def test_a_run_leaves_nothing_in_the_temporary_directory(

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 
-FaultKind = Literal["status", "retry-after", "reset", "drop-mid-body"]
+FaultKind = Literal["status", "retry-after", "reset", "drop-mid-body", "hold"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 TOKEN_SERVICE = "registry.docker.io"
@@ -86,9 +86,11 @@ class Fault:
 
     ``kind`` is ``"status"`` (answer ``status`` with a registry-style JSON error), ``"retry-after"``
     (answer 429 with ``Retry-After: <retry_after>``), ``"reset"`` (reset the connection without
-    an answer) or ``"drop-mid-body"`` (read about half of the request body, then reset: half the
+    an answer), ``"drop-mid-body"`` (read about half of the request body, then reset: half the
     ``Content-Length``, or half the first chunk of a chunked body; only requests with a body
-    match). ``method`` is compared case-insensitively; ``path`` is a regular expression searched
+    match) or ``"hold"`` (read the request, set ``holding`` and answer nothing until
+    ``release()`` or the proxy stops, then reset: a step that cannot finish, to interrupt).
+    ``method`` is compared case-insensitively; ``path`` is a regular expression searched
     in the request target (path and query). None matches anything. A faulted request never
     reaches the upstream. Faults are looked at first, before Docker Hub mode's token checks, so
     they apply to ``/token`` and to requests without a token too.
@@ -217,6 +219,8 @@ class RegistryProxy:
         self._token_requests: list[TokenRequest] = []
         self._tokens: dict[str, dict[str, frozenset[str]]] = {}
         self._connections: set[socket.socket] = set()
+        self.holding = threading.Event()  # a "hold" fault holds a request now
+        self._released = threading.Event()
         self._server: _ProxyServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -235,8 +239,13 @@ class RegistryProxy:
         self._server, self._thread = server, thread
         return self
 
+    def release(self) -> None:
+        """Let held requests go (their connections are reset)."""
+        self._released.set()
+
     def stop(self) -> None:
         """Stop serving, cut open client connections, close the socket; harmless if not started."""
+        self.release()
         server, thread = self._server, self._thread
         self._server = self._thread = None
         if server is not None:
@@ -469,6 +478,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     # Faults -------------------------------------------------------------------------------------
 
     def _inject(self, fault: Fault) -> None:
+        if fault.kind == "hold":
+            self._discard_body()
+            self.proxy.holding.set()
+            self.proxy._released.wait()
+            self._record(None, faulted=True)
+            self._reset()
+            return
         if fault.kind == "reset":
             self._record(None, faulted=True)
             self._reset()
