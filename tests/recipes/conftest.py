@@ -11,13 +11,12 @@ configuration, to download the wheels (cached by pip between sessions).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import zipfile
 
 from importlib import metadata
 from pathlib import Path
@@ -27,8 +26,10 @@ from typing import Any
 import pytest
 
 from tests.integration import conftest as integration
-from tests.integration.conftest import BASE_IMAGE
 from tests.integration.conftest import unavailable
+from tests.recipes.images import build_helper_image
+from tests.recipes.images import build_uv_image
+from tests.recipes.images import extract_uv
 from tests.support.distributions import build_wheel
 from tests.support.index import PackageIndex
 from tests.support.poetry_cli import clean_env
@@ -37,9 +38,11 @@ from tests.support.poetry_cli import clean_env
 if TYPE_CHECKING:
     import contextlib
 
+    from collections.abc import Callable
     from collections.abc import Iterator
     from collections.abc import Mapping
 
+    from tests.recipes.gitlab import Project
     from tests.recipes.gitlab import Runner
     from tests.support.proxy import RegistryProxy
     from tests.support.registry import Registry
@@ -66,7 +69,6 @@ PRE_COMMIT_CONFIG = EXAMPLES / "pre-commit" / ".pre-commit-config.yaml"
 # The README text of the recipes; it quotes the example files above verbatim.
 RECIPES_DOC = ROOT / "README.md"
 BIN = Path(sys.executable).parent
-HELPER_IMAGE = "ci-image-recipes-helper:rsync"  # gitlab-ci-local's helper container, made here
 # The example's target, as its [tool.poetry-ci-image] base gives it.
 TARGET_PYTHON = (3, 11, 2)
 TARGET_GLIBC = (2, 36)
@@ -227,67 +229,27 @@ def job_index(job_wheels: Path) -> Iterator[PackageIndex]:
 @pytest.fixture(scope="session")
 def uv_binaries(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with uv and uvx, from uv's wheel for linux/amd64 (this machine)."""
-    directory = tmp_path_factory.mktemp("uv")
-    _pip_download(directory, "--no-deps", "--only-binary=:all:", f"uv=={UV_VERSION}", pinned=False)
-    (wheel,) = directory.glob("uv-*.whl")
-    with zipfile.ZipFile(wheel) as archive:
-        for member in ("uv", "uvx"):
-            (directory / member).write_bytes(archive.read(f"uv-{UV_VERSION}.data/scripts/{member}"))
-            (directory / member).chmod(0o755)
-    wheel.unlink()
-    return directory
+    download = tmp_path_factory.mktemp("uv-wheel")
+    _pip_download(download, "--no-deps", "--only-binary=:all:", f"uv=={UV_VERSION}", pinned=False)
+    (wheel,) = download.glob("uv-*.whl")
+    return extract_uv(wheel, tmp_path_factory.mktemp("uv"))
 
 
 @pytest.fixture(scope="session")
 def uv_image(
     docker_client: Any, uv_binaries: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
-    """The recipes' deps image (uv's image with CPython 3.11), made here as a stand-in.
-
-    There is no ghcr.io here: the image is the engine's python:3.11-slim-bookworm (no docker
-    client, no engine socket) with uv and uvx from uv's wheel, as uv's own images add them to
-    the official python ones, under the name the recipe gives. The session removes it at the end.
-    """
+    """The recipes' deps image (uv's image with CPython 3.11), made here as a stand-in under
+    the name the recipe gives (there is no ghcr.io here); the session removes it at the end."""
     name = str(load_yaml(GITLAB_EXAMPLE / ".gitlab-ci.yml")["deps"]["image"])
-    context = tmp_path_factory.mktemp("uv-image")
-    for member in ("uv", "uvx"):
-        shutil.copy2(uv_binaries / member, context / member)
-    dockerfile = "COPY uv uvx /usr/local/bin/\nENV UV_TOOL_BIN_DIR=/usr/local/bin\n"
-    return _build_image(docker_client, context, name, dockerfile)
+    return build_uv_image(docker_client, uv_binaries, tmp_path_factory.mktemp("uv-image"), name)
 
 
 @pytest.fixture(scope="session")
 def helper_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     """gitlab-ci-local's helper container, which copies the job's artifacts out with bash and
-    rsync: its own helper image is on Docker Hub, so here it is the base with the host's rsync
-    (and the libraries it links, found by ldd, beside it)."""
-    context = tmp_path_factory.mktemp("helper-image")
-    rsync = shutil.which("rsync")
-    assert rsync is not None
-    (context / "lib").mkdir()
-    linked = subprocess.run(["ldd", rsync], capture_output=True, text=True, check=True).stdout
-    for library in re.findall(r"=> (/\S+)", linked):
-        if not Path(library).name.startswith(("libc.so", "ld-linux")):
-            shutil.copy2(library, context / "lib" / Path(library).name)
-    shutil.copy2(rsync, context / "rsync.bin")
-    wrapper = context / "rsync"
-    wrapper.write_text(
-        '#!/bin/sh\nLD_LIBRARY_PATH=/usr/local/lib/rsync exec /usr/local/libexec/rsync "$@"\n'
-    )
-    wrapper.chmod(0o755)
-    dockerfile = (
-        "COPY lib/ /usr/local/lib/rsync/\n"
-        "COPY rsync.bin /usr/local/libexec/rsync\n"
-        "COPY rsync /usr/local/bin/rsync\n"
-    )
-    return _build_image(docker_client, context, HELPER_IMAGE, dockerfile)
-
-
-def _build_image(docker_client: Any, context: Path, name: str, steps: str) -> str:
-    """Build `name` from the base image and `steps` in `context` (removed with the session)."""
-    (context / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\n{steps}")
-    docker_client.images.build(path=str(context), tag=name, rm=True)
-    return name
+    rsync (its own image is on Docker Hub); the session removes it at the end."""
+    return build_helper_image(docker_client, tmp_path_factory.mktemp("helper-image"))
 
 
 @pytest.fixture(scope="session")
@@ -388,3 +350,24 @@ def gitlab_runner(
         "DOCKER_CONFIG": str(where),
     }
     return Runner(command, env)
+
+
+@pytest.fixture(scope="session")
+def adopt(
+    auth_registry: Registry,
+    example_wheels: Path,
+    host_env: dict[str, str],
+    gitlab_runner: Runner,
+    docker_client: Any,
+) -> Callable[[Path, Path], contextlib.AbstractContextManager[Project]]:
+    """`adopt(example, where)`: tests/recipes/gitlab.py's `adopted` on this session's services."""
+    from tests.recipes.gitlab import adopted
+
+    return functools.partial(
+        adopted,
+        registry=auth_registry,
+        wheels=example_wheels,
+        env=host_env,
+        runner=gitlab_runner,
+        docker_client=docker_client,
+    )

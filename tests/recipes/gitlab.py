@@ -13,20 +13,24 @@ run on this amd64 engine.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import Any
 
 from tests.recipes.conftest import commit_all
 from tests.recipes.conftest import git
+from tests.recipes.conftest import serve_example_index
 from tests.support.poetry_cli import run_poetry
 from tests.support.projects import replace_in
 
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from tests.support.index import PackageIndex
@@ -95,23 +99,15 @@ class Runner:
         return Pipeline(result.returncode, result.stdout + result.stderr, jobs, handed_on)
 
 
+@dataclass(frozen=True)
 class Project:
     """A new GitLab project made from an example directory, with its registry and runner."""
 
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        registry: Registry,
-        index: PackageIndex,
-        env: dict[str, str],
-        runner: Runner,
-    ) -> None:
-        self.directory = directory
-        self.registry = registry
-        self.index = index
-        self.env = env
-        self.runner = runner
+    directory: Path  # its work tree and git repository
+    registry: Registry  # $CI_REGISTRY
+    index: PackageIndex  # the team's index
+    env: dict[str, str]  # a developer's, for Poetry on the host
+    runner: Runner
 
     @property
     def repository(self) -> str:
@@ -139,6 +135,21 @@ class Project:
 
     def run_pipeline(self) -> Pipeline:
         return self.runner.run(self.directory)
+
+
+@contextlib.contextmanager
+def adopted(
+    example: Path, where: Path, *, registry: Registry, wheels: Path, env: dict[str, str],
+    runner: Runner, docker_client: Any,
+) -> Iterator[Project]:  # fmt: skip
+    """`example` adopted as `where.name` (new_project), its index serving packaging's previous
+    release; the project's images are removed from the engine afterwards."""
+    with serve_example_index(where.parent, wheels, previous_packaging=True) as index:
+        directory = new_project(example, where, registry=registry, index=index, env=env)
+        yield Project(directory, registry, index, env, runner)
+    for image in docker_client.images.list(name=f"{registry.host}/group/{where.name}/*"):
+        for tag in image.tags:
+            docker_client.images.remove(tag, force=True)
 
 
 def new_project(

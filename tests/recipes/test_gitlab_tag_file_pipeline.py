@@ -20,21 +20,20 @@ import pytest
 
 from tests.recipes.conftest import GITLAB_TAG_FILE_EXAMPLE
 from tests.recipes.conftest import git
-from tests.recipes.conftest import serve_example_index
 from tests.recipes.gitlab import TEST_JOBS
-from tests.recipes.gitlab import Project
 from tests.recipes.gitlab import assert_tested_in
-from tests.recipes.gitlab import new_project
 from tests.support.projects import replace_in
 
 
 if TYPE_CHECKING:
+    import contextlib
+
+    from collections.abc import Callable
     from collections.abc import Iterator
     from pathlib import Path
 
     from tests.recipes.gitlab import Pipeline
-    from tests.recipes.gitlab import Runner
-    from tests.support.registry import Registry
+    from tests.recipes.gitlab import Project
 
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -50,30 +49,14 @@ def merged(project: Project) -> None:
 @pytest.fixture(scope="module")
 def project(
     tmp_path_factory: pytest.TempPathFactory,
-    auth_registry: Registry,
-    example_wheels: Path,
-    host_env: dict[str, str],
-    gitlab_runner: Runner,
-    docker_client: Any,
+    adopt: Callable[[Path, Path], contextlib.AbstractContextManager[Project]],
 ) -> Iterator[Project]:
     """The example as a new project, its lock and tag-file committed on main (never pushed)."""
-    where = tmp_path_factory.mktemp("gitlab-tag-file")
-    with serve_example_index(where, example_wheels, previous_packaging=True) as index:
-        directory = new_project(
-            GITLAB_TAG_FILE_EXAMPLE,
-            where / "ci-image-tag-file",
-            registry=auth_registry,
-            index=index,
-            env=host_env,
-        )
-        made = Project(
-            directory, registry=auth_registry, index=index, env=host_env, runner=gitlab_runner
-        )
-        merged(made)
-        yield made
-    for image in docker_client.images.list(name=f"{auth_registry.host}/group/ci-image-tag-file/*"):
-        for tag in image.tags:
-            docker_client.images.remove(tag, force=True)
+    with adopt(
+        GITLAB_TAG_FILE_EXAMPLE, tmp_path_factory.mktemp("gitlab-tag-file") / "ci-image-tag-file"
+    ) as project:
+        merged(project)
+        yield project
 
 
 @pytest.fixture(scope="module")
