@@ -75,9 +75,14 @@ class Bench:
         ]
 
     def push(
-        self, project: Path, repository: str, platforms: Sequence[str] = ONE_PLATFORM
+        self,
+        project: Path,
+        repository: str,
+        platforms: Sequence[str] = ONE_PLATFORM,
+        *options: str,
     ) -> PushLog:
-        """One `poetry image push --json` to `repository`: its steps, as it reports them."""
+        """One `poetry image push --json` to `repository` (with `options`): its steps, as it
+        reports them."""
         seconds, done = timed(
             [
                 str(self.plugin.poetry),
@@ -86,6 +91,7 @@ class Bench:
                 "push",
                 "--json",
                 *self.image_args(project, repository, platforms),
+                *options,
             ],
             cwd=project,
             env=self.env,

@@ -235,7 +235,8 @@ def figure1(rounds: Rounds) -> Figure:
                 "MB",
             ),
         ],
-        [Check("plugin at least 3x faster than the baseline", Ratio.of(job, plugin), 3, True)],
+        # With bytecode the cold push compiles every module: the issue allows down to 2.5x.
+        [Check("plugin at least 2.5x faster than the baseline", Ratio.of(job, plugin), 2.5, True)],
     )
     median_parts(figure, rounds.cold, PLUGIN_PARTS, PLUGIN_BACKGROUND)
     _baseline_parts(figure, rounds.baseline)
@@ -349,6 +350,12 @@ def figure4(bench: Bench, rounds: Rounds) -> Figure:
     bench.engine.pull(rounds.plugin_reference)
     plugin = _image_facts(bench, rounds.plugin_reference, PLUGIN_VENVS)
     recipe = _image_facts(bench, rounds.baseline_reference, BASELINE_VENVS)
+    project = bench.webservice
+    without = bench.push(
+        project, bench.repository(project, "-no-bytecode"), ONE_PLATFORM, "--bytecode", "off"
+    ).reference
+    bench.engine.pull(without)
+    no_bytecode = (bench.engine.image_size(without) / MB, pushed(without).size / MB)
     base_image = bench.engine.image_size(bench.base) / MB
     one = Samples
     figure = Figure(
@@ -357,13 +364,16 @@ def figure4(bench: Bench, rounds: Rounds) -> Figure:
         "Uncompressed: `docker image inspect` Size, base image included "
         f"({base_image:.0f} MB), of the plugin's image after `docker pull` and of the "
         "baseline's build. Compressed: the config and layers of each manifest, as the registry "
-        "stores them (what a runner without any of it pulls). Not a goal, but the other side of "
+        "stores them (what a runner without any of it pulls). The plugin's image with its "
+        "bytecode (the default) and without it. Not a goal, but the other side of "
         "bytecode's weight: how long Poetry takes to start as a CI job's first command in each "
         "image (timed inside the container).",
         [
             Row("plugin image", one((plugin.size,)), "MB"),
             Row("baseline image", one((recipe.size,)), "MB"),
             Row("plugin image, compressed", one((plugin.compressed,)), "MB"),
+            Row("plugin image without bytecode (`--bytecode off`)", one(no_bytecode[:1]), "MB"),
+            Row("plugin image without bytecode, compressed", one(no_bytecode[1:]), "MB"),
             Row("baseline image, compressed", one((recipe.compressed,)), "MB"),
             Row("plugin image: layers (the base's 1 included)", one((plugin.layers,)), ""),
             Row("baseline image: layers (the base's 1 included)", one((recipe.layers,)), ""),

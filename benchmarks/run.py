@@ -47,10 +47,12 @@ from benchmarks.engine import registry_version
 from benchmarks.engine import start_engine
 from benchmarks.nochange import figure2
 from benchmarks.nochange import figure3
+from benchmarks.pulls import figure11
 from benchmarks.report import RunFacts
 from benchmarks.report import render
 from benchmarks.startup import figure5
 from benchmarks.startup import figure6
+from benchmarks.testjob import figure10
 from benchmarks.workspace import BENCHMARKS
 from benchmarks.workspace import REQUIREMENTS
 from benchmarks.workspace import Workspace
@@ -167,7 +169,8 @@ def _measure(bench: Bench, bumps: list[BumpProject]) -> list[Figure]:
     figures = [figure5(bench), figure6(bench)]
     rounds = cold_rounds(bench)
     figures += [figure1(rounds), figure7(rounds), figure9(rounds), figure4(bench, rounds)]
-    figures += [figure2(bench, rounds), figure3(bench), figure8(bench, bumps)]
+    figures += [figure2(bench, rounds), figure3(bench), figure10(bench, rounds)]
+    figures += [figure8(bench, bumps), figure11(bench)]
     return sorted(figures, key=lambda figure: figure.number)
 
 

@@ -220,6 +220,7 @@ class RegistryProxy:
         self._tokens: dict[str, dict[str, frozenset[str]]] = {}
         self._connections: set[socket.socket] = set()
         self.holding = threading.Event()  # a "hold" fault holds a request now
+        self._sent = 0  # bytes of response bodies relayed to clients
         self._released = threading.Event()
         self._server: _ProxyServer | None = None
         self._thread: threading.Thread | None = None
@@ -238,6 +239,16 @@ class RegistryProxy:
         thread.start()
         self._server, self._thread = server, thread
         return self
+
+    @property
+    def sent(self) -> int:
+        """Bytes of response bodies relayed to clients so far: what a client pulled."""
+        with self._lock:
+            return self._sent
+
+    def _count(self, size: int) -> None:
+        with self._lock:
+            self._sent += size
 
     def release(self) -> None:
         """Let held requests go (their connections are reset)."""
@@ -663,12 +674,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             for piece in iter(lambda: response.read(CHUNK_SIZE), b""):
+                self.proxy._count(len(piece))
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             self.wfile.write(b"0\r\n\r\n")
 
     def _copy(self, response: http.client.HTTPResponse) -> int:
         copied = 0
         for piece in iter(lambda: response.read(CHUNK_SIZE), b""):
+            self.proxy._count(len(piece))
             self.wfile.write(piece)
             copied += len(piece)
         return copied
