@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-from typing import ClassVar
 
 from cleo.helpers import option
 
 from poetry_ci_image.commands.image_command import ImageCommand
-from poetry_ci_image.commands.image_command import image_options
-
-
-if TYPE_CHECKING:
-    from cleo.io.inputs.option import Option
+from poetry_ci_image.commands.image_command import job_options
 
 
 class BuildCommand(ImageCommand):
     name = "image build"
     description = "Build the image of the locked dependencies: into the engine, or a directory."
-    options: ClassVar[list[Option]] = [
-        *ImageCommand.options,
-        *image_options("tag"),
-        option(
-            "output",
-            "o",
-            "Write an OCI image layout to this directory instead (no engine needed).",
-            flag=False,
-        ),
-    ]
+    options = job_options(
+        "tag",
+        option("output", "o", "Write an OCI image layout to this directory instead.", flag=False),
+    )
 
     def perform(self) -> int:
         from poetry_ci_image.jobs.build_job import build_image

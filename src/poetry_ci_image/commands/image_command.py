@@ -224,9 +224,11 @@ class ImageCommand(Command):
         self.line_error(_escape(message))
 
 
-def image_options(verb: str) -> list[Option]:
-    """The options `build` and `push` share: extra tags, and doing it again anyway."""
+def job_options(verb: str, *own: Option) -> list[Option]:
+    """The options of `build` and `push`: the settings, extra tags, doing it again anyway, and
+    then the command's own."""
     return [
+        *settings_options(),
         option(
             "tag",
             None,
@@ -235,6 +237,7 @@ def image_options(verb: str) -> list[Option]:
             multiple=True,
         ),
         option("force", None, f"{verb.capitalize()} even if the image is there already."),
+        *own,
     ]
 
 

@@ -4,33 +4,23 @@ from __future__ import annotations
 
 import json
 
-from typing import TYPE_CHECKING
-from typing import ClassVar
-
 from cleo.helpers import option
 
 from poetry_ci_image.commands.image_command import ImageCommand
-from poetry_ci_image.commands.image_command import image_options
+from poetry_ci_image.commands.image_command import job_options
 from poetry_ci_image.commands.image_command import output_options
-
-
-if TYPE_CHECKING:
-    from cleo.io.inputs.option import Option
 
 
 class PushCommand(ImageCommand):
     name = "image push"
     description = "Make sure the registry has the image: a no-op when it does, else build and push."
-    options: ClassVar[list[Option]] = [
-        *ImageCommand.options,
-        *image_options("push"),
+    options = job_options(
+        "push",
         *output_options(),
         option(
-            "json",
-            None,
-            "Print what the push did as JSON: digests, blobs sent, each step's seconds, layers.",
+            "json", None, "Print what the push did as JSON: blobs sent, steps' seconds, layers."
         ),
-    ]
+    )
 
     def perform(self) -> int:
         from poetry_ci_image.jobs.push_job import push_image
