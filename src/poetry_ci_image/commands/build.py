@@ -14,7 +14,7 @@ class BuildCommand(ImageCommand):
     name = "image build"
     description = "Build the image of the locked dependencies: into the engine, or a directory."
     options = job_options(
-        "tag",
+        "build",
         option("output", "o", "Write an OCI image layout to this directory instead.", flag=False),
     )
 

@@ -224,6 +224,9 @@ class ImageCommand(Command):
         self.line_error(_escape(message))
 
 
+_TAG_VERBS = {"build": "tag the image with", "push": "push the image under"}
+
+
 def job_options(verb: str, *own: Option) -> list[Option]:
     """The options of `build` and `push`: the settings, extra tags, doing it again anyway, and
     then the command's own."""
@@ -232,7 +235,7 @@ def job_options(verb: str, *own: Option) -> list[Option]:
         option(
             "tag",
             None,
-            f"Also {verb} the image with this tag, e.g. latest (repeatable).",
+            f"Also {_TAG_VERBS[verb]} this tag, e.g. latest.",
             flag=False,
             multiple=True,
         ),
