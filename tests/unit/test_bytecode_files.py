@@ -16,14 +16,20 @@ from typing import TYPE_CHECKING
 from tests.support.distributions import build_wheel
 
 from poetry_ci_image.image.bytecode.extract import extract_runtime
+from poetry_ci_image.image.bytecode.maker import BytecodeMaker
+from poetry_ci_image.image.bytecode.maker import Interpreter
+from poetry_ci_image.image.bytecode.runtime import Runtime
 from poetry_ci_image.image.bytecode.stdlib import missing_pycs
 from poetry_ci_image.image.bytecode.stdlib import pyc_path
 from poetry_ci_image.image.files import install_wheel
+from poetry_ci_image.plumbing.progress import SILENT
 
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
+
+    import pytest
 
 
 SITE = "opt/venv/lib/python3.11/site-packages"
@@ -153,3 +159,33 @@ def test_a_pycs_place() -> None:
     assert pyc_path("/usr/lib/python3.11/os.py", "cpython-311") == (
         "/usr/lib/python3.11/__pycache__/os.cpython-311.pyc"
     )
+
+
+def test_a_base_that_does_not_say_its_patch_version_is_asked_once_per_digest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base that says only "3.11": its interpreter is asked (under emulation, for another
+    architecture, half a second), and what it said is kept beside its runtime, so a later push
+    with the same cache does not ask again."""
+    asked: list[str] = []
+
+    def probe(runtime: Runtime) -> dict[str, object]:
+        asked.append(runtime.python)
+        return {"version": [3, 11, 2], "cache_tag": "cpython-311"}
+
+    monkeypatch.setattr(Runtime, "probe", probe)
+    interpreter = Interpreter(
+        platform="linux/amd64",
+        base="python:3.11",
+        digest="sha256:" + "a" * 64,
+        python="/usr/bin/python3.11",
+        version="3.11",
+        layers=lambda: [layer(("file", "usr/bin/python3.11", elf_x86_64(b"/lib64/ld.so\0")))],
+    )
+
+    def maker() -> BytecodeMaker:
+        return BytecodeMaker("checked", {"linux/amd64": interpreter}, tmp_path, SILENT, 1)
+
+    assert maker().version("linux/amd64") == (3, 11, 2)
+    assert maker().version("linux/amd64") == (3, 11, 2)
+    assert asked == ["/usr/bin/python3.11"]

@@ -12,11 +12,14 @@ misses the cache.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import threading
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import TypeGuard
 
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.image.bytecode.compiler import Compiler
@@ -24,6 +27,7 @@ from poetry_ci_image.image.bytecode.extract import extract_runtime
 from poetry_ci_image.image.bytecode.runtime import RuntimeUnavailable
 from poetry_ci_image.image.bytecode.runtime import host_machine
 from poetry_ci_image.image.bytecode.runtime import load_runtime
+from poetry_ci_image.plumbing.atomic import write_atomically
 
 
 if TYPE_CHECKING:
@@ -90,11 +94,24 @@ class BytecodeMaker:
                 if len(parts) >= 3 and all(part.isdigit() for part in parts[:3]):
                     self._versions[platform] = (int(parts[0]), int(parts[1]), int(parts[2]))
                 else:
-                    said = self._probe(platform, self.runtime(platform))["version"]
-                    if not isinstance(said, list) or len(said) != 3:
-                        raise self._refusal(platform, "it did not say its version")
-                    self._versions[platform] = (int(said[0]), int(said[1]), int(said[2]))
+                    self._versions[platform] = self._asked_version(platform)
             return self._versions[platform]
+
+    def _asked_version(self, platform: str) -> tuple[int, int, int]:
+        """The version the interpreter says, asked once per base digest: kept beside its
+        runtime, since asking an interpreter of another architecture takes emulation's start."""
+        runtime = self.runtime(platform)
+        kept = runtime.root.parent / "version.json"
+        with contextlib.suppress(OSError, ValueError):
+            said = json.loads(kept.read_text())
+            if _is_version(said):
+                return (said[0], said[1], said[2])
+        said = self._probe(platform, runtime)["version"]
+        if not _is_version(said):
+            raise self._refusal(platform, "it did not say its version")
+        with contextlib.suppress(OSError):  # a cache that cannot be written asks again next time
+            write_atomically(kept, json.dumps(said))
+        return (said[0], said[1], said[2])
 
     def runtime(self, platform: str) -> Runtime:
         """`platform`'s interpreter and standard library, extracted once per base digest."""
@@ -166,6 +183,10 @@ class BytecodeMaker:
             f"compiled by it: {why}.",
             _hint(platform),
         )
+
+
+def _is_version(said: object) -> TypeGuard[list[int]]:
+    return isinstance(said, list) and len(said) == 3 and all(isinstance(part, int) for part in said)
 
 
 def _hint(platform: str) -> str:
