@@ -55,7 +55,7 @@ SCRIPT = """\
 set -e
 now() {{ date +%s.%N; }}
 for round in 1 2; do
-  a=$(now); poetry install --no-interaction >/dev/null 2>&1
+  a=$(now); poetry install --no-interaction >/tmp/install.log 2>&1 || {{ cat /tmp/install.log >&2; exit 1; }}
   b=$(now); python -c "import {imports}"
   c=$(now); poetry --version >/dev/null
   d=$(now); echo "$a $b $c $d"
@@ -124,7 +124,7 @@ def _start(bench: Bench, image: str, project: Path, imports: str, venv: str) -> 
             "docker", "run", "--rm", "--network", "none",
             "-e", f"VIRTUAL_ENV={venv}",
             "-v", f"{project}:/src", "-w", "/src",
-            image, "sh", "-c", SCRIPT.format(imports=imports),
+            image, "sh", "-c", SCRIPT.format(imports=", ".join(imports.split())),
         ],
         env=bench.env,
         capture_output=True,
