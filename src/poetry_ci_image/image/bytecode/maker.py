@@ -18,6 +18,7 @@ import os
 import threading
 
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import TypeGuard
 
@@ -55,26 +56,19 @@ class Interpreter:
     layers: Callable[[], Iterable[Iterable[bytes]]]  # the base's layers, bottom first
 
 
+@dataclass
 class BytecodeMaker:
     """Compilers and runtimes for the platforms of one image, made when first needed."""
 
-    def __init__(
-        self,
-        mode: str,
-        interpreters: dict[str, Interpreter],
-        runtimes: Path,
-        reporter: Reporter,
-        workers: int,
-    ) -> None:
-        self.mode = mode
-        self.interpreters = interpreters
-        self._runtimes = runtimes
-        self._reporter = reporter
-        self._workers = workers
-        self._lock = threading.RLock()
-        self._loaded: dict[str, Runtime] = {}
-        self._versions: dict[str, tuple[int, int, int]] = {}
-        self._compilers: dict[tuple[int, int, int], Compiler] = {}
+    mode: str  # "checked", "unchecked" or "off"
+    interpreters: dict[str, Interpreter]  # by platform
+    runtimes: Path  # where interpreters are taken out to, one directory per base digest
+    reporter: Reporter
+    workers: int  # servers per compiler
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False)
+    _loaded: dict[str, Runtime] = field(default_factory=dict, init=False)
+    _versions: dict[str, tuple[int, int, int]] = field(default_factory=dict, init=False)
+    _compilers: dict[tuple[int, int, int], Compiler] = field(default_factory=dict, init=False)
 
     @property
     def on(self) -> bool:
@@ -118,12 +112,12 @@ class BytecodeMaker:
         with self._lock:
             if platform not in self._loaded:
                 interpreter = self.interpreters[platform]
-                directory = self._runtimes / interpreter.digest.replace(":", "-")
+                directory = self.runtimes / interpreter.digest.replace(":", "-")
                 found = load_runtime(directory)
                 if found is not None:
                     os.utime(directory)  # in use: the cache keeps it
                 if found is None or not found.root.is_dir():
-                    self._reporter.status(
+                    self.reporter.status(
                         f"Extracting the Python of {interpreter.base} for {platform} "
                         "(once per base digest, to compile bytecode)"
                     )
@@ -157,7 +151,7 @@ class BytecodeMaker:
                     version,
                     str(answer.get("cache_tag", "")),
                     checked=self.mode == "checked",
-                    workers=self._workers,
+                    workers=self.workers,
                 )
                 self._compilers[version] = compiler
                 return compiler
