@@ -28,6 +28,7 @@ class RunFacts:
     builds: int
     pairs: int
     baseline_dockerfile: str
+    again: str = ""  # figures measured again later (`--only`): which, by what, when
 
 
 HOW_TO_READ = """\
@@ -47,7 +48,9 @@ def render(facts: RunFacts, figures: Sequence[Figure]) -> str:
         f"Written by `{facts.command}` on {facts.date}; the run took {facts.minutes:.0f} min "
         f"({_plural(facts.builds, 'run')} per image build, {_plural(facts.pairs, 'round')} of "
         "alternated short commands, twice that for figure 5). The package index is the one "
-        "given by --index-url; no file names it.\n",
+        "given by --index-url; no file names it."
+        + (f" {facts.again}" if facts.again else "")
+        + "\n",
         _machine(facts.machine),
         "## How to read the numbers\n",
         HOW_TO_READ + "\n",

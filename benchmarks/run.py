@@ -8,6 +8,7 @@ URL is a PEP 503 simple index of PyPI. See benchmarks/README.md for what is meas
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import os
 import pickle
@@ -80,6 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not arguments.index_url:
         raise SystemExit("--index-url is required to measure")
+    only = {int(number) for number in arguments.only.split(",")} if arguments.only else set()
+    if only - {3, 5, 6, 8, 11}:
+        raise SystemExit("--only measures figures 3, 5, 6, 8 and 11 (the others need rounds)")
+    if only and not SAVED.is_file():
+        raise SystemExit(f"--only keeps the other figures of the last run, and {SAVED} is missing")
     repeats = QUICK if arguments.quick else FULL
     repeats = Repeats(arguments.builds or repeats.builds, arguments.pairs or repeats.pairs)
     started = time.perf_counter()
@@ -121,14 +127,15 @@ def main(argv: list[str] | None = None) -> int:
             large=large,
             repeats=repeats,
         )
-        figures = _measure(bench, bumps)
+        figures = _measure(bench, bumps, only)
         base_size = pushed(base).size
 
+    load_seen = load.stop()
     facts = RunFacts(
         command=_command(arguments),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         minutes=(time.perf_counter() - started) / 60,
-        machine=_machine(engine, poetry_version, plugin_commit, load.stop(), base_size),
+        machine=_machine(engine, poetry_version, plugin_commit, load_seen, base_size),
         builds=repeats.builds,
         pairs=repeats.pairs,
         baseline_dockerfile=baseline.dockerfile(
@@ -136,6 +143,18 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     host = urlsplit(index_url).hostname or index_url
+    if only:  # the other figures as the last run measured them
+        last, kept, _ = pickle.loads(SAVED.read_bytes())
+        figures = sorted(
+            [figure for figure in kept if figure.number not in only] + figures,
+            key=lambda figure: figure.number,
+        )
+        again = ", ".join(map(str, sorted(only)))
+        facts = dataclasses.replace(
+            last,
+            again=f"Figure {again} was measured again by `{facts.command}` on {facts.date} "
+            f"(commit {plugin_commit}; load mean {load_seen[0]:.2f}).",
+        )
     SAVED.write_bytes(pickle.dumps((facts, figures, host)))
     _write(arguments.output, facts, figures, host)
     return 0
@@ -163,9 +182,14 @@ def _push_base(registry_host: str, state: str) -> str:
     return push_base_image(registry_host, BASE_REPOSITORY, BASE_TAG, tarballs).reference
 
 
-def _measure(bench: Bench, bumps: list[BumpProject]) -> list[Figure]:
+def _measure(bench: Bench, bumps: list[BumpProject], only: set[int]) -> list[Figure]:
     """Short commands first, on a quiet engine; then the rounds of pushes and builds, and
-    what reuses their images; the bumps last (they empty the engine)."""
+    what reuses their images; the bumps last (they empty the engine). With `only`, just those
+    figures (those that need no rounds of pushes)."""
+    if only:
+        alone = {3: lambda: figure3(bench), 5: lambda: figure5(bench), 6: lambda: figure6(bench)}
+        alone |= {8: lambda: figure8(bench, bumps), 11: lambda: figure11(bench)}
+        return [alone[number]() for number in sorted(only)]
     figures = [figure5(bench), figure6(bench)]
     rounds = cold_rounds(bench)
     figures += [figure1(rounds), figure7(rounds), figure9(rounds), figure4(bench, rounds)]
@@ -198,6 +222,11 @@ def _parser() -> argparse.ArgumentParser:
         "--output", type=Path, default=BENCHMARKS / "RESULTS.md", help="where to write the results"
     )
     parser.add_argument(
+        "--only",
+        metavar="N[,N]",
+        help="measure only these figures (3, 5, 6, 8, 11) and keep the last run's others",
+    )
+    parser.add_argument(
         "--render-again",
         action="store_true",
         help="measure nothing: analyse the last run's figures again and rewrite the results",
@@ -209,7 +238,7 @@ def _command(arguments: argparse.Namespace) -> str:
     words = [".venv/bin/python -m benchmarks.run --index-url URL"]
     if arguments.quick:
         words.append("--quick")
-    for name in ("builds", "pairs", "plugin_ref"):
+    for name in ("builds", "pairs", "plugin_ref", "only"):
         if getattr(arguments, name):
             words.append(f"--{name.replace('_', '-')} {getattr(arguments, name)}")
     return " ".join(words)

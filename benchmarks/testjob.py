@@ -55,7 +55,8 @@ SCRIPT = """\
 set -e
 now() {{ date +%s.%N; }}
 for round in 1 2; do
-  a=$(now); poetry install --no-interaction >/tmp/install.log 2>&1 || {{ cat /tmp/install.log >&2; exit 1; }}
+  a=$(now)
+  poetry install --no-interaction >/tmp/install.log 2>&1 || {{ cat /tmp/install.log >&2; exit 1; }}
   b=$(now); python -c "import {imports}"
   c=$(now); poetry --version >/dev/null
   d=$(now); echo "$a $b $c $d"

@@ -221,6 +221,7 @@ class RegistryProxy:
         self._connections: set[socket.socket] = set()
         self.holding = threading.Event()  # a "hold" fault holds a request now
         self._sent = 0  # bytes of response bodies relayed to clients
+        self._sent_to: dict[str, int] = {}  # the same, by request path
         self._released = threading.Event()
         self._server: _ProxyServer | None = None
         self._thread: threading.Thread | None = None
@@ -246,9 +247,17 @@ class RegistryProxy:
         with self._lock:
             return self._sent
 
-    def _count(self, size: int) -> None:
+    def sent_to(self) -> dict[str, int]:
+        """Bytes of response bodies relayed so far, by request path (without the query): what
+        a client pulled of each manifest and blob."""
+        with self._lock:
+            return dict(self._sent_to)
+
+    def _count(self, size: int, target: str) -> None:
+        path = target.partition("?")[0]
         with self._lock:
             self._sent += size
+            self._sent_to[path] = self._sent_to.get(path, 0) + size
 
     def release(self) -> None:
         """Let held requests go (their connections are reset)."""
@@ -674,14 +683,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             for piece in iter(lambda: response.read(CHUNK_SIZE), b""):
-                self.proxy._count(len(piece))
+                self.proxy._count(len(piece), self.path)
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             self.wfile.write(b"0\r\n\r\n")
 
     def _copy(self, response: http.client.HTTPResponse) -> int:
         copied = 0
         for piece in iter(lambda: response.read(CHUNK_SIZE), b""):
-            self.proxy._count(len(piece))
+            self.proxy._count(len(piece), self.path)
             self.wfile.write(piece)
             copied += len(piece)
         return copied
