@@ -60,11 +60,13 @@ def test_ctrl_c_says_so_exits_130_and_leaves_no_tag_and_no_files(
         temporary = tmp_path / "tmp"
         temporary.mkdir()
         env = {**engine_free(tool_env, tmp_path), "TMPDIR": str(temporary)}
+        # Should the push not stop, SIGABRT then makes it print where each thread is.
+        env_held = {**env, "PYTHONFAULTHANDLER": "1"}
         proxy.fail(Fault("hold", method="PUT", path="/manifests/"))
         job = subprocess.Popen(
             [str(POETRY), "--no-ansi", "image", "push"],
             cwd=project,
-            env=env,
+            env=env_held,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -72,7 +74,12 @@ def test_ctrl_c_says_so_exits_130_and_leaves_no_tag_and_no_files(
         try:
             assert proxy.holding.wait(timeout=180), "the push never reached its manifest"
             job.send_signal(signal.SIGINT)
-            out, err = job.communicate(timeout=60)
+            try:
+                out, err = job.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                job.send_signal(signal.SIGABRT)
+                _, where = job.communicate(timeout=30)
+                pytest.fail(f"the push did not stop within 60 s of SIGINT; it was at:\n{where}")
         finally:
             job.kill()
             proxy.release()
