@@ -320,6 +320,22 @@ def test_a_docker_hub_mirror_that_is_the_target_registry_mounts_the_base(
     assert "0 copied from the base's registry, 1 mounted," in result.stderr
 
 
+def test_a_base_missing_from_the_docker_hub_mirror_names_the_mirror(
+    project: Path, registry: Registry, tool_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The base is asked of the mirror, which does not have it: the message says where it was
+    asked, and what the mirror must hold."""
+    env = {**engine_free(tool_env, tmp_path), "POETRY_CI_IMAGE_DOCKER_HUB_MIRROR": registry.host}
+    result = run_poetry(project, "image", "push", "--base", "python:3.11-slim-absent", env=env)
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        "Error: docker.io/library/python:3.11-slim-absent does not exist "
+        f"(asked {registry.host}).\n"
+        f"The mirror {registry.host} (POETRY_CI_IMAGE_DOCKER_HUB_MIRROR) must hold it under that "
+        "path (push a copy there), or check `base` in [tool.poetry-ci-image].\n"
+    )
+
+
 def test_a_base_from_another_registry_is_copied_once(
     project: Path, tool_env: dict[str, str], tmp_path: Path
 ) -> None:

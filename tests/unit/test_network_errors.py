@@ -28,6 +28,9 @@ from poetry_ci_image.plumbing.network_errors import connection_failure
 from poetry_ci_image.plumbing.network_errors import connection_hint
 from poetry_ci_image.plumbing.network_errors import is_certificate_failure
 from poetry_ci_image.registry.client import RegistryClient
+from poetry_ci_image.registry.registries import Registries
+from poetry_ci_image.registry.registries import docker_hub_hints
+from poetry_ci_image.registry.retry import MISSING_HINT
 
 
 if TYPE_CHECKING:
@@ -251,3 +254,24 @@ def test_a_registry_whose_name_does_not_resolve_is_named_and_not_retried() -> No
         "resolve"
     )
     assert lines.detail_lines == []  # no "trying again in ..."
+
+
+def test_a_docker_hub_mirror_that_cannot_be_reached_is_named_with_its_variable() -> None:
+    registry = Registries({"POETRY_CI_IMAGE_DOCKER_HUB_MIRROR": "hub-mirror.invalid"})
+    with pytest.raises(RegistryError) as raised:
+        registry.open("docker.io").manifest_digest("library/python", "3.11")
+    assert raised.value.hint == (
+        "Check POETRY_CI_IMAGE_DOCKER_HUB_MIRROR=hub-mirror.invalid: Docker Hub's images are read "
+        "from there."
+    )
+
+
+def test_docker_hub_out_of_reach_points_to_a_copy_of_the_base_or_a_mirror() -> None:
+    """Docker Hub itself is not asked here: the advice for it, beside a plain registry's."""
+    hub = docker_hub_hints(None)
+    assert hub.unreachable == (
+        "Check the network and any proxy settings. Where Docker Hub cannot be reached, set `base` "
+        "to a copy in a registry you can reach, or POETRY_CI_IMAGE_DOCKER_HUB_MIRROR to a mirror "
+        "of Docker Hub."
+    )
+    assert hub.missing == MISSING_HINT

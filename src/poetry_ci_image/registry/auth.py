@@ -147,7 +147,8 @@ class Authorization:
                 failure = Retry(f"HTTP {response.status_code}", response.headers.get("Retry-After"))
             except (requests.ConnectionError, requests.Timeout) as error:
                 if is_permanent(error):  # no retry makes a certificate acceptable, a name exist
-                    raise unreachable_for_good(service, error) from None
+                    hint = self._retrying.hints.unreachable
+                    raise unreachable_for_good(service, error, hint) from None
                 failure = Retry(reason(error))
             except requests.RequestException as error:
                 raise RegistryError(
@@ -155,6 +156,6 @@ class Authorization:
                     "Check the network and the registry's address.",
                 ) from None
             if attempt == attempts:
-                raise unreachable(service, failure.reason)
+                raise unreachable(service, failure.reason, self._retrying.hints.unreachable)
             self._retrying.wait(attempt, failure, "GET", "the token service")
         raise AssertionError("unreachable")  # pragma: no cover

@@ -41,6 +41,7 @@ from poetry_ci_image.registry.auth import scope_of
 from poetry_ci_image.registry.refusal import detail
 from poetry_ci_image.registry.refusal import refusal
 from poetry_ci_image.registry.retry import RETRY_STATUSES
+from poetry_ci_image.registry.retry import Hints
 from poetry_ci_image.registry.retry import Retry
 from poetry_ci_image.registry.retry import Retrying
 from poetry_ci_image.registry.retry import RetryPolicy
@@ -77,19 +78,23 @@ class RegistryClient:
         reporter: Reporter = SILENT,
         retry: RetryPolicy | None = None,
         cancelled: threading.Event | None = None,
+        hints: Hints | None = None,
     ) -> None:
         self.name = name
         # For messages: the registry as the user named it, and where its API was asked.
-        self.label = name if api_host in (None, name) else f"{name} (at {api_host})"
+        self.api_host = api_host or name
+        self.label = name if self.api_host == name else f"{name} (at {self.api_host})"
         self.credentials = credentials
-        self._base = base_url(api_host or name)
+        self._base = base_url(self.api_host)
         self._retry = retry or RetryPolicy()
         self._cancelled = cancelled or threading.Event()
         self._session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._retrying = Retrying(self.label, self._retry, reporter, self._cancelled)
+        self._retrying = Retrying(
+            self.label, self._retry, reporter, self._cancelled, hints or Hints()
+        )
         self._authorization = Authorization(name, credentials, self._session, self._retrying)
 
     # Manifests ----------------------------------------------------------------------------------
@@ -116,10 +121,10 @@ class RegistryClient:
     def get_manifest(self, repository: str, reference: str) -> Manifest:
         response = self._manifest("GET", repository, reference)
         if response.status_code == 404:
+            asked = "" if self.api_host == self.name else f" (asked {self.api_host})"
             raise RegistryError(
-                f"{self.name}/{repository}:{reference} does not exist.",
-                "Check the image name and tag (for a base image: `base` in "
-                "[tool.poetry-ci-image]).",
+                f"{self.name}/{repository}:{reference} does not exist{asked}.",
+                self._retrying.hints.missing,
             )
         body = response.content
         digest = digest_of(body)
@@ -311,7 +316,9 @@ class RegistryClient:
             )
         except (requests.ConnectionError, requests.Timeout) as error:
             if is_permanent(error):  # no retry makes a certificate acceptable, or a name exist
-                raise unreachable_for_good(f"The registry {self.label}", error) from None
+                raise unreachable_for_good(
+                    f"The registry {self.label}", error, self._retrying.hints.unreachable
+                ) from None
             raise Retry(reason(error)) from None
         except requests.RequestException as error:
             raise RegistryError(

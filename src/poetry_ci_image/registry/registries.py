@@ -17,6 +17,7 @@ from poetry_ci_image.plumbing.progress import SILENT
 from poetry_ci_image.reference import DOCKER_HUB
 from poetry_ci_image.registry.client import RegistryClient
 from poetry_ci_image.registry.credentials import find_credentials
+from poetry_ci_image.registry.retry import Hints
 
 
 if TYPE_CHECKING:
@@ -110,6 +111,25 @@ class Registries:
                     api_host=api_host,
                     reporter=self._reporter,
                     cancelled=self.cancelled,
+                    hints=docker_hub_hints(self._env.get(DOCKER_HUB_MIRROR_ENV))
+                    if registry == DOCKER_HUB
+                    else None,
                 )
                 self._open[registry] = client
             return client
+
+
+def docker_hub_hints(mirror: str | None) -> Hints:
+    """What to do when Docker Hub, or the mirror read in its place, cannot give the base."""
+    if mirror:
+        return Hints(
+            unreachable=f"Check {DOCKER_HUB_MIRROR_ENV}={mirror}: Docker Hub's images are read "
+            "from there.",
+            missing=f"The mirror {mirror} ({DOCKER_HUB_MIRROR_ENV}) must hold it under that path "
+            "(push a copy there), or check `base` in [tool.poetry-ci-image].",
+        )
+    return Hints(
+        unreachable="Check the network and any proxy settings. Where Docker Hub cannot be reached, "
+        "set `base` to a copy in a registry you can reach, or "
+        f"{DOCKER_HUB_MIRROR_ENV} to a mirror of Docker Hub.",
+    )

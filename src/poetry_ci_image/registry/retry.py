@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import RegistryError
@@ -62,6 +63,7 @@ class Retrying:
     policy: RetryPolicy
     reporter: Reporter
     cancelled: threading.Event
+    hints: Hints = field(default_factory=lambda: Hints())
 
     def wait(self, attempt: int, failure: Retry, method: str, what: str) -> None:
         delay = self.policy.delay(attempt, failure.retry_after)
@@ -79,10 +81,20 @@ class Retrying:
                 f"{short_path(path)}, {self.policy.attempts} times.",
                 "Try again later, or check the registry's status.",
             )
-        return unreachable(f"The registry {self.name}", failure.reason)
+        return unreachable(f"The registry {self.name}", failure.reason, self.hints.unreachable)
 
 
 UNREACHABLE_HINT = "Check the network, the registry host name and port, and any proxy settings."
+MISSING_HINT = "Check the image name and tag (for a base image: `base` in [tool.poetry-ci-image])."
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What to do when a registry cannot be reached, or has no such image: the general advice,
+    or Docker Hub's (a copy of the base elsewhere, a mirror)."""
+
+    unreachable: str = UNREACHABLE_HINT
+    missing: str = MISSING_HINT
 
 
 def unreachable(subject: str, reason: str, hint: str = UNREACHABLE_HINT) -> RegistryError:
@@ -90,10 +102,12 @@ def unreachable(subject: str, reason: str, hint: str = UNREACHABLE_HINT) -> Regi
     return RegistryError(f"{subject} cannot be reached: {reason}", hint)
 
 
-def unreachable_for_good(subject: str, error: Exception) -> RegistryError:
+def unreachable_for_good(
+    subject: str, error: Exception, hint: str = UNREACHABLE_HINT
+) -> RegistryError:
     """`subject` cannot be reached for a reason no retry changes (its TLS certificate was not
     accepted, its host name does not exist): said at once, with what to check."""
-    return unreachable(subject, reason(error), connection_hint(error, UNREACHABLE_HINT))
+    return unreachable(subject, reason(error), connection_hint(error, hint))
 
 
 def short_path(path: str) -> str:
