@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 
 from dataclasses import dataclass
-from dataclasses import field
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import RegistryError
@@ -55,6 +54,19 @@ class Retry(Exception):
         self.retry_after = retry_after
 
 
+UNREACHABLE_HINT = "Check the network, the registry host name and port, and any proxy settings."
+MISSING_HINT = "Check the image name and tag (for a base image: `base` in [tool.poetry-ci-image])."
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What to do when a registry cannot be reached, or has no such image: the general advice,
+    or Docker Hub's (a copy of the base elsewhere, a mirror)."""
+
+    unreachable: str = UNREACHABLE_HINT
+    missing: str = MISSING_HINT
+
+
 @dataclass(frozen=True)
 class Retrying:
     """Waits between tries for one registry, saying so; stops when the run is cancelled."""
@@ -63,7 +75,7 @@ class Retrying:
     policy: RetryPolicy
     reporter: Reporter
     cancelled: threading.Event
-    hints: Hints = field(default_factory=lambda: Hints())
+    hints: Hints = Hints()
 
     def wait(self, attempt: int, failure: Retry, method: str, what: str) -> None:
         delay = self.policy.delay(attempt, failure.retry_after)
@@ -82,19 +94,6 @@ class Retrying:
                 "Try again later, or check the registry's status.",
             )
         return unreachable(f"The registry {self.name}", failure.reason, self.hints.unreachable)
-
-
-UNREACHABLE_HINT = "Check the network, the registry host name and port, and any proxy settings."
-MISSING_HINT = "Check the image name and tag (for a base image: `base` in [tool.poetry-ci-image])."
-
-
-@dataclass(frozen=True)
-class Hints:
-    """What to do when a registry cannot be reached, or has no such image: the general advice,
-    or Docker Hub's (a copy of the base elsewhere, a mirror)."""
-
-    unreachable: str = UNREACHABLE_HINT
-    missing: str = MISSING_HINT
 
 
 def unreachable(subject: str, reason: str, hint: str = UNREACHABLE_HINT) -> RegistryError:
