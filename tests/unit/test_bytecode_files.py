@@ -189,3 +189,28 @@ def test_a_base_that_does_not_say_its_patch_version_is_asked_once_per_digest(
     assert maker().version("linux/amd64") == (3, 11, 2)
     assert maker().version("linux/amd64") == (3, 11, 2)
     assert asked == ["/usr/bin/python3.11"]
+
+
+def test_an_interpreter_asked_its_version_is_not_asked_again_for_its_compiler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One question per run and platform: the version, then the compiler's cache tag."""
+    asked: list[str] = []
+
+    def probe(runtime: Runtime) -> dict[str, object]:
+        asked.append(runtime.python)
+        return {"version": [3, 11, 2], "cache_tag": "cpython-311"}
+
+    monkeypatch.setattr(Runtime, "probe", probe)
+    interpreter = Interpreter(
+        platform="linux/amd64",
+        base="python:3.11",
+        digest="sha256:" + "b" * 64,
+        python="/usr/bin/python3.11",
+        version="3.11",
+        layers=lambda: [layer(("file", "usr/bin/python3.11", elf_x86_64(b"/lib64/ld.so\0")))],
+    )
+    maker = BytecodeMaker("checked", {"linux/amd64": interpreter}, tmp_path, SILENT, 1)
+    assert maker.version("linux/amd64") == (3, 11, 2)
+    assert maker.compiler("linux/amd64").cache_tag == "cpython-311"
+    assert asked == ["/usr/bin/python3.11"]

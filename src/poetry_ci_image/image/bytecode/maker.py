@@ -69,6 +69,7 @@ class BytecodeMaker:
     _loaded: dict[str, Runtime] = field(default_factory=dict, init=False)
     _versions: dict[str, tuple[int, int, int]] = field(default_factory=dict, init=False)
     _compilers: dict[tuple[int, int, int], Compiler] = field(default_factory=dict, init=False)
+    _answers: dict[str, dict[str, object]] = field(default_factory=dict, init=False)
 
     @property
     def on(self) -> bool:
@@ -164,10 +165,15 @@ class BytecodeMaker:
             self._compilers.clear()
 
     def _probe(self, platform: str, runtime: Runtime) -> dict[str, object]:
-        try:
-            return runtime.probe()
-        except RuntimeUnavailable as error:
-            raise self._refusal(platform, str(error)) from None
+        """What `platform`'s interpreter says of itself, asked once per run (a version asked
+        of it is then not asked again for its compiler)."""
+        with self._lock:
+            if platform not in self._answers:
+                try:
+                    self._answers[platform] = runtime.probe()
+                except RuntimeUnavailable as error:
+                    raise self._refusal(platform, str(error)) from None
+            return self._answers[platform]
 
     def _refusal(self, platform: str, why: str) -> ConfigError:
         interpreter = self.interpreters[platform]
