@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import threading
 
 from typing import TYPE_CHECKING
 
@@ -34,13 +35,19 @@ class BlobPlaces:
 
     def __init__(self, directory: Path | None) -> None:
         self._directory = directory
+        self._read: dict[str, dict[str, list[str]]] = {}  # by registry: the file, read once
+        self._lock = threading.Lock()  # blobs are sent from several threads
 
     def known(self, registry: str, digest: str) -> list[str]:
         """The repositories of `registry` that `digest` was pushed to, the most recent first."""
-        return list(self._load(registry).get(digest, []))
+        with self._lock:
+            if registry not in self._read:
+                self._read[registry] = self._load(registry)
+            return list(self._read[registry].get(digest, []))
 
     def remember(self, registry: str, repository: str, digests: Iterable[str]) -> None:
-        """Note that `repository` of `registry` now has `digests`."""
+        """Note that `repository` of `registry` now has `digests` (added to the file as it is
+        now: other jobs of this runner may have written it since it was read)."""
         if self._directory is None:
             return
         places = self._load(registry)
@@ -50,6 +57,8 @@ class BlobPlaces:
         kept = dict(list(places.items())[-KEEP_BLOBS:])
         with contextlib.suppress(OSError):  # a hint that cannot be kept: a slower next push
             write_atomically(self._file(registry), json.dumps(kept))
+        with self._lock:
+            self._read[registry] = kept
 
     def _load(self, registry: str) -> dict[str, list[str]]:
         if self._directory is None:
