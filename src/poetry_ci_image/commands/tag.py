@@ -18,6 +18,7 @@ from poetry_ci_image.commands.image_command import output_options
 if TYPE_CHECKING:
     from cleo.io.inputs.option import Option
 
+    from poetry_ci_image.run import Run
     from poetry_ci_image.tag.outputs import Outputs
     from poetry_ci_image.tag.resolve import Resolved
 
@@ -46,9 +47,10 @@ Errors exit 2.
 
     def perform(self) -> int:
         outputs = self.outputs()
-        resolved = self.resolve(self.run_context())
+        run = self.run_context()
+        resolved = self.resolve(run)
         if self.option("check") or self.option("remote"):
-            return self._check(resolved)
+            return self._check(resolved, run)
         if self.option("json"):
             self.out(json.dumps(describe(resolved), indent=2))
             return 0
@@ -86,7 +88,7 @@ Errors exit 2.
             self.status(f"{'Wrote' if changed else 'Unchanged:'} {name}")
         write_outputs(outputs, settings.variable, reference)
 
-    def _check(self, resolved: Resolved) -> int:
+    def _check(self, resolved: Resolved, run: Run) -> int:
         from poetry_ci_image.tag.tagfile import check_tag_file
 
         reference = resolved.reference
@@ -101,7 +103,7 @@ Errors exit 2.
                 return 1
             self.status(f"{check.name} is up to date.")
         if self.option("remote"):
-            registry = self.run_context().registries.open(reference.registry)
+            registry = run.registries.open(reference.registry)
             if registry.manifest_digest(reference.path, str(reference.tag)) is None:
                 self.status(f"{reference} is not in the registry.")
                 self.status("Run `poetry image push` to build and push it.")
