@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from poetry_ci_image.plumbing.progress import Reporter
 
 
-MODES = ("checked", "unchecked", "off")
 _ARCHITECTURE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 
 
