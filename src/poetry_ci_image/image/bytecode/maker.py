@@ -29,6 +29,7 @@ from poetry_ci_image.image.bytecode.runtime import RuntimeUnavailable
 from poetry_ci_image.image.bytecode.runtime import host_machine
 from poetry_ci_image.image.bytecode.runtime import load_runtime
 from poetry_ci_image.plumbing.atomic import write_atomically
+from poetry_ci_image.settings.target import PLATFORMS
 
 
 if TYPE_CHECKING:
@@ -38,9 +39,6 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.image.bytecode.runtime import Runtime
     from poetry_ci_image.plumbing.progress import Reporter
-
-
-_ARCHITECTURE = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,7 @@ class BytecodeMaker:
             if compiler is not None:
                 return compiler
             same = [p for p in self.interpreters if self.version(p) == version]
-            same.sort(key=lambda p: _ARCHITECTURE.get(p) != host_machine())
+            same.sort(key=lambda p: PLATFORMS.get(p) != host_machine())
             reasons = []
             for candidate in same:
                 runtime = self.runtime(candidate)
