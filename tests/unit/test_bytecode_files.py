@@ -167,24 +167,10 @@ def test_a_base_that_does_not_say_its_patch_version_is_asked_once_per_digest(
     """A base that says only "3.11": its interpreter is asked (under emulation, for another
     architecture, half a second), and what it said is kept beside its runtime, so a later push
     with the same cache does not ask again."""
-    asked: list[str] = []
-
-    def probe(runtime: Runtime) -> dict[str, object]:
-        asked.append(runtime.python)
-        return {"version": [3, 11, 2], "cache_tag": "cpython-311"}
-
-    monkeypatch.setattr(Runtime, "probe", probe)
-    interpreter = Interpreter(
-        platform="linux/amd64",
-        base="python:3.11",
-        digest="sha256:" + "a" * 64,
-        python="/usr/bin/python3.11",
-        version="3.11",
-        layers=lambda: [layer(("file", "usr/bin/python3.11", elf_x86_64(b"/lib64/ld.so\0")))],
-    )
+    asked = _probes_answering_3_11_2(monkeypatch)
 
     def maker() -> BytecodeMaker:
-        return BytecodeMaker("checked", {"linux/amd64": interpreter}, tmp_path, SILENT, 1)
+        return BytecodeMaker("checked", _only_minor(), tmp_path, SILENT, 1)
 
     assert maker().version("linux/amd64") == (3, 11, 2)
     assert maker().version("linux/amd64") == (3, 11, 2)
@@ -195,6 +181,15 @@ def test_an_interpreter_asked_its_version_is_not_asked_again_for_its_compiler(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One question per run and platform: the version, then the compiler's cache tag."""
+    asked = _probes_answering_3_11_2(monkeypatch)
+    maker = BytecodeMaker("checked", _only_minor(), tmp_path, SILENT, 1)
+    assert maker.version("linux/amd64") == (3, 11, 2)
+    assert maker.compiler("linux/amd64").cache_tag == "cpython-311"
+    assert asked == ["/usr/bin/python3.11"]
+
+
+def _probes_answering_3_11_2(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every interpreter asked says CPython 3.11.2; the list of those asked, as they are."""
     asked: list[str] = []
 
     def probe(runtime: Runtime) -> dict[str, object]:
@@ -202,15 +197,17 @@ def test_an_interpreter_asked_its_version_is_not_asked_again_for_its_compiler(
         return {"version": [3, 11, 2], "cache_tag": "cpython-311"}
 
     monkeypatch.setattr(Runtime, "probe", probe)
+    return asked
+
+
+def _only_minor() -> dict[str, Interpreter]:
+    """An amd64 base that says only "3.11" of its Python."""
     interpreter = Interpreter(
         platform="linux/amd64",
         base="python:3.11",
-        digest="sha256:" + "b" * 64,
+        digest="sha256:" + "a" * 64,
         python="/usr/bin/python3.11",
         version="3.11",
         layers=lambda: [layer(("file", "usr/bin/python3.11", elf_x86_64(b"/lib64/ld.so\0")))],
     )
-    maker = BytecodeMaker("checked", {"linux/amd64": interpreter}, tmp_path, SILENT, 1)
-    assert maker.version("linux/amd64") == (3, 11, 2)
-    assert maker.compiler("linux/amd64").cache_tag == "cpython-311"
-    assert asked == ["/usr/bin/python3.11"]
+    return {"linux/amd64": interpreter}
