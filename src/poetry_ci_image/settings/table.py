@@ -86,7 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
         "libc",
         "string",
         "Target libc, e.g. 'glibc 2.36' (default: from the base's name).",
-        "from the base's name (see [Targets](#targets))",
+        "from the base's name (see [Targets](docs/targets-and-limits.md#targets))",
         "`glibc 2.36`, `musl 1.2`, ...; `push` and `build` check it against the base's files",
         'libc = "glibc 2.36"',
         switch_off=True,
@@ -97,7 +97,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Your own Dockerfile, built by the Docker engine, instead of the built-in recipe.",
         "none: the built-in recipe, no engine",
         "your own Dockerfile, relative to pyproject.toml (see [Your own "
-        "Dockerfile](#your-own-dockerfile))",
+        "Dockerfile](docs/own-dockerfile.md))",
         'dockerfile = "ci/Dockerfile"',
         switch_off=True,
     ),
@@ -226,7 +226,7 @@ SETTINGS: tuple[Setting, ...] = (
         f"`{DEFAULT_LAYERS}`",
         f"layers for the dependencies (1 to {MAX_LAYERS}): each package gets its own, the "
         "largest first, while three quarters last; the smallest share the rest (see [The "
-        "image](#the-image))",
+        "image](docs/how-it-works.md#the-image))",
         f"layers = {DEFAULT_LAYERS}",
     ),
 )
