@@ -1,7 +1,7 @@
 """The one table of settings: every key of `[tool.poetry-ci-image]`, its type, default, help and
 example. The command options (commands/image_command.py), the table's validation and defaults
-(merge.py) and the README's configuration table (`configuration_table()`, checked against
-the README by tests/unit/test_settings.py, written by scripts/readme.py) all come from it.
+(merge.py) and docs/configuration.md's table (`configuration_table()`, checked against the
+page by tests/unit/test_settings.py, written by scripts/configuration_table.py) all come from it.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ class Setting:
     key: str
     kind: Kind
     help: str  # the option's help text
-    default: str  # the default, as the README states it
-    meaning: str  # the README's explanation
+    default: str  # the default, as docs/configuration.md states it (links relative to docs/)
+    meaning: str  # docs/configuration.md's explanation
     example: str  # a TOML line that sets it
     option: str = ""  # the option's name when it is not the key's
     shortcut: str | None = None
@@ -86,7 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
         "libc",
         "string",
         "Target libc, e.g. 'glibc 2.36' (default: from the base's name).",
-        "from the base's name (see [Targets](docs/targets-and-limits.md#targets))",
+        "from the base's name (see [Targets](targets-and-limits.md#targets))",
         "`glibc 2.36`, `musl 1.2`, ...; `push` and `build` check it against the base's files",
         'libc = "glibc 2.36"',
         switch_off=True,
@@ -97,7 +97,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Your own Dockerfile, built by the Docker engine, instead of the built-in recipe.",
         "none: the built-in recipe, no engine",
         "your own Dockerfile, relative to pyproject.toml (see [Your own "
-        "Dockerfile](docs/own-dockerfile.md))",
+        "Dockerfile](own-dockerfile.md))",
         'dockerfile = "ci/Dockerfile"',
         switch_off=True,
     ),
@@ -226,7 +226,7 @@ SETTINGS: tuple[Setting, ...] = (
         f"`{DEFAULT_LAYERS}`",
         f"layers for the dependencies (1 to {MAX_LAYERS}): each package gets its own, the "
         "largest first, while three quarters last; the smallest share the rest (see [The "
-        "image](docs/how-it-works.md#the-image))",
+        "image](how-it-works.md#the-image))",
         f"layers = {DEFAULT_LAYERS}",
     ),
 )
@@ -234,7 +234,7 @@ BY_KEY: dict[str, Setting] = {setting.key: setting for setting in SETTINGS}
 
 
 def configuration_table() -> str:
-    """The README's configuration table, in Markdown, made from `SETTINGS`."""
+    """docs/configuration.md's table of keys, in Markdown, made from `SETTINGS`."""
     rows = ["| key | option | default | meaning |", "|---|---|---|---|"]
     for setting in SETTINGS:
         option = f"`--{setting.option_name}`"
