@@ -66,8 +66,10 @@ GITHUB_WORKFLOW = EXAMPLES / "github" / ".github" / "workflows" / "ci.yml"
 PRE_PUSH_SCRIPT = EXAMPLES / "git-hooks" / "pre-push"
 HOOKS_MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 PRE_COMMIT_CONFIG = EXAMPLES / "pre-commit" / ".pre-commit-config.yaml"
-# The README text of the recipes; it quotes the example files above verbatim.
-RECIPES_DOC = ROOT / "README.md"
+# The texts that quote the example files above verbatim: the README the default GitLab recipe
+# and the GitHub Actions one, docs/recipes.md the tag-file recipe and the pre-push hooks.
+README = ROOT / "README.md"
+RECIPES_DOC = ROOT / "docs" / "recipes.md"
 BIN = Path(sys.executable).parent
 # The example's target, as its [tool.poetry-ci-image] base gives it.
 TARGET_PYTHON = (3, 11, 2)

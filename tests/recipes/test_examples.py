@@ -1,4 +1,4 @@
-"""The example files agree with each other, with the versions under test, and with the README."""
+"""The example files agree with each other, with the versions under test, and with the docs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tests.recipes.conftest import GITLAB_EXAMPLE
 from tests.recipes.conftest import GITLAB_TAG_FILE_EXAMPLE
 from tests.recipes.conftest import PRE_COMMIT_CONFIG
 from tests.recipes.conftest import PRE_PUSH_SCRIPT
+from tests.recipes.conftest import README
 from tests.recipes.conftest import RECIPES_DOC
 from tests.recipes.conftest import load_yaml
 from tests.support.poetry_cli import run_poetry
@@ -60,17 +61,30 @@ def test_the_example_tag_file_records_the_image_of_its_lock(
 
 
 @pytest.mark.parametrize(
-    "quoted",
+    ("quoted", "doc"),
     [
-        GITLAB_EXAMPLE / ".gitlab-ci.yml",
-        GITLAB_TAG_FILE_EXAMPLE / "ci-image.yml",
-        GITLAB_TAG_FILE_EXAMPLE / ".gitlab-ci.yml",
-        GITHUB_WORKFLOW,
-        PRE_COMMIT_CONFIG,
-        PRE_PUSH_SCRIPT,
+        pytest.param(
+            GITLAB_EXAMPLE / ".gitlab-ci.yml", README, id="gitlab/.gitlab-ci.yml in README.md"
+        ),
+        pytest.param(GITHUB_WORKFLOW, README, id="workflows/ci.yml in README.md"),
+        pytest.param(
+            GITLAB_TAG_FILE_EXAMPLE / "ci-image.yml",
+            RECIPES_DOC,
+            id="gitlab-tag-file/ci-image.yml in docs/recipes.md",
+        ),
+        pytest.param(
+            GITLAB_TAG_FILE_EXAMPLE / ".gitlab-ci.yml",
+            RECIPES_DOC,
+            id="gitlab-tag-file/.gitlab-ci.yml in docs/recipes.md",
+        ),
+        pytest.param(
+            PRE_COMMIT_CONFIG,
+            RECIPES_DOC,
+            id="pre-commit/.pre-commit-config.yaml in docs/recipes.md",
+        ),
+        pytest.param(PRE_PUSH_SCRIPT, RECIPES_DOC, id="git-hooks/pre-push in docs/recipes.md"),
     ],
-    ids=lambda path: f"{path.parent.name}/{path.name}",
 )
-def test_the_readme_quotes_the_tested_file_verbatim(quoted: Path) -> None:
-    """What a reader copies from the README is the file the tests run."""
-    assert f"\n{quoted.read_text()}```\n" in RECIPES_DOC.read_text()
+def test_the_docs_quote_the_tested_file_verbatim(quoted: Path, doc: Path) -> None:
+    """What a reader copies from the README or docs/recipes.md is the file the tests run."""
+    assert f"\n{quoted.read_text()}```\n" in doc.read_text()

@@ -1,4 +1,5 @@
-"""The README's GitLab recipe with a tag-file, run for real: examples/gitlab-tag-file, new project.
+"""docs/recipes.md's GitLab recipe with a tag-file, run for real: examples/gitlab-tag-file, a new
+project.
 
 gitlab-ci-local runs examples/gitlab-tag-file/.gitlab-ci.yml unchanged, on the runner
 tests/recipes/gitlab.py describes. It evaluates `rules: changes` as `git diff --name-only
@@ -61,7 +62,7 @@ def project(
 
 @pytest.fixture(scope="module")
 def dependency_change(project: Project) -> Pipeline:
-    """A merge request that adds a dependency, locked and tagged as the README says."""
+    """A merge request that adds a dependency, locked and tagged as docs/recipes.md says."""
     git(project.directory, "switch", "--quiet", "--create", "tinydep")
     replace_in(
         project.directory / "pyproject.toml",

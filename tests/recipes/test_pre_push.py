@@ -1,10 +1,10 @@
 """The pre-push hook, as pre-commit runs it and as a plain git hook, on real pushes.
 
-Each test makes a project with a tag-file, a bare remote, and the hook installed the way the README
-says: examples/pre-commit/.pre-commit-config.yaml as written, but for its `repo:`, which names
-this repository's git history (the public URL is not reachable here: the pinned `rev:` must be a
-commit of it that pre-commit can install), and `pre-commit install --hook-type pre-push`; or
-examples/git-hooks/pre-push copied to .git/hooks.
+Each test makes a project with a tag-file, a bare remote, and the hook installed the way
+docs/recipes.md says: examples/pre-commit/.pre-commit-config.yaml as written, but for its
+`repo:`, which names this repository's git history (the public URL is not reachable here: the
+pinned `rev:` must be a commit of it that pre-commit can install), and `pre-commit install
+--hook-type pre-push`; or examples/git-hooks/pre-push copied to .git/hooks.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class Repository:
 
 
 def install_pre_commit_hook(project: Path, env: dict[str, str]) -> None:
-    """The README's .pre-commit-config.yaml; `pre-commit install --hook-type pre-push`."""
+    """docs/recipes.md's .pre-commit-config.yaml; `pre-commit install --hook-type pre-push`."""
     config = PRE_COMMIT_CONFIG.read_text()
     public = "repo: https://github.com/poetry-ci-image/poetry-ci-image\n"
     assert public in config
