@@ -23,10 +23,10 @@ from benchmarks.results import account
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from benchmarks.profiling import ProfileRow
     from benchmarks.results import Account
     from benchmarks.results import Check
     from benchmarks.results import Figure
+    from benchmarks.results import ProfileRow
     from benchmarks.results import Segment
 
 

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from benchmarks.engine import Engine
-    from benchmarks.profiling import ProfileRow
     from benchmarks.push_record import PushLog
+    from benchmarks.results import ProfileRow
     from benchmarks.workspace import PoetryVenv
     from benchmarks.workspace import Workspace
 

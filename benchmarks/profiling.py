@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmarks.results import ProfileRow
 from benchmarks.results import Segment
 from benchmarks.timing import CommandFailed
 
@@ -128,14 +129,6 @@ def median_run(totals: Sequence[float]) -> int:
 
 
 # --------------------------------------------------------------------------- cProfile
-
-
-@dataclass(frozen=True)
-class ProfileRow:
-    function: str
-    calls: int
-    seconds: float  # cumulative, under the profiler
-    share: float  # of the whole profiled run
 
 
 # (path suffix, function name, what to call it): Poetry's and the plugin's steps of a command.

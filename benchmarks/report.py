@@ -12,9 +12,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Sequence
 
-    from benchmarks.profiling import ProfileRow
     from benchmarks.results import Check
     from benchmarks.results import Figure
+    from benchmarks.results import ProfileRow
     from benchmarks.results import Row
     from benchmarks.results import Segment
 

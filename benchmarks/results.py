@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 
 if TYPE_CHECKING:
-    from benchmarks.profiling import ProfileRow
     from benchmarks.timing import Ratio
     from benchmarks.timing import Samples
 
@@ -67,6 +66,16 @@ class Segment:
     value: float
     unit: str = "s"
     group: str = ""
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    """A function of a profiled command (benchmarks/profiling.py's PROFILED), as cProfile saw it."""
+
+    function: str
+    calls: int
+    seconds: float  # cumulative, under the profiler
+    share: float  # of the whole profiled run
 
 
 @dataclass
