@@ -36,7 +36,9 @@ from benchmarks.bench import rotated
 from benchmarks.cold import MB
 from benchmarks.cold import BaselineRun
 from benchmarks.cold import median_parts
+from benchmarks.cold import uploaded
 from benchmarks.engine import pushed
+from benchmarks.history import holding
 from benchmarks.profiling import median_run
 from benchmarks.results import Check
 from benchmarks.results import Figure
@@ -147,7 +149,6 @@ class BumpRuns:
     plugin: list[PushLog] = field(default_factory=list)
     plugin_uploaded: list[float] = field(default_factory=list)  # bytes, from the manifests
     baseline: list[BaselineRun] = field(default_factory=list)
-    own_layer: int = 0  # bytes
 
 
 def figure8(bench: Bench, bumps: list[BumpProject]) -> Figure:
@@ -227,17 +228,7 @@ def _bump_runs(bench: Bench, item: BumpProject) -> BumpRuns:
     for index in range(bench.repeats.builds):
         for position in rotated(len(measures), index):
             measures[position](index + 1)
-    runs.own_layer = _own_layer(runs)
     return runs
-
-
-def _own_layer(runs: BumpRuns) -> int:
-    """Bytes of the bumped image's layer that holds the bumped package (from `push --json`)."""
-    named = f"{runs.project.bump.package} {runs.project.version}"
-    for comment, size in runs.plugin[-1].layers:
-        if named in comment.split(": ")[-1].split(", "):
-            return size
-    raise RuntimeError(f"no layer of the bumped image holds {named}")
 
 
 # --------------------------------------------------------------------------- the figure
@@ -246,17 +237,17 @@ def _own_layer(runs: BumpRuns) -> int:
 def _add(figure: Figure, runs: BumpRuns) -> None:
     bump, version = runs.project.bump, runs.project.version
     what = f"{bump.package} {bump.previous} -> {version}"
+    layer = holding(runs.plugin[-1].layers, bump.package, version)  # of the bumped image
     plugin = Samples(tuple(run.seconds for run in runs.plugin))
     job = Samples(tuple(run.seconds for run in runs.baseline))
-    uploaded = Samples(tuple(value / MB for value in runs.plugin_uploaded))
+    sent = Samples(tuple(value / MB for value in runs.plugin_uploaded))
     baseline_bytes = Samples(tuple(run.uploaded / MB for run in runs.baseline))
-    own = Samples((runs.own_layer / MB,))
-    summary = Samples(tuple(run.summary.uploaded_mb if run.summary else 0.0 for run in runs.plugin))
+    own = Samples((layer.size / MB,))
     figure.rows += [
         Row(f"{what}: plugin, `poetry image push`, Poetry's cache kept", plugin),
         Row(f"{what}: baseline, `docker build` + `docker push`, previous build cached", job),
-        Row(f"{what}: plugin, uploaded (its summary line)", summary, "MB"),
-        Row(f"{what}: plugin, uploaded (the new blobs: layers and config)", uploaded, "MB"),
+        Row(f"{what}: plugin, uploaded (its summary line)", uploaded(runs.plugin), "MB"),
+        Row(f"{what}: plugin, uploaded (the new blobs: layers and config)", sent, "MB"),
         Row(f"{what}: baseline, uploaded (the new layers)", baseline_bytes, "MB"),
         Row(f"{what}: {bump.package}'s own layer", own, "MB"),
     ]
@@ -266,19 +257,14 @@ def _add(figure: Figure, runs: BumpRuns) -> None:
         ),
         Check(
             f"{what}: the plugin's upload at most 1.5x {bump.package}'s own layer",
-            Ratio.of(uploaded, own),
+            Ratio.of(sent, own),
             1.5,
             False,
         ),
     ]
-    named = f"{bump.package} {version}"
-    layer, size = next(
-        ((comment, size) for comment, size in runs.plugin[-1].layers if named in comment),
-        ("?", 0),
-    )
     figure.notes.append(
-        f"{what}: {bump.why}. The plugin's image has it in a layer of {size / MB:.2f} MB "
-        f"({layer}); the baseline uploads {baseline_bytes.median / own.median:.0f}x the "
+        f"{what}: {bump.why}. The plugin's image has it in a layer of {layer.size / MB:.2f} MB "
+        f"({layer.comment}); the baseline uploads {baseline_bytes.median / own.median:.0f}x the "
         "package's own layer."
     )
     figure.facts[f"{bump.package} own layer"] = own.median

@@ -16,8 +16,6 @@ approaches mount the base's layers rather than upload them.
 
 from __future__ import annotations
 
-import re
-
 from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
@@ -32,6 +30,7 @@ from benchmarks.engine import DirectorySize
 from benchmarks.engine import directory_sizes
 from benchmarks.engine import first_poetry_start
 from benchmarks.engine import pushed
+from benchmarks.history import label
 from benchmarks.profiling import median_run
 from benchmarks.results import BASELINE_PARTS
 from benchmarks.results import ONE_PLATFORM_PARTS
@@ -60,7 +59,6 @@ if TYPE_CHECKING:
 MB = 1_000_000
 PLUGIN_VENVS = ("/opt/venv", "/opt/poetry")  # image/assemble.py: the dependencies, Poetry
 BASELINE_VENVS = ("/app/.venv", "/opt/poetry")  # baseline.py: the same
-_CONTENT_HASH = re.compile(r"\b(dir|file|multi):[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -332,17 +330,15 @@ def _image_facts(bench: Bench, reference: str, venvs: tuple[str, ...]) -> ImageF
 def _layers(bench: Bench, reference: str) -> list[Segment]:
     """The non-empty layers of an image above its base, named by their history entry."""
     base = len(bench.engine.history(bench.base))
-    layers: list[Segment] = []
-    for entry in bench.engine.history(reference)[base:]:
-        size = int(entry.get("Size", 0))
-        created_by = " ".join(str(entry.get("CreatedBy", "")).split())
-        comment = " ".join(str(entry.get("Comment", "")).split())
-        if size == 0:
-            continue
-        text = comment or created_by.split("/bin/sh -c ", 1)[-1].removeprefix("#(nop) ").strip()
-        text = _CONTENT_HASH.sub(r"\1", text)
-        layers.append(Segment(text if len(text) <= 70 else text[:67] + "...", size / MB, "MB"))
-    return layers
+    return [
+        Segment(
+            label(str(entry.get("CreatedBy") or ""), str(entry.get("Comment") or "")),
+            int(entry["Size"]) / MB,
+            "MB",
+        )
+        for entry in bench.engine.history(reference)[base:]
+        if int(entry.get("Size", 0))
+    ]
 
 
 def figure4(bench: Bench, rounds: Rounds) -> Figure:

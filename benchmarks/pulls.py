@@ -39,6 +39,7 @@ from tests.support.proxy import RegistryProxy
 
 from benchmarks.bench import log
 from benchmarks.cold import MB
+from benchmarks.history import holding
 from benchmarks.results import Check
 from benchmarks.results import Figure
 from benchmarks.results import Row
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from benchmarks.bench import Bench
-    from benchmarks.push_record import PushLog
 
 
 NAMESPACE = "poetry-ci-image-pulls"  # containerd's, for ctr: apart from dockerd's own
@@ -88,10 +88,10 @@ def figure11(bench: Bench) -> Figure:
         containerd = _Containerd(bench)
         bench.engine.pull(through)
         containerd.pull(through)
-        layers = _layer_digests(current)
+        layers = frozenset([*current.base_layers, *(layer.digest for layer in current.layers)])
         for name, (_, change) in previous.items():
             before = pushes[name].reference.replace(bench.registry_host, proxy.host, 1)
-            layer = _layer_of(current, name)
+            layer = holding(current.layers, name).size
             engine, ctr = bench.engine, containerd
             results.append(
                 Pulled(
@@ -139,14 +139,6 @@ def _measure(
     )
 
 
-def _layer_digests(pushed: PushLog) -> frozenset[str]:
-    """The digests of every layer of the pushed image (the base's too), as `push --json` says."""
-    platform = pushed.report["platforms"][0]
-    return frozenset(
-        str(layer["digest"]) for layer in [*platform["base_layers"], *platform["layers"]]
-    )
-
-
 class _Containerd:
     """The benchmark engine's own containerd, through `ctr`, in a namespace of its own."""
 
@@ -169,14 +161,6 @@ class _Containerd:
         )
         if done.returncode != 0:
             raise RuntimeError(f"ctr {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
-
-
-def _layer_of(pushed: PushLog, package: str) -> int:
-    for comment, size in pushed.layers:
-        names = comment.split(": ")[-1].split(", ")
-        if any(canonicalize_name(item.rsplit(" ", 1)[0]) == package for item in names):
-            return size
-    raise RuntimeError(f"no layer of {pushed.reference} holds {package}")
 
 
 # --------------------------------------------------------------------------- the previous commits

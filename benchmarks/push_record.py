@@ -12,6 +12,9 @@ sum to the command's seconds. Poetry's own layers are made on a thread of their 
 "poetry") while the main path runs: their steps are timed apart. A step this module does not
 know is a part of its own, under its own name, in the group "other": a renamed or new step
 shows up as itself, never inside its neighbour.
+
+This is the benchmarks' one reader of `push --json`: the parts, what was sent (`blobs`), and the
+first platform's layers (what each holds: history.py).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from __future__ import annotations
 import json
 
 from dataclasses import dataclass
-from typing import Any
 
+from benchmarks.history import Layer
 from benchmarks.results import OTHER_GROUP
 from benchmarks.results import Segment
 
@@ -64,9 +67,9 @@ class PushLog:
     parts: tuple[Segment, ...]  # the main path, in order: they sum to `seconds`
     background: tuple[Segment, ...]  # Poetry's layers, made while the main path runs
     summary: BlobSummary | None  # None when nothing was pushed
-    layers: tuple[tuple[str, int], ...]  # (what a layer holds, its bytes), the first platform's
     reference: str
-    report: dict[str, Any]  # the whole of `push --json`
+    layers: tuple[Layer, ...]  # the plugin's layers, the first platform's; none when not pushed
+    base_layers: tuple[str, ...]  # the digests of the base's layers below them
 
 
 def read_push_record(stdout: str, seconds: float) -> PushLog:
@@ -83,12 +86,14 @@ def read_push_record(stdout: str, seconds: float) -> PushLog:
     add(START_AND_EXIT, max(0.0, seconds - report["elapsed"]), "poetry")
     covered = 0.0
     for step in main:
-        label, group = _STEPS.get(step["name"], (step["name"], OTHER_GROUP))
+        label, group = _named(step["name"])
         add(label, step["seconds"], group)
         covered += step["seconds"]
     add(BETWEEN, max(0.0, report["elapsed"] - covered), "poetry")
     background = [
-        Segment(*_named(step), group="poetry") for step in steps if step["track"] != "main"
+        Segment(_named(step["name"])[0], step["seconds"], group="poetry")
+        for step in steps
+        if step["track"] != "main"
     ]
     blobs = report["blobs"]
     summary = (
@@ -102,21 +107,21 @@ def read_push_record(stdout: str, seconds: float) -> PushLog:
         if blobs
         else None
     )
-    platforms = report["platforms"]
-    layers = tuple(
-        (layer["comment"], layer["size"]) for layer in (platforms[0]["layers"] if platforms else ())
-    )
+    platform = report["platforms"][0] if report["platforms"] else {}
     return PushLog(
         seconds=seconds,
         parts=tuple(totals.values()),
         background=tuple(background),
         summary=summary,
-        layers=layers,
         reference=report["reference"],
-        report=report,
+        layers=tuple(
+            Layer(layer["digest"], layer["size"], layer["comment"])
+            for layer in platform.get("layers", ())
+        ),
+        base_layers=tuple(layer["digest"] for layer in platform.get("base_layers", ())),
     )
 
 
-def _named(step: dict[str, Any]) -> tuple[str, float]:
-    label, _ = _STEPS.get(step["name"], (step["name"], OTHER_GROUP))
-    return label, step["seconds"]
+def _named(step: str) -> tuple[str, str]:
+    """The benchmark's name for a step of the plugin, and its group."""
+    return _STEPS.get(step, (step, OTHER_GROUP))

@@ -12,6 +12,10 @@ import pytest
 from benchmarks import profiling
 from benchmarks.analysis import analyse
 from benchmarks.analysis import every_part
+from benchmarks.history import Layer
+from benchmarks.history import holding
+from benchmarks.history import label
+from benchmarks.history import packages_in
 from benchmarks.profiling import missing_functions
 from benchmarks.push_record import read_push_record
 from benchmarks.results import BASELINE_PARTS
@@ -131,46 +135,63 @@ def step(name: str, start: float, seconds: float, track: str = "main") -> dict[s
     return {"name": name, "track": track, "start": start, "seconds": seconds}
 
 
+def digest(hexdigit: str) -> str:
+    return "sha256:" + hexdigit * 64
+
+
+# A first push, as `poetry image push --json` prints it (jobs/push_job.py: push_report): one
+# platform, the base's layer mounted, the plugin's layers and the config uploaded.
+PUSHED = {
+    "reference": "127.0.0.1:5000/bench/webservice:py3.11-amd64-3705dc62",
+    "pushed": True,
+    "digest": digest("6"),
+    "seconds": 8.5,
+    "blobs": {
+        "present": 0,
+        "mounted": 1,
+        "copied": 0,
+        "uploaded": 25,
+        "uploaded_bytes": 71_400_000,
+        "copied_bytes": 0,
+    },
+    "elapsed": 9.0,
+    "steps": [
+        step("resolve the lock to its tag", 0.0, 0.4),
+        step("ask the registry for the tag", 0.5, 0.1),
+        step("read the base image's manifest and config", 0.6, 0.2),
+        step("fetch Poetry's wheels for the image", 1.0, 4.0, "poetry"),
+        step("fetch and install the locked files", 1.0, 1.5),
+        step("compile the bytecode", 2.5, 3.0),
+        step("write Poetry's layers", 5.0, 2.0, "poetry"),
+        step("write the dependency layers", 5.5, 1.5),
+        step("send the blobs and the manifest", 7.5, 1.4),
+    ],
+    "platforms": [
+        {
+            "platform": "linux/amd64",
+            "digest": digest("7"),
+            "config": digest("c"),
+            "base_layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": digest("b"),
+                    "size": 65_118_302,
+                }
+            ],
+            "layers": [
+                {"digest": digest("1"), "size": 16_600_000, "comment": "numpy 2.4.6"},
+                {"digest": digest("2"), "size": 300_000, "comment": "pure:0: alembic 1.20.1"},
+            ],
+        }
+    ],
+}
+
+
 def test_a_push_record_is_split_at_its_steps_and_a_new_step_is_a_part_of_its_own() -> None:
     """`push --json`: the command's seconds split into Poetry's start-up and exit, each step of
     the main path and the time between them, summing to the whole; Poetry's layers apart; the
     blobs read; a step this reader does not know is a part under its own name."""
-    report = {
-        "reference": "127.0.0.1:5000/bench/webservice:py3.11-amd64-3705dc62",
-        "pushed": True,
-        "digest": "sha256:6f7",
-        "seconds": 8.5,
-        "elapsed": 9.0,
-        "blobs": {
-            "uploaded": 25,
-            "uploaded_bytes": 71_400_000,
-            "copied": 0,
-            "copied_bytes": 0,
-            "mounted": 1,
-            "present": 0,
-        },
-        "steps": [
-            step("resolve the lock to its tag", 0.0, 0.4),
-            step("ask the registry for the tag", 0.5, 0.1),
-            step("read the base image's manifest and config", 0.6, 0.2),
-            step("fetch Poetry's wheels for the image", 1.0, 4.0, "poetry"),
-            step("fetch and install the locked files", 1.0, 1.5),
-            step("compile the bytecode", 2.5, 3.0),
-            step("write Poetry's layers", 5.0, 2.0, "poetry"),
-            step("write the dependency layers", 5.5, 1.5),
-            step("send the blobs and the manifest", 7.5, 1.4),
-        ],
-        "platforms": [
-            {
-                "platform": "linux/amd64",
-                "layers": [
-                    {"digest": "sha256:1", "size": 16_600_000, "comment": "numpy 2.4.6"},
-                    {"digest": "sha256:2", "size": 300_000, "comment": "pure:0: alembic 1.20.1"},
-                ],
-            }
-        ],
-    }
-    log = read_push_record(json.dumps(report), 10.0)
+    log = read_push_record(json.dumps(PUSHED), 10.0)
     assert [(part.label, round(part.value, 2)) for part in log.parts] == [
         ("Poetry start-up and exit", 1.0),
         ("plan: resolve the lock to its tag", 0.4),
@@ -190,8 +211,147 @@ def test_a_push_record_is_split_at_its_steps_and_a_new_step_is_a_part_of_its_own
     ]
     assert log.summary is not None
     assert (log.summary.uploaded, log.summary.uploaded_mb, log.summary.mounted) == (25, 71.4, 1)
-    assert log.layers == (("numpy 2.4.6", 16_600_000), ("pure:0: alembic 1.20.1", 300_000))
     assert log.reference == "127.0.0.1:5000/bench/webservice:py3.11-amd64-3705dc62"
+
+
+def test_a_push_record_lists_the_first_platforms_layers_and_its_bases() -> None:
+    """The layers the plugin added, with what each holds, and the digests of the base's below."""
+    log = read_push_record(json.dumps(PUSHED), 10.0)
+    assert log.layers == (
+        Layer(digest("1"), 16_600_000, "numpy 2.4.6"),
+        Layer(digest("2"), 300_000, "pure:0: alembic 1.20.1"),
+    )
+    assert log.base_layers == (digest("b"),)
+    assert holding(log.layers, "alembic").digest == digest("2")
+
+
+# A config's history as the plugin writes it (image/config.py) over the benchmark's base
+# (tests/support/base_images.py), comments copied from a push of the webservice lock.
+CONFIG_HISTORY = [
+    {
+        "created_by": "debootstrap bookworm (bookworm-python.tar)",
+        "comment": "tests/support/base_images.py",
+    },
+    *(
+        {"created": "1970-01-01T00:00:00Z", "created_by": "poetry-ci-image", "comment": comment}
+        for comment in (
+            "the venvs' skeleton, for /usr/bin/python3.11",
+            "bytecode of the standard library of 127.0.0.1:54035/library/python:3.11-slim-bookworm",
+            "Poetry 2.5.1 in /opt/poetry: pure-Python distributions",
+            "Poetry 2.5.1 in /opt/poetry: compiled distributions",
+            "pandas 3.1.1",
+            "python-dateutil 2.9.0.post0",
+            "pure:9: click-plugins 1.1.1.2, click-repl 0.4.1",
+            "pure:4: async-timeout 5.0.1, click-didyoumean 0.3.1, pytest-mock 3.17.0",
+            "pure:5: annotated-types 0.8.0",
+        )
+    ),
+]
+
+
+def test_the_packages_a_layer_holds_are_read_from_its_history_entry() -> None:
+    """A package's own layer names one, a group's layer each of its packages; the base's,
+    Poetry's, the standard library's and the venvs' skeleton name none."""
+    assert [packages_in(entry["comment"]) for entry in CONFIG_HISTORY] == [
+        {},
+        {},
+        {},
+        {},
+        {},
+        {"pandas": "3.1.1"},
+        {"python-dateutil": "2.9.0.post0"},
+        {"click-plugins": "1.1.1.2", "click-repl": "0.4.1"},
+        {"async-timeout": "5.0.1", "click-didyoumean": "0.3.1", "pytest-mock": "3.17.0"},
+        {"annotated-types": "0.8.0"},
+    ]
+
+
+def test_a_layer_is_found_by_the_package_and_its_version() -> None:
+    """By canonical name; with a version, only the layer with that version; never a word of
+    another layer's comment ("pure-Python" is no package)."""
+    layers = [
+        Layer(digest(str(number)), 1000 + number, str(entry["comment"]))
+        for number, entry in enumerate(CONFIG_HISTORY[1:])
+    ]
+    assert (
+        holding(layers, "Click_Repl").comment == "pure:9: click-plugins 1.1.1.2, click-repl 0.4.1"
+    )
+    assert holding(layers, "pandas", "3.1.1").size == 1004
+    with pytest.raises(LookupError, match=r"no layer holds pandas 3\.1\.0"):
+        holding(layers, "pandas", "3.1.0")
+    with pytest.raises(LookupError, match="no layer holds pure"):
+        holding(layers, "pure")
+
+
+# `docker history` of the plain recipe's image (Docker 20.10's classic builder, the API's
+# fields; oldest first, as engine.history gives them), and how the image's breakdown names them.
+ENGINE_HISTORY = [
+    (
+        {
+            "CreatedBy": "debootstrap bookworm (bookworm-python.tar)",
+            "Comment": "tests/support/base_images.py",
+            "Size": 157_302_111,
+        },
+        "tests/support/base_images.py",
+    ),
+    (
+        {
+            "CreatedBy": "/bin/sh -c #(nop) COPY file:"
+            "b9d47833fb1ad845aaf281235f4ec56b8a50b3cca2eca149917ef5a0283e5a59"
+            " in /etc/ssl/certs/host-ca-bundle.crt ",
+            "Comment": "",
+            "Size": 219_611,
+        },
+        "COPY file in /etc/ssl/certs/host-ca-bundle.crt",
+    ),
+    (
+        {
+            "CreatedBy": "|1 PIP_INDEX_URL=https://index.example/simple /bin/sh -c python3 -m "
+            'venv "$POETRY_HOME"  && "$POETRY_HOME/bin/pip" install --no-cache-dir '
+            '"poetry==$POETRY_VERSION"',
+            "Comment": "",
+            "Size": 102_951_334,
+        },
+        'python3 -m venv "$POETRY_HOME" && "$POETRY_HOME/bin/pip" install --...',
+    ),
+    (
+        {"CreatedBy": "/bin/sh -c #(nop)  ENV PATH=/app/.venv/bin", "Comment": "", "Size": 0},
+        "ENV PATH=/app/.venv/bin",
+    ),
+    (
+        {
+            "CreatedBy": "/bin/sh -c #(nop) COPY multi:"
+            "4bd77cffb0da8cbda839ed5caaf5d418f19addc5941776e87261e000d6f96e93 in ./ ",
+            "Comment": "",
+            "Size": 251_872,
+        },
+        "COPY multi in ./",
+    ),
+    (
+        {
+            "CreatedBy": "|1 PIP_INDEX_URL=https://index.example/simple /bin/sh -c poetry "
+            'install --no-root --no-interaction && rm -rf "$POETRY_CACHE_DIR"',
+            "Comment": "",
+            "Size": 197_803_004,
+        },
+        'poetry install --no-root --no-interaction && rm -rf "$POETRY_CACHE_...',
+    ),
+    (
+        {"CreatedBy": "poetry-ci-image", "Comment": "pandas 3.1.1", "Size": 79_600_000},
+        "pandas 3.1.1",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"), [pytest.param(*pair, id=pair[1]) for pair in ENGINE_HISTORY]
+)
+def test_a_history_entry_is_named_by_its_comment_else_its_instruction(
+    entry: dict[str, object], expected: str
+) -> None:
+    """The plugin's comment; else the builder's instruction without the shell, the build
+    arguments and the content hash, cut to a table cell."""
+    assert label(str(entry["CreatedBy"]), str(entry["Comment"])) == expected
 
 
 def test_profiling_names_only_functions_that_exist(monkeypatch: pytest.MonkeyPatch) -> None:
