@@ -108,10 +108,9 @@ class Bench:
         self.workspace.empty_host_caches()
         return self.poetry(venv, project, *args)
 
-    def poetry_output(self, venv: PoetryVenv, project: Path, *args: str) -> tuple[str, str]:
-        """(stdout, stderr) of one `poetry <args>` in `project`."""
-        done = run([str(venv.poetry), "--no-ansi", *args], cwd=project, env=self.env)
-        return done.stdout, done.stderr
+    def poetry_output(self, venv: PoetryVenv, project: Path, *args: str) -> str:
+        """What one `poetry <args>` in `project` prints on stdout (`--json` reports, a tag)."""
+        return run([str(venv.poetry), "--no-ansi", *args], cwd=project, env=self.env).stdout
 
     def profile(
         self, project: Path, name: str, args: Sequence[str], *, fresh: bool = False
@@ -130,7 +129,7 @@ class Bench:
 
     def reference(self, project: Path, repository: str | None = None) -> str:
         """What `poetry image tag` prints for the project."""
-        stdout, _ = self.poetry_output(
+        stdout = self.poetry_output(
             self.plugin, project, "image", "tag", *self.image_args(project, repository)
         )
         return stdout.strip()

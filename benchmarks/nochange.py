@@ -31,15 +31,11 @@ if TYPE_CHECKING:
     from benchmarks.cold import Rounds
 
 
-ALREADY = "is already in the registry"  # what `poetry image push` says when it does nothing
-
-
 def figure2(bench: Bench, rounds: Rounds) -> Figure:
     project = bench.webservice
     push = ("image", "push", *bench.image_args(project))
-    _, stderr = bench.poetry_output(bench.plugin, project, *push)
-    if ALREADY not in stderr:
-        raise RuntimeError(f"`poetry image push` did not find the image in the registry:\n{stderr}")
+    if bench.push(project, bench.repository(project)).pushed:
+        raise RuntimeError("`poetry image push` did not find the image in the registry: it pushed")
     log("no-change path: `poetry image push` (warm and cold caches) vs `poetry --version`")
     warm_push, cold_push, version = alternated(
         [
@@ -196,12 +192,9 @@ def _commit_runs(bench: Bench, edit: Callable[[Path, int], None]) -> CommitRuns:
             bench.webservice, bench.workspace.root / "commit" / bench.webservice.name
         )
         edit(project, run)
-        started = time.perf_counter()
-        _, stderr = bench.poetry_output(
-            bench.plugin, project, "image", "push", *bench.image_args(project)
-        )
-        runs.plugin_seconds.append(time.perf_counter() - started)
-        runs.plugin_builds.append(0.0 if ALREADY in stderr else 1.0)
+        pushed = bench.push(project, bench.repository(project))
+        runs.plugin_seconds.append(pushed.seconds)
+        runs.plugin_builds.append(1.0 if pushed.pushed else 0.0)
         seconds, built = _md5_recipe_step(bench, project)
         runs.recipe_seconds.append(seconds)
         runs.recipe_builds.append(1.0 if built else 0.0)

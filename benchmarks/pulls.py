@@ -170,7 +170,7 @@ def _previous_commits(bench: Bench) -> dict[str, tuple[Path, str]]:
     """For each package the target installs: a copy of the project whose lock has its previous
     release (its version and files, as the index lists them), and what changed."""
     project = bench.webservice
-    stdout, _ = bench.poetry_output(
+    stdout = bench.poetry_output(
         bench.plugin, project, "image", "tag", "--json", *bench.image_args(project)
     )
     planned = json.loads(stdout)["platforms"][0]["packages"]

@@ -13,8 +13,8 @@ sum to the command's seconds. Poetry's own layers are made on a thread of their 
 know is a part of its own, under its own name, in the group "other": a renamed or new step
 shows up as itself, never inside its neighbour.
 
-This is the benchmarks' one reader of `push --json`: the parts, what was sent (`blobs`), and the
-first platform's layers (what each holds: history.py).
+This is the benchmarks' one reader of `push --json`: the parts, whether it pushed (`pushed`),
+what was sent (`blobs`), and the first platform's layers (what each holds: history.py).
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class PushLog:
     background: tuple[Segment, ...]  # Poetry's layers, made while the main path runs
     summary: BlobSummary | None  # None when nothing was pushed
     reference: str
+    pushed: bool  # False: the registry had the tag, so nothing was built or sent
     layers: tuple[Layer, ...]  # the plugin's layers, the first platform's; none when not pushed
     base_layers: tuple[str, ...]  # the digests of the base's layers below them
 
@@ -114,6 +115,7 @@ def read_push_record(stdout: str, seconds: float) -> PushLog:
         background=tuple(background),
         summary=summary,
         reference=report["reference"],
+        pushed=report["pushed"],
         layers=tuple(
             Layer(layer["digest"], layer["size"], layer["comment"])
             for layer in platform.get("layers", ())

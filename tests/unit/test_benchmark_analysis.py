@@ -225,6 +225,34 @@ def test_a_push_record_lists_the_first_platforms_layers_and_its_bases() -> None:
     assert holding(log.layers, "alembic").digest == digest("2")
 
 
+def test_a_push_that_found_its_image_says_so_and_lists_nothing_sent() -> None:
+    """The no-change path: `pushed` false, no blobs and no layers; its parts still sum to the
+    command's seconds."""
+    report = {
+        "reference": PUSHED["reference"],
+        "pushed": False,
+        "digest": PUSHED["digest"],
+        "seconds": 0.012,
+        "blobs": None,
+        "elapsed": 0.105,
+        "steps": [
+            step("resolve the lock to its tag", 0.001, 0.08),
+            step("ask the registry for the tag", 0.092, 0.011),
+        ],
+        "platforms": [],
+    }
+    log = read_push_record(json.dumps(report), 0.43)
+    assert (log.pushed, log.summary, log.layers, log.base_layers) == (False, None, (), ())
+    assert read_push_record(json.dumps(PUSHED), 10.0).pushed
+    assert [part.label for part in log.parts] == [
+        "Poetry start-up and exit",
+        "plan: resolve the lock to its tag",
+        "ask the registry for the tag",
+        "the plugin, between its steps",
+    ]
+    assert sum(part.value for part in log.parts) == pytest.approx(0.43)
+
+
 # A config's history as the plugin writes it (image/config.py) over the benchmark's base
 # (tests/support/base_images.py), comments copied from a push of the webservice lock.
 CONFIG_HISTORY = [
