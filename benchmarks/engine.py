@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import urllib.request
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from tests.support.base_images import ROOTFS_TARBALLS
+from tests.support.base_images import push_base_image
 
 from benchmarks.timing import run
 from benchmarks.workspace import ROOT
@@ -40,6 +43,16 @@ def start_engine(state: str = BENCH_STATE) -> str:
     env["CI_IMAGE_STATE"] = state
     done = run([str(ROOT / ".ci" / "engine")], cwd=ROOT, env=env, timeout=900)
     return done.stdout.strip().splitlines()[-1]
+
+
+def push_base(registry_host: str, state: str = BENCH_STATE) -> str:
+    """The bookworm base for both platforms (.ci/engine's root file systems in `state`), pushed
+    to the registry as an index; its reference."""
+    tarballs = {name: Path(state) / ROOTFS_TARBALLS[name, "glibc"] for name in PLATFORMS}
+    for name, tarball in tarballs.items():
+        if not tarball.is_file():
+            raise SystemExit(f"no {name} root file system at {tarball}: run .ci/engine")
+    return push_base_image(registry_host, BASE_REPOSITORY, BASE_TAG, tarballs).reference
 
 
 @dataclass
@@ -102,14 +115,6 @@ class Engine:
         """Untag `reference`; the image goes, with the parents no other image has (its build's
         own steps), so that the layer cache is what it was before that build."""
         self.api.remove_image(reference, force=False, noprune=False)
-
-
-def registry_version() -> str:
-    done = subprocess.run(
-        ["docker-registry", "--version"], capture_output=True, text=True, check=False
-    )
-    words = (done.stdout or done.stderr).split()
-    return next((w for w in words if w[:1].isdigit() or w.startswith("v")), "?")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from typing import Any
 import yaml
 
 from tests.fixtures.locks.generate import Poetry
-from tests.recipes.conftest import git
 from tests.recipes.images import BASE_IMAGE
 from tests.recipes.images import build_helper_image
 from tests.recipes.images import build_uv_image
@@ -37,17 +36,18 @@ from benchmarks.bench import log
 from benchmarks.bump import prepare_bumps
 from benchmarks.engine import BENCH_STATE
 from benchmarks.engine import Engine
+from benchmarks.engine import push_base
 from benchmarks.engine import start_engine
+from benchmarks.machine import LoadMonitor
+from benchmarks.machine import machine_facts
 from benchmarks.profiling import run_streamed
-from benchmarks.run import LoadMonitor
-from benchmarks.run import _machine
-from benchmarks.run import _push_base
 from benchmarks.timing import run
 from benchmarks.workspace import BENCHMARKS
 from benchmarks.workspace import HOST_CA_BUNDLE
 from benchmarks.workspace import REQUIREMENTS
 from benchmarks.workspace import ROOT
 from benchmarks.workspace import Workspace
+from benchmarks.workspace import git
 from benchmarks.workspace import make_venv
 from benchmarks.workspace import plugin_source
 from benchmarks.workspace import tool_env
@@ -82,6 +82,16 @@ first one it lacks). The index is reached over a fast network, which makes `poet
 the no-image way quick. On GitLab.com's hosted runners every job starts on a new machine and
 pulls its image in full; that is not measured here.
 """
+# git in the pipelines' projects: a fixed identity, no global or system configuration.
+GIT_ENV = {
+    **{key: value for key, value in os.environ.items() if not key.startswith("GIT_")},
+    "GIT_AUTHOR_NAME": "Pipeline Benchmark",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "Pipeline Benchmark",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
 SMOKE_TEST = """\
 def test_the_service_imports() -> None:
     import fastapi, pandas, sqlalchemy  # noqa: F401, E401
@@ -126,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     images = _images(engine, wheels, work)
     timings: dict[tuple[str, str], list[Timing]] = {(w, k): [] for w in WAYS for k in KINDS}
     with Registry(workspace.registry) as registry:
-        base = _push_base(registry.host, arguments.engine_state)
+        base = push_base(registry.host, arguments.engine_state)
         before, after = bump.previous, webservice
         bench = PipelineBench(
             work,
@@ -148,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if set(arguments.ways) != set(WAYS):
         log(f"only {', '.join(arguments.ways)}: see the logs in {work}; no PIPELINES.md")
         return 0
-    machine = _machine(engine, poetry_version, plugin_commit, load.stop(), base_size=0)
-    machine.pop("Base image")
+    machine = machine_facts(engine, poetry_version, plugin_commit, load.stop(), base_size=None)
     machine["gitlab-ci-local"] = _version(["gitlab-ci-local", "--version"])
     machine["uv (deps job)"] = f"{_version([str(wheels / 'uv'), '--version'])}"
     text = render(
@@ -187,22 +196,22 @@ class PipelineBench:
         project = self.work / f"{way}-{number}"
         self.engine.make_cold(keep=self._kept())
         self._write_project(project, way)
-        git(project, "init", "--quiet", "--initial-branch", "main")
-        git(project, "remote", "add", "origin", f"https://gitlab.example/bench/{project.name}.git")
-        git(project, "commit", "--quiet", "--allow-empty", "--message", "Empty")
+        _git(project, "init", "--quiet", "--initial-branch", "main")
+        _git(project, "remote", "add", "origin", f"https://gitlab.example/bench/{project.name}.git")
+        _git(project, "commit", "--quiet", "--allow-empty", "--message", "Empty")
         timings = {}
         for kind in ("first", "no-change", "bot"):
-            git(project, "update-ref", "refs/remotes/origin/main", "HEAD")
-            git(project, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
+            _git(project, "update-ref", "refs/remotes/origin/main", "HEAD")
+            _git(project, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
             if kind == "no-change":
                 (project / "tests" / "test_more.py").write_text(
                     "def test_more() -> None:\n    pass\n"
                 )
             if kind == "bot":
                 shutil.copy2(self.after / "poetry.lock", project / "poetry.lock")
-            git(project, "add", "--all")
-            git(project, "commit", "--quiet", "--message", kind)
-            changed = git(project, "show", "--name-only", "--format=", "HEAD").split()
+            _git(project, "add", "--all")
+            _git(project, "commit", "--quiet", "--message", kind)
+            changed = _git(project, "show", "--name-only", "--format=", "HEAD").split()
             if kind == "bot" and changed != ["poetry.lock"]:
                 raise SystemExit(f"the bot's commit changed {changed}, not poetry.lock alone")
             timings[kind] = self._pipeline(project, self.work / f"{project.name}-{kind}.log")
@@ -281,6 +290,10 @@ class PipelineBench:
         for volume in self.engine.api.volumes().get("Volumes") or []:
             if volume["Name"].startswith(f"gcl-bench-{name}"):
                 self.engine.api.remove_volume(volume["Name"], force=True)
+
+
+def _git(project: Path, *args: str) -> str:
+    return git(project, *args, env=GIT_ENV)
 
 
 def timing_of(timeline: Timeline) -> Timing:

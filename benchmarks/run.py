@@ -10,11 +10,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import os
 import pickle
-import platform
 import sys
-import threading
 import time
 
 from pathlib import Path
@@ -22,8 +19,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tests.fixtures.locks.generate import Poetry
-from tests.support.base_images import ROOTFS_TARBALLS
-from tests.support.base_images import push_base_image
 from tests.support.registry import Registry
 
 from benchmarks import baseline
@@ -41,11 +36,12 @@ from benchmarks.cold import figure9
 from benchmarks.engine import BASE_REPOSITORY
 from benchmarks.engine import BASE_TAG
 from benchmarks.engine import BENCH_STATE
-from benchmarks.engine import PLATFORMS
 from benchmarks.engine import Engine
+from benchmarks.engine import push_base
 from benchmarks.engine import pushed
-from benchmarks.engine import registry_version
 from benchmarks.engine import start_engine
+from benchmarks.machine import LoadMonitor
+from benchmarks.machine import machine_facts
 from benchmarks.nochange import figure2
 from benchmarks.nochange import figure3
 from benchmarks.pulls import figure11
@@ -112,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with Registry(workspace.registry) as registry:
         log("the two-platform base image, into the benchmark's registry")
-        base = _push_base(registry.host, arguments.engine_state)
+        base = push_base(registry.host, arguments.engine_state)
         bench = Bench(
             workspace=workspace,
             env=env,
@@ -135,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         command=_command(arguments),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         minutes=(time.perf_counter() - started) / 60,
-        machine=_machine(engine, poetry_version, plugin_commit, load_seen, base_size),
+        machine=machine_facts(engine, poetry_version, plugin_commit, load_seen, base_size),
         builds=repeats.builds,
         pairs=repeats.pairs,
         baseline_dockerfile=baseline.dockerfile(
@@ -171,15 +167,6 @@ def _write(output: Path, facts: RunFacts, figures: list[Figure], host: str) -> N
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     log(f"wrote {output} ({facts.minutes:.0f} min)")
-
-
-def _push_base(registry_host: str, state: str) -> str:
-    """The bookworm base for both platforms (.ci/engine's root file systems) as an index."""
-    tarballs = {name: Path(state) / ROOTFS_TARBALLS[name, "glibc"] for name in PLATFORMS}
-    for name, tarball in tarballs.items():
-        if not tarball.is_file():
-            raise SystemExit(f"no {name} root file system at {tarball}: run .ci/engine")
-    return push_base_image(registry_host, BASE_REPOSITORY, BASE_TAG, tarballs).reference
 
 
 def _measure(bench: Bench, bumps: list[BumpProject], only: set[int]) -> list[Figure]:
@@ -242,80 +229,6 @@ def _command(arguments: argparse.Namespace) -> str:
         if getattr(arguments, name):
             words.append(f"--{name.replace('_', '-')} {getattr(arguments, name)}")
     return " ".join(words)
-
-
-def _machine(
-    engine: Engine,
-    poetry_version: str,
-    plugin_commit: str,
-    load: tuple[float, float],
-    base_size: int,
-) -> dict[str, str]:
-    from poetry_ci_image import __version__ as plugin_version
-
-    return {
-        "CPU": f"{_cpu_model()}, {os.cpu_count()} cores",
-        "Memory": f"{_memory_gib():.1f} GiB",
-        "OS": f"{_os_name()}, kernel {platform.release()}",
-        "Python": platform.python_version(),
-        "Poetry": poetry_version,
-        "poetry-ci-image": f"{plugin_version}, commit {plugin_commit}",
-        "Docker engine": f"{engine.version()}, classic builder",
-        "Registry": f"docker-registry (distribution) {registry_version()}, on 127.0.0.1",
-        "Base image": f"{BASE_REPOSITORY}:{BASE_TAG} in the registry: Debian bookworm with "
-        f"CPython 3.11, linux/amd64 + linux/arm64 ({base_size / 1e6:.0f} MB compressed, amd64)",
-        "Load average (1 min) during the run": f"mean {load[0]:.2f}, highest {load[1]:.2f} "
-        f"on {os.cpu_count()} cores (other work on the machine adds noise)",
-    }
-
-
-class LoadMonitor(threading.Thread):
-    """Samples the 1-minute load average while the benchmark runs."""
-
-    def __init__(self, every: float = 5.0) -> None:
-        super().__init__(daemon=True)
-        self._every = every
-        self._samples: list[float] = []
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        while not self._done.is_set():
-            self._samples.append(os.getloadavg()[0])
-            self._done.wait(self._every)
-
-    def stop(self) -> tuple[float, float]:
-        """(mean, highest) of the samples."""
-        self._done.set()
-        self.join()
-        return sum(self._samples) / len(self._samples), max(self._samples)
-
-
-def _cpu_model() -> str:
-    for line in _read("/proc/cpuinfo").splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
-def _memory_gib() -> float:
-    for line in _read("/proc/meminfo").splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) / 2**20
-    return 0.0
-
-
-def _os_name() -> str:
-    for line in _read("/etc/os-release").splitlines():
-        if line.startswith("PRETTY_NAME="):
-            return line.split("=", 1)[1].strip('"')
-    return platform.system()
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError:
-        return ""
 
 
 if __name__ == "__main__":

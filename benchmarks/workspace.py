@@ -16,6 +16,7 @@ import sys
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tests.fixtures.locks.generate import PLACEHOLDER_INDEX_URL
 from tests.fixtures.locks.generate import Poetry
@@ -23,6 +24,10 @@ from tests.fixtures.locks.generate import _content_hash_of
 from tests.support.poetry_cli import clean_env
 
 from benchmarks.timing import run
+
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,9 +229,9 @@ def plugin_source(workspace: Workspace, revision: str | None) -> tuple[Path, str
     None: the working tree as it is (uncommitted changes to src/ are named). A revision: that
     commit, exported with `git archive` to the workspace, so that edits made meanwhile do not count.
     """
-    head = _git("rev-parse", "--short", revision or "HEAD")
+    head = git(ROOT, "rev-parse", "--short", revision or "HEAD")
     if revision is None:
-        dirty = _git("status", "--porcelain", "--", "src", "pyproject.toml")
+        dirty = git(ROOT, "status", "--porcelain", "--", "src", "pyproject.toml")
         return ROOT, f"{head}{' with uncommitted changes to src/' if dirty else ''}"
     tree = workspace.root / "plugin-source"
     shutil.rmtree(tree, ignore_errors=True)
@@ -240,10 +245,16 @@ def plugin_source(workspace: Workspace, revision: str | None) -> tuple[Path, str
     return tree, head
 
 
-def _git(*args: str) -> str:
+def git(directory: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """`git args` in `directory` (with `env`, else this process's environment): its output;
+    a failure stops the benchmark."""
     done = subprocess.run(
-        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+        ["git", "-C", str(directory), *args],
+        env=None if env is None else dict(env),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+        raise SystemExit(f"git {' '.join(args)} in {directory} failed: {done.stderr.strip()}")
     return done.stdout.strip()
