@@ -47,6 +47,7 @@ from benchmarks.timing import Ratio
 from benchmarks.timing import Samples
 from benchmarks.timing import run
 from benchmarks.workspace import copy_project
+from benchmarks.workspace import read_lock
 from benchmarks.workspace import rehash
 
 
@@ -136,8 +137,7 @@ def _name(requirement: str) -> str:
 
 
 def _versions(project: Path) -> set[tuple[str, str]]:
-    lock = tomlkit.loads((project / "poetry.lock").read_text(encoding="utf-8")).unwrap()
-    return {(str(p["name"]), str(p["version"])) for p in lock["package"]}
+    return {(str(p["name"]), str(p["version"])) for p in read_lock(project)["package"]}
 
 
 # --------------------------------------------------------------------------- the rounds

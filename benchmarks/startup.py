@@ -11,11 +11,10 @@ from benchmarks.results import Check
 from benchmarks.results import Figure
 from benchmarks.results import Row
 from benchmarks.timing import paired_ratio
+from benchmarks.workspace import read_lock
 
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from benchmarks.bench import Bench
 
 
@@ -60,9 +59,10 @@ def figure6(bench: Bench) -> Figure:
         ],
         bench.repeats.pairs,
     )
+    locked = len(read_lock(project)["package"])
     figure = Figure(
         6,
-        f"`poetry image tag` on the large lock ({_count_packages(project)} locked packages)",
+        f"`poetry image tag` on the large lock ({locked} locked packages)",
         "`poetry image tag` (plan the install from the lock for the target, fingerprint it), "
         "with Poetry's cache kept from the previous run (where the plugin caches its install "
         "plan) and with it emptied before each run (a fresh CI runner), and `poetry --version` "
@@ -94,8 +94,3 @@ def figure6(bench: Bench) -> Figure:
         bench.profile(project, "tag-warm", tag)
     )
     return figure
-
-
-def _count_packages(project: Path) -> int:
-    text = (project / "poetry.lock").read_text(encoding="utf-8")
-    return text.count("\n[[package]]\n") + text.startswith("[[package]]\n")

@@ -17,10 +17,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import Any
+
+import tomlkit
 
 from tests.fixtures.locks.generate import PLACEHOLDER_INDEX_URL
 from tests.fixtures.locks.generate import Poetry
-from tests.fixtures.locks.generate import _content_hash_of
 from tests.support.poetry_cli import clean_env
 
 from benchmarks.timing import run
@@ -204,9 +206,9 @@ def rehash(project: Path, poetry: PoetryVenv) -> None:
     """Recompute content-hash for the project's pyproject.toml, as Poetry does, and check it."""
     locker = Poetry.at(str(poetry.poetry))
     content_hash, _ = locker.probe(project)
+    old = read_lock(project)["metadata"]["content-hash"]
     lock_path = project / "poetry.lock"
     lock = lock_path.read_text(encoding="utf-8")
-    old = _content_hash_of(lock)
     lock_path.write_text(
         lock.replace(f'content-hash = "{old}"', f'content-hash = "{content_hash}"', 1),
         encoding="utf-8",
@@ -214,6 +216,14 @@ def rehash(project: Path, poetry: PoetryVenv) -> None:
     _, fresh = locker.probe(project)
     if fresh is not True:
         raise SystemExit(f"{project}: the working copy's lock is not fresh for Poetry")
+
+
+def read_lock(project: Path) -> dict[str, Any]:
+    """The project's poetry.lock, as plain values."""
+    document: dict[str, Any] = tomlkit.loads(
+        (project / "poetry.lock").read_text(encoding="utf-8")
+    ).unwrap()
+    return document
 
 
 def copy_project(project: Path, destination: Path) -> Path:
