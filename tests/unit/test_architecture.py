@@ -8,8 +8,13 @@ from __future__ import annotations
 import ast
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "poetry_ci_image"
@@ -32,9 +37,9 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
-def imported(path: Path) -> set[str]:
-    """Every module `path` imports, by its full name (`from a import b` names a.b when b is a
-    module of the plugin, else a)."""
+def imported(path: Path, modules: Mapping[str, Path] = MODULES) -> set[str]:
+    """Every module `path` imports, by its full name (`from a import b` names a.b when b is one
+    of `modules`, else a)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -42,18 +47,25 @@ def imported(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
                 candidate = f"{node.module}.{alias.name}"
-                names.add(candidate if candidate in MODULES else node.module)
+                names.add(candidate if candidate in modules else node.module)
     return names
 
 
-GRAPH = {
-    name: {other for other in imported(path) if other in MODULES and other != name}
-    for name, path in MODULES.items()
-}
+def import_graph(modules: Mapping[str, Path]) -> dict[str, set[str]]:
+    """Each of `modules`, and those of them it imports."""
+    return {
+        name: {other for other in imported(path, modules) if other in modules and other != name}
+        for name, path in modules.items()
+    }
 
 
-def cycles() -> list[list[str]]:
-    """The import cycles between the plugin's modules (strongly connected components)."""
+GRAPH = import_graph(MODULES)
+BENCHMARKS = PACKAGE.parents[1] / "benchmarks"
+BENCHMARK_MODULES = {f"benchmarks.{path.stem}": path for path in sorted(BENCHMARKS.glob("*.py"))}
+
+
+def cycles(graph: Mapping[str, set[str]] = GRAPH) -> list[list[str]]:
+    """The import cycles between the modules of `graph` (strongly connected components)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -62,7 +74,7 @@ def cycles() -> list[list[str]]:
     def visit(node: str) -> None:
         index[node] = low[node] = len(index)
         stack.append(node)
-        for target in GRAPH[node]:
+        for target in graph[node]:
             if target not in index:
                 visit(target)
                 low[node] = min(low[node], low[target])
@@ -78,7 +90,7 @@ def cycles() -> list[list[str]]:
             if len(component) > 1:
                 found.append(sorted(component))
 
-    for node in sorted(GRAPH):
+    for node in sorted(graph):
         if node not in index:
             visit(node)
     return found
@@ -156,3 +168,23 @@ def test_poetry_internals_only_in_the_seam() -> None:
         if not name.startswith("poetry_ci_image.poetry")
     }
     assert {name: found for name, found in outside.items() if found} == {}
+
+
+def test_the_benchmarks_import_no_cycle() -> None:
+    """benchmarks/ as well: no module imports one that imports it back."""
+    assert cycles(import_graph(BENCHMARK_MODULES)) == []
+
+
+def test_the_benchmarks_import_no_conftest_and_no_private_name() -> None:
+    """What a benchmark takes from another module (of the benchmarks, of tests/support) is a
+    public name of an ordinary module: no conftest (pytest's own), no `_name`."""
+    taken = sorted(
+        f"{name}: {node.module}.{alias.name}"
+        for name, path in BENCHMARK_MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+        if "conftest" in node.module.split(".")
+        or (alias.name.startswith("_") and not alias.name.startswith("__"))
+    )
+    assert taken == []
