@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from benchmarks.results import BASELINE_PARTS
 from benchmarks.results import ONE_PLATFORM_PARTS
 from benchmarks.results import OTHER_GROUP
-from benchmarks.results import PLUGIN_BACKGROUND
-from benchmarks.results import PLUGIN_PARTS
 from benchmarks.results import TWO_PLATFORM_BACKGROUND
 from benchmarks.results import TWO_PLATFORM_PARTS
 from benchmarks.results import account
@@ -27,7 +24,7 @@ if TYPE_CHECKING:
     from benchmarks.results import Check
     from benchmarks.results import Figure
     from benchmarks.results import ProfileRow
-    from benchmarks.results import Segment
+    from benchmarks.results import Sides
 
 
 # What each group of parts is (results.Segment.group), in the analysis' words.
@@ -55,7 +52,7 @@ def analyse(figures: Sequence[Figure]) -> None:
         5: _load_overhead,
         6: _command_time,
         7: _job_time,
-        8: _bump,
+        8: _job_time,
         9: _second_platform,
     }
     for figure in figures:
@@ -104,34 +101,24 @@ def _share(value: float, total: float) -> str:
     return f"{value / total * 100:.0f} %" if total else "-"
 
 
-# --------------------------------------------------------------------------- figures 1 and 7
+# --------------------------------------------------------------------------- figures 1, 7 and 8
 
 
 def _job_time(figure: Figure, missed: Sequence[Check]) -> list[str]:
-    """The plugin's push against the baseline's build and push: every part of both."""
-    check = missed[0]
-    plugin = figure.rows[0].samples.median
-    recipe = figure.row("baseline").samples.median
-    return _against_baseline(
-        figure,
-        check,
-        plugin,
-        recipe,
-        accounted(figure, PLUGIN_PARTS),
-        accounted(figure, BASELINE_PARTS),
-        figure.breakdowns.get(PLUGIN_BACKGROUND, []),
-    )
+    """The plugin's push against the baseline's build and push, for each missed goal that sets
+    them side by side: every part of both."""
+    paragraphs: list[str] = []
+    for check in missed:
+        if check.sides is not None:
+            paragraphs += _against_baseline(figure, check, check.sides)
+    return paragraphs
 
 
-def _against_baseline(
-    figure: Figure,
-    check: Check,
-    plugin: float,
-    recipe: float,
-    parts: Account,
-    recipe_parts: Account,
-    background: Sequence[Segment],
-) -> list[str]:
+def _against_baseline(figure: Figure, check: Check, sides: Sides) -> list[str]:
+    plugin, recipe = sides.plugin.median, sides.baseline.median
+    parts = accounted(figure, sides.plugin_parts)
+    recipe_parts = accounted(figure, sides.baseline_parts)
+    background = figure.breakdowns.get(sides.background, []) if sides.background else []
     target = recipe / check.target
     paragraphs = []
     if parts.parts:
@@ -164,54 +151,6 @@ def _against_baseline(
                 + "."
                 if over
                 else "No part alone takes the budget: the excess is spread over the parts above."
-            )
-        )
-    return paragraphs
-
-
-# --------------------------------------------------------------------------- figure 8
-
-
-def _bump(figure: Figure, missed: Sequence[Check]) -> list[str]:
-    """A one-package bump: the time of both jobs, part by part; what the bytes are made of."""
-    paragraphs: list[str] = []
-    bytes_missed: dict[str, list[Check]] = {}
-    for check in missed:
-        what = check.goal.split(": ", 1)[0]
-        if "faster" not in check.goal:
-            bytes_missed.setdefault(what, []).append(check)
-            continue
-        plugin = figure.row(f"{what}: plugin, `poetry image push`").samples.median
-        recipe = figure.row(f"{what}: baseline").samples.median
-        paragraphs += _against_baseline(
-            figure,
-            check,
-            plugin,
-            recipe,
-            accounted(figure, f"{what}: plugin, the parts of the median run"),
-            accounted(figure, f"{what}: baseline, the parts of the median run"),
-            [],
-        )
-    for what, checks in bytes_missed.items():
-        package = what.split(" ", 1)[0]
-        own = figure.facts.get(f"{package} own layer", 0.0)
-        pulled = figure.row(f"{what}: plugin, pulled").samples.median
-        note = next((n for n in figure.notes if n.startswith(what)), "")
-        layer = note.partition("The plugin's image has it in layer ")[2].partition(";")[0]
-        ratios = "; ".join(
-            f"{check.goal.split(': ', 1)[1]}: {check.show(check.ratio.median)}" for check in checks
-        )
-        paragraphs.append(
-            f"{what}: {ratios}. What changed is one layer, {layer}: {pulled:.2f} MB compressed "
-            f"(what a runner pulls), of which the package's own files make {own:.2f} MB; the "
-            f"upload adds the new config. "
-            + (
-                "The layer budget ran out before this package: it shares a layer with the "
-                "other small packages whose names hash to it, and a bump rewrites and sends "
-                "that whole layer."
-                if "`own:" not in layer
-                else "The package has a layer of its own: the difference is the tar and gzip "
-                "framing."
             )
         )
     return paragraphs

@@ -20,6 +20,19 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Sides:
+    """The plugin's job and the baseline's that a goal sets side by side: their seconds, and the
+    titles of the breakdowns of their median runs in the figure (analysis.py reads these, never
+    the goal's wording)."""
+
+    plugin: Samples
+    baseline: Samples
+    plugin_parts: str
+    baseline_parts: str
+    background: str = ""  # the plugin's work made in parallel, when the figure has it
+
+
+@dataclass(frozen=True)
 class Check:
     """A goal of the issue: `ratio` compared with `target` (at least, or at most)."""
 
@@ -28,6 +41,7 @@ class Check:
     target: float
     at_least: bool
     shown_as: str = "x"  # "x" for a factor, "%" for a relative difference (ratio - 1)
+    sides: Sides | None = None  # a goal of the plugin's job against the baseline's
 
     @property
     def met(self) -> bool:
