@@ -35,11 +35,12 @@ from benchmarks.bench import log
 from benchmarks.bench import rotated
 from benchmarks.cold import MB
 from benchmarks.cold import BaselineRun
+from benchmarks.cold import baseline_parts
 from benchmarks.cold import median_parts
+from benchmarks.cold import seconds
 from benchmarks.cold import uploaded
 from benchmarks.engine import pushed
 from benchmarks.history import holding
-from benchmarks.profiling import median_run
 from benchmarks.results import Check
 from benchmarks.results import Figure
 from benchmarks.results import Row
@@ -239,13 +240,12 @@ def _add(figure: Figure, runs: BumpRuns) -> None:
     bump, version = runs.project.bump, runs.project.version
     what = f"{bump.package} {bump.previous} -> {version}"
     layer = holding(runs.plugin[-1].layers, bump.package, version)  # of the bumped image
-    plugin = Samples(tuple(run.seconds for run in runs.plugin))
-    job = Samples(tuple(run.seconds for run in runs.baseline))
+    plugin, job = seconds(runs.plugin), seconds(runs.baseline)
     sent = Samples(tuple(value / MB for value in runs.plugin_uploaded))
     baseline_bytes = Samples(tuple(run.uploaded / MB for run in runs.baseline))
     own = Samples((layer.size / MB,))
     plugin_parts = f"{what}: plugin, the parts of the median run"
-    baseline_parts = f"{what}: baseline, the parts of the median run"
+    recipe_parts = f"{what}: baseline, the parts of the median run"
     figure.rows += [
         Row(f"{what}: plugin, `poetry image push`, Poetry's cache kept", plugin),
         Row(f"{what}: baseline, `docker build` + `docker push`, previous build cached", job),
@@ -260,7 +260,7 @@ def _add(figure: Figure, runs: BumpRuns) -> None:
             Ratio.of(job, plugin),
             10,
             True,
-            sides=Sides(plugin, job, plugin_parts, baseline_parts),
+            sides=Sides(plugin, job, plugin_parts, recipe_parts),
         ),
         Check(
             f"{what}: the plugin's upload at most 1.5x {bump.package}'s own layer",
@@ -275,6 +275,4 @@ def _add(figure: Figure, runs: BumpRuns) -> None:
         "package's own layer."
     )
     median_parts(figure, runs.plugin, plugin_parts)
-    run = runs.baseline[median_run([run.seconds for run in runs.baseline])]
-    figure.breakdowns[baseline_parts] = list(run.parts)
-    figure.totals[baseline_parts] = run.seconds
+    baseline_parts(figure, runs.baseline, recipe_parts)

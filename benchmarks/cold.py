@@ -174,7 +174,8 @@ def _publish(bench: Bench, rounds: Rounds) -> None:
 # --------------------------------------------------------------------------- figures 1 and 7
 
 
-def seconds(runs: Sequence[PushLog]) -> Samples:
+def seconds(runs: Sequence[PushLog] | Sequence[BaselineRun]) -> Samples:
+    """Each run's seconds: the plugin's push, or the baseline's build and push."""
     return Samples(tuple(run.seconds for run in runs))
 
 
@@ -196,20 +197,19 @@ def median_parts(
 
 def _baseline_rows(runs: Sequence[BaselineRun], note: str = "") -> list[Row]:
     return [
-        Row(f"baseline: `docker build` + `docker push`, empty engine{note}", _job(runs)),
+        Row(f"baseline: `docker build` + `docker push`, empty engine{note}", seconds(runs)),
         Row("baseline: of which `docker build`", Samples(tuple(run.build for run in runs))),
         Row("baseline: of which `docker push`", Samples(tuple(run.push for run in runs))),
     ]
 
 
-def _job(runs: Sequence[BaselineRun]) -> Samples:
-    return Samples(tuple(run.seconds for run in runs))
-
-
-def _baseline_parts(figure: Figure, runs: Sequence[BaselineRun]) -> None:
+def baseline_parts(
+    figure: Figure, runs: Sequence[BaselineRun], title: str = BASELINE_PARTS
+) -> None:
+    """The parts of the baseline's median run: its build's steps, then its push."""
     run = runs[median_run([run.seconds for run in runs])]
-    figure.breakdowns[BASELINE_PARTS] = list(run.parts)
-    figure.totals[BASELINE_PARTS] = run.seconds
+    figure.breakdowns[title] = list(run.parts)
+    figure.totals[title] = run.seconds
 
 
 def _faster_than_baseline(plugin: Samples, job: Samples, target: float) -> Check:
@@ -225,7 +225,7 @@ def _faster_than_baseline(plugin: Samples, job: Samples, target: float) -> Check
 
 
 def figure1(rounds: Rounds) -> Figure:
-    plugin, job = seconds(rounds.cold), _job(rounds.baseline)
+    plugin, job = seconds(rounds.cold), seconds(rounds.baseline)
     figure = Figure(
         1,
         "The deps job on a fresh runner (webservice)",
@@ -250,12 +250,12 @@ def figure1(rounds: Rounds) -> Figure:
         [_faster_than_baseline(plugin, job, 2.5)],
     )
     median_parts(figure, rounds.cold, PLUGIN_PARTS, PLUGIN_BACKGROUND)
-    _baseline_parts(figure, rounds.baseline)
+    baseline_parts(figure, rounds.baseline)
     return figure
 
 
 def figure7(rounds: Rounds) -> Figure:
-    plugin, job = seconds(rounds.warm), _job(rounds.baseline)
+    plugin, job = seconds(rounds.warm), seconds(rounds.baseline)
     figure = Figure(
         7,
         "The deps job on a runner that keeps Poetry's cache (webservice)",
