@@ -138,9 +138,6 @@ class Account:
     def total(self) -> float:
         return sum(part.value for part in self.parts)
 
-    def group(self, name: str) -> float:
-        return sum(part.value for part in self.parts if part.group == name)
-
     def groups(self) -> dict[str, float]:
         """The sum of each group, in the order groups first appear."""
         sums: dict[str, float] = {}

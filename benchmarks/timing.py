@@ -43,11 +43,6 @@ class Samples:
     def count(self) -> int:
         return len(self.values)
 
-    @property
-    def spread(self) -> float:
-        """(max - min) / median: the relative width of what was observed."""
-        return (self.high - self.low) / self.median if self.median else 0.0
-
 
 @dataclass(frozen=True)
 class Ratio:
