@@ -9,11 +9,11 @@ to the benchmark's registry, from the same base image the plugin reads there.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 
 from typing import TYPE_CHECKING
 
-from benchmarks.profiling import docker_step
 from benchmarks.profiling import run_streamed
 from benchmarks.profiling import segments
 from benchmarks.workspace import HOST_CA_BUNDLE
@@ -113,10 +113,42 @@ def push_parts(timeline: Timeline) -> list[Segment]:
     return segments(timeline, lambda line: None, ("docker push: compress, upload", "upload"))
 
 
+# The classic builder's output: a line per Dockerfile step.
+_STEP = re.compile(r"^Step \d+/\d+ : (?P<instruction>.*)$")
+_OTHER_INSTRUCTIONS = ("ARG", "ENV", "LABEL", "WORKDIR", "CMD")
+_OTHER = "other instructions (ARG, ENV, WORKDIR, LABEL)"
+
+
+def _step_name(line: str) -> str | None:
+    """A short name for a classic-builder step line; None for any other line."""
+    match = _STEP.match(line)
+    if match is None:
+        return None
+    instruction = match["instruction"]
+    keyword = instruction.split(" ", 1)[0].upper()
+    if keyword == "FROM":
+        return "FROM the base image (pulled when the engine lacks it)"
+    if keyword in _OTHER_INSTRUCTIONS:
+        return _OTHER
+    return _describe(instruction)
+
+
+def _describe(instruction: str) -> str:
+    known = (
+        ('install --no-cache-dir "poetry==', "RUN venv + pip install poetry (from the index)"),
+        ("poetry install --no-root", "RUN poetry install --no-root (from the index)"),
+    )
+    for needle, name in known:
+        if needle in instruction:
+            return name
+    text = " ".join(instruction.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _build_step(line: str) -> tuple[str, str] | None:
     if line.startswith("Successfully built"):
         return "docker CLI: tag, exit", "docker"
-    step = docker_step(line)
+    step = _step_name(line)
     if step is None:
         return None
     return f"engine: {step}", "engine"

@@ -31,7 +31,6 @@ from benchmarks.engine import directory_sizes
 from benchmarks.engine import first_poetry_start
 from benchmarks.engine import pushed
 from benchmarks.history import label
-from benchmarks.profiling import median_run
 from benchmarks.results import BASELINE_PARTS
 from benchmarks.results import ONE_PLATFORM_PARTS
 from benchmarks.results import PLUGIN_BACKGROUND
@@ -46,6 +45,7 @@ from benchmarks.results import Segment
 from benchmarks.results import Sides
 from benchmarks.timing import Ratio
 from benchmarks.timing import Samples
+from benchmarks.timing import median_run
 from benchmarks.timing import paired_ratio
 
 

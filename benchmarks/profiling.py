@@ -1,10 +1,10 @@
-"""Where the time goes: build logs timed line by line, and cProfile excerpts of Poetry commands."""
+"""Where the time goes: a command's output timed line by line (baseline.py names a build's
+steps), and cProfile excerpts of Poetry commands."""
 
 from __future__ import annotations
 
 import ast
 import pstats
-import re
 import subprocess
 import time
 
@@ -21,11 +21,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Mapping
     from collections.abc import Sequence
-
-
-_STEP = re.compile(r"^Step \d+/\d+ : (?P<instruction>.*)$")
-_OTHER_INSTRUCTIONS = ("ARG", "ENV", "LABEL", "WORKDIR", "CMD")
-OTHER = "other instructions (ARG, ENV, WORKDIR, LABEL)"
 
 
 @dataclass(frozen=True)
@@ -92,40 +87,6 @@ def parts_between(marks: Sequence[tuple[float, str, str]], end: float) -> list[S
         totals[label] = totals.get(label, 0.0) + (stop - start)
         groups[label] = group
     return [Segment(label, seconds, group=groups[label]) for label, seconds in totals.items()]
-
-
-def docker_step(line: str) -> str | None:
-    """A short name for a classic-builder step line; None for any other line."""
-    match = _STEP.match(line)
-    if match is None:
-        return None
-    instruction = match["instruction"]
-    keyword = instruction.split(" ", 1)[0].upper()
-    if keyword == "FROM":
-        return "FROM the base image (pulled when the engine lacks it)"
-    if keyword in _OTHER_INSTRUCTIONS:
-        return OTHER
-    return _describe(instruction)
-
-
-def _describe(instruction: str) -> str:
-    known = (
-        ('install --no-cache-dir "poetry==', "RUN venv + pip install poetry (from the index)"),
-        ("poetry install --no-root", "RUN poetry install --no-root (from the index)"),
-    )
-    for needle, name in known:
-        if needle in instruction:
-            return name
-    text = " ".join(instruction.split())
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def median_run(totals: Sequence[float]) -> int:
-    """The index of the median run (of an even number, the lower of the middle two)."""
-    if not totals:
-        raise ValueError("no runs")
-    order = sorted(range(len(totals)), key=lambda index: totals[index])
-    return order[(len(order) - 1) // 2]
 
 
 # --------------------------------------------------------------------------- cProfile

@@ -61,6 +61,14 @@ class Ratio:
         )
 
 
+def median_run(totals: Sequence[float]) -> int:
+    """The index of the median run (of an even number, the lower of the middle two)."""
+    if not totals:
+        raise ValueError("no runs")
+    order = sorted(range(len(totals)), key=lambda index: totals[index])
+    return order[(len(order) - 1) // 2]
+
+
 def paired_ratio(pairs: Sequence[tuple[float, float]]) -> Ratio:
     """The median of first/second over alternated pairs, with the interquartile range."""
     ratios = sorted(first / second for first, second in pairs)

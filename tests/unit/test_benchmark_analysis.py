@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import baseline
 from benchmarks import profiling
 from benchmarks.analysis import analyse
 from benchmarks.analysis import every_part
@@ -16,6 +17,7 @@ from benchmarks.history import Layer
 from benchmarks.history import holding
 from benchmarks.history import label
 from benchmarks.history import packages_in
+from benchmarks.profiling import Timeline
 from benchmarks.profiling import missing_functions
 from benchmarks.push_record import read_push_record
 from benchmarks.results import BASELINE_PARTS
@@ -421,6 +423,52 @@ def test_a_history_entry_is_named_by_its_comment_else_its_instruction(
     """The plugin's comment; else the builder's instruction without the shell, the build
     arguments and the content hash, cut to a table cell."""
     assert label(str(entry["CreatedBy"]), str(entry["Comment"])) == expected
+
+
+# `docker build` by Docker 20.10's classic builder (DOCKER_BUILDKIT=0) of the plain recipe, as
+# the benchmark receives it: (seconds since the command started, line).
+CLASSIC_BUILD = (
+    (0.02, "Sending build context to Docker daemon  236.5kB"),
+    (0.06, "Step 1/10 : FROM 127.0.0.1:5000/library/python:3.11-slim-bookworm"),
+    (0.07, "3.11-slim-bookworm: Pulling from library/python"),
+    (2.80, " ---> 1d2c0b8e3f4a"),
+    (2.86, "Step 2/10 : COPY host-ca-bundle.crt /etc/ssl/certs/host-ca-bundle.crt"),
+    (3.12, "Step 3/10 : ENV PIP_CERT=/etc/ssl/certs/host-ca-bundle.crt     SSL_CERT_FILE=/x"),
+    (3.20, "Step 4/10 : ARG PIP_INDEX_URL"),
+    (3.28, "Step 5/10 : ENV POETRY_VERSION=2.5.1     POETRY_HOME=/opt/poetry"),
+    (
+        3.38,
+        'Step 6/10 : RUN python3 -m venv "$POETRY_HOME"  && "$POETRY_HOME/bin/pip" install '
+        '--no-cache-dir "poetry==$POETRY_VERSION"',
+    ),
+    (3.40, " ---> Running in 0f6e2a1b9c8d"),
+    (14.1, "Step 7/10 : ENV PATH=/app/.venv/bin:$POETRY_HOME/bin:$PATH"),
+    (14.2, "Step 8/10 : WORKDIR /app"),
+    (14.3, "Step 9/10 : COPY pyproject.toml poetry.lock ./"),
+    (
+        14.4,
+        'Step 10/10 : RUN poetry install --no-root --no-interaction && rm -rf "$POETRY_CACHE_DIR"',
+    ),
+    (21.7, "Successfully built 8a7f6e5d4c3b"),
+    (21.7, "Successfully tagged 127.0.0.1:5000/bench/webservice-baseline:9c1e"),
+)
+
+
+def test_a_classic_build_is_split_at_its_step_lines() -> None:
+    """Each Dockerfile step is a part until the next step line, the baseline's two RUNs by what
+    they do, ARG/ENV/WORKDIR summed; the parts sum to the build's seconds."""
+    parts = baseline.build_parts(Timeline(21.75, CLASSIC_BUILD))
+    assert [(part.label, part.group, round(part.value, 2)) for part in parts] == [
+        ("docker CLI: send the context", "docker", 0.06),
+        ("engine: FROM the base image (pulled when the engine lacks it)", "engine", 2.8),
+        ("engine: COPY host-ca-bundle.crt /etc/ssl/certs/host-ca-bundle.crt", "engine", 0.26),
+        ("engine: other instructions (ARG, ENV, WORKDIR, LABEL)", "engine", 0.46),
+        ("engine: RUN venv + pip install poetry (from the index)", "engine", 10.72),
+        ("engine: COPY pyproject.toml poetry.lock ./", "engine", 0.1),
+        ("engine: RUN poetry install --no-root (from the index)", "engine", 7.3),
+        ("docker CLI: tag, exit", "docker", 0.05),
+    ]
+    assert sum(part.value for part in parts) == pytest.approx(21.75)
 
 
 def test_profiling_names_only_functions_that_exist(monkeypatch: pytest.MonkeyPatch) -> None:
