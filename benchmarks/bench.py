@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from benchmarks.profiling import profile_command
 from benchmarks.push_record import read_push_record
+from benchmarks.results import Check
 from benchmarks.timing import Samples
 from benchmarks.timing import alternate
+from benchmarks.timing import paired_ratio
 from benchmarks.timing import run
 from benchmarks.timing import timed
 
@@ -150,6 +152,25 @@ def alternated(commands: Sequence[Callable[[], float]], rounds: int) -> list[Sam
 def pairs(first: Samples, second: Samples) -> list[tuple[float, float]]:
     """The runs of two alternated commands, round by round."""
     return list(zip(first.values, second.values, strict=True))
+
+
+def paired_check(
+    goal: str, first: Samples, second: Samples, *, at_most: float, shown_as: str = "x"
+) -> Check:
+    """The goal that `first` stay within `at_most` of `second`, two commands alternated: the
+    median of their per-round ratios (timing.paired_ratio)."""
+    return Check(goal, paired_ratio(pairs(first, second)), at_most, False, shown_as)
+
+
+def within_version(command: str, kept: Samples, fresh: Samples, version: Samples) -> list[Check]:
+    """The goals of a command run with Poetry's cache kept and on a fresh runner, each
+    alternated with `poetry --version`: within 1.5x of it either way."""
+    return [
+        paired_check(
+            f"{command} ({runner}) within 1.5x of `poetry --version`", runs, version, at_most=1.5
+        )
+        for runner, runs in (("cache kept", kept), ("fresh runner", fresh))
+    ]
 
 
 def rotated(count: int, index: int) -> list[int]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from benchmarks import baseline
 from benchmarks.bench import ONE_PLATFORM
 from benchmarks.bench import log
-from benchmarks.bench import pairs
+from benchmarks.bench import paired_check
 from benchmarks.bench import rotated
 from benchmarks.engine import PLATFORMS
 from benchmarks.engine import DirectorySize
@@ -46,7 +46,6 @@ from benchmarks.results import Sides
 from benchmarks.timing import Ratio
 from benchmarks.timing import Samples
 from benchmarks.timing import median_run
-from benchmarks.timing import paired_ratio
 
 
 if TYPE_CHECKING:
@@ -295,17 +294,9 @@ def figure9(rounds: Rounds) -> Figure:
             Row("two platforms: uploaded (its summary line)", uploaded(rounds.cold_two), "MB"),
         ],
         [
-            Check(
-                "two platforms under 1.8x one, empty caches",
-                paired_ratio(pairs(cold_two, cold)),
-                1.8,
-                False,
-            ),
-            Check(
-                "two platforms under 1.8x one, Poetry's cache kept",
-                paired_ratio(pairs(warm_two, warm)),
-                1.8,
-                False,
+            paired_check("two platforms under 1.8x one, empty caches", cold_two, cold, at_most=1.8),
+            paired_check(
+                "two platforms under 1.8x one, Poetry's cache kept", warm_two, warm, at_most=1.8
             ),
         ],
     )

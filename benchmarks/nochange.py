@@ -13,13 +13,12 @@ from tests.support.registry import manifest_status
 from benchmarks import baseline
 from benchmarks.bench import alternated
 from benchmarks.bench import log
-from benchmarks.bench import pairs
+from benchmarks.bench import within_version
 from benchmarks.results import Check
 from benchmarks.results import Figure
 from benchmarks.results import Row
 from benchmarks.timing import Ratio
 from benchmarks.timing import Samples
-from benchmarks.timing import paired_ratio
 from benchmarks.workspace import copy_project
 
 
@@ -76,18 +75,7 @@ def figure2(bench: Bench, rounds: Rounds) -> Figure:
             Row("baseline: `docker build` + `docker push`, fresh runner (figure 1)", cold_build),
         ],
         [
-            Check(
-                "`poetry image push` (cache kept) within 1.5x of `poetry --version`",
-                paired_ratio(pairs(warm_push, version)),
-                1.5,
-                False,
-            ),
-            Check(
-                "`poetry image push` (fresh runner) within 1.5x of `poetry --version`",
-                paired_ratio(pairs(cold_push, version)),
-                1.5,
-                False,
-            ),
+            *within_version("`poetry image push`", warm_push, cold_push, version),
             Check(
                 "`poetry image push` (fresh runner) at least 20x faster than the baseline's "
                 "build and push on a fresh runner",

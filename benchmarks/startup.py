@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 
 from benchmarks.bench import alternated
 from benchmarks.bench import log
-from benchmarks.bench import pairs
-from benchmarks.results import Check
+from benchmarks.bench import paired_check
+from benchmarks.bench import within_version
 from benchmarks.results import Figure
 from benchmarks.results import Row
-from benchmarks.timing import paired_ratio
 from benchmarks.workspace import read_lock
 
 
@@ -35,15 +34,7 @@ def figure5(bench: Bench) -> Figure:
         "project's development set, Poetry included), one with the plugin installed as a wheel "
         "and one without; runs alternate, the order flipping every pair.",
         [Row("with the plugin", with_plugin), Row("without the plugin", without)],
-        [
-            Check(
-                "overhead within 5 %",
-                paired_ratio(pairs(with_plugin, without)),
-                0.05,
-                False,
-                "%",
-            )
-        ],
+        [paired_check("overhead within 5 %", with_plugin, without, at_most=0.05, shown_as="%")],
     )
 
 
@@ -72,20 +63,7 @@ def figure6(bench: Bench) -> Figure:
             Row("`poetry image tag`, fresh runner (empty caches)", cold),
             Row("`poetry --version`", version),
         ],
-        [
-            Check(
-                "`poetry image tag` (cache kept) within 1.5x of `poetry --version`",
-                paired_ratio(pairs(warm, version)),
-                1.5,
-                False,
-            ),
-            Check(
-                "`poetry image tag` (fresh runner) within 1.5x of `poetry --version`",
-                paired_ratio(pairs(cold, version)),
-                1.5,
-                False,
-            ),
-        ],
+        within_version("`poetry image tag`", warm, cold, version),
     )
     figure.profiles["`poetry image tag`, fresh runner (one run under cProfile)"] = bench.profile(
         project, "tag-cold", tag, fresh=True
