@@ -223,9 +223,40 @@ def _faster_than_baseline(plugin: Samples, job: Samples, target: float) -> Check
     )
 
 
-def figure1(rounds: Rounds) -> Figure:
-    plugin, job = seconds(rounds.cold), seconds(rounds.baseline)
+def _deps_job(
+    number: int,
+    title: str,
+    what: str,
+    rounds: Rounds,
+    *,
+    runs: Sequence[PushLog],
+    caches: str,
+    target: float,
+    note: str = "",
+    more: Sequence[Row] = (),
+) -> Figure:
+    """Figures 1 and 7: the plugin's pushes (`runs`, its host caches as `caches` says) against
+    the baseline's job (`note` on its rows), the bytes the plugin uploaded, `more` rows, the goal
+    of the plugin `target` times faster, and the parts of the plugin's median run."""
+    plugin, job = seconds(runs), seconds(rounds.baseline)
     figure = Figure(
+        number,
+        title,
+        what,
+        [
+            Row(f"plugin: `poetry image push`, {caches}", plugin),
+            *_baseline_rows(rounds.baseline, note),
+            Row("plugin: uploaded (its summary line)", uploaded(runs), "MB"),
+            *more,
+        ],
+        [_faster_than_baseline(plugin, job, target)],
+    )
+    median_parts(figure, runs, PLUGIN_PARTS, PLUGIN_BACKGROUND)
+    return figure
+
+
+def figure1(rounds: Rounds) -> Figure:
+    figure = _deps_job(
         1,
         "The deps job on a fresh runner (webservice)",
         "Empty host caches (Poetry's cache, where the plugin keeps its plans, layers and "
@@ -235,42 +266,37 @@ def figure1(rounds: Rounds) -> Figure:
         "runner: `docker build` on an engine with no image and no build cache (it pulls the "
         "base), then `docker push`. Both fetch every file from the index given by --index-url "
         "and push to an empty repository of the same registry; plugin and baseline alternate.",
-        [
-            Row("plugin: `poetry image push`, empty caches", plugin),
-            *_baseline_rows(rounds.baseline),
-            Row("plugin: uploaded (its summary line)", uploaded(rounds.cold), "MB"),
+        rounds,
+        runs=rounds.cold,
+        caches="empty caches",
+        # With bytecode the cold push compiles every module: the issue allows down to 2.5x.
+        target=2.5,
+        more=[
             Row(
                 "baseline: uploaded (the layers the registry lacked)",
                 Samples(tuple(run.uploaded / MB for run in rounds.baseline)),
                 "MB",
-            ),
+            )
         ],
-        # With bytecode the cold push compiles every module: the issue allows down to 2.5x.
-        [_faster_than_baseline(plugin, job, 2.5)],
     )
-    median_parts(figure, rounds.cold, PLUGIN_PARTS, PLUGIN_BACKGROUND)
     baseline_parts(figure, rounds.baseline)
     return figure
 
 
 def figure7(rounds: Rounds) -> Figure:
-    plugin, job = seconds(rounds.warm), seconds(rounds.baseline)
-    figure = Figure(
+    return _deps_job(
         7,
         "The deps job on a runner that keeps Poetry's cache (webservice)",
         "Each round's second plugin push: Poetry's cache as the push with empty caches just "
         "left it (the plugin's plan, file lists and layers warm; pip's cache emptied), the "
         "registry without the image (a fresh repository). Baseline: figure 1's runs, the same "
         "rounds (a docker-in-docker runner starts with an empty engine either way).",
-        [
-            Row("plugin: `poetry image push`, Poetry's cache kept", plugin),
-            *_baseline_rows(rounds.baseline, " (figure 1)"),
-            Row("plugin: uploaded (its summary line)", uploaded(rounds.warm), "MB"),
-        ],
-        [_faster_than_baseline(plugin, job, 6)],
+        rounds,
+        runs=rounds.warm,
+        caches="Poetry's cache kept",
+        target=6,
+        note=" (figure 1)",
     )
-    median_parts(figure, rounds.warm, PLUGIN_PARTS, PLUGIN_BACKGROUND)
-    return figure
 
 
 # --------------------------------------------------------------------------- figure 9
