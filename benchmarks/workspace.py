@@ -39,56 +39,47 @@ REQUIREMENTS = Path(".ci") / "requirements-dev.txt"  # in the plugin's source tr
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
+class _Directory:
+    """A directory of the workspace, named by its path under the workspace's root."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __get__(self, workspace: Workspace, owner: type[Workspace]) -> Path:
+        return workspace.root / self.path
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path  # benchmarks/work
 
-    @property
-    def home(self) -> Path:
-        """Poetry's and pip's config, cache and data directories, and a Docker config."""
-        return self.root / "home"
-
-    @property
-    def poetry_cache(self) -> Path:
-        """Poetry's cache directory: Poetry's files, and the plugin's plans, layers and wheels."""
-        return self.home / "poetry-cache"
-
-    @property
-    def pip_cache(self) -> Path:
-        return self.home / "pip-cache"
+    home = _Directory("home")  # Poetry's and pip's config, cache and data, a Docker config
+    # Poetry's cache (where clean_env points it): Poetry's files, the plugin's plans, layers, wheels
+    poetry_cache = _Directory("home/poetry-cache")
+    pip_cache = _Directory("home/pip-cache")
+    docker_config = _Directory("home/docker-config")
+    projects = _Directory("projects")
+    baseline = _Directory("baseline")
+    profiles = _Directory("profiles")
+    registry = _Directory("registry")
+    venvs = _Directory("venvs")
+    kept_caches = _Directory("kept-caches")  # keep_poetry_cache's copies
 
     @property
     def host_caches(self) -> tuple[Path, ...]:
         """What "empty host caches" empties: Poetry's cache (the plugin's too) and pip's."""
         return (self.poetry_cache, self.pip_cache)
 
-    @property
-    def projects(self) -> Path:
-        return self.root / "projects"
-
-    @property
-    def baseline(self) -> Path:
-        return self.root / "baseline"
-
-    @property
-    def profiles(self) -> Path:
-        return self.root / "profiles"
-
-    @property
-    def registry(self) -> Path:
-        return self.root / "registry"
-
     def venv(self, name: str) -> Path:
-        return self.root / "venvs" / name
+        return self.venvs / name
 
     def prepare(self) -> None:
         for path in (self.home, self.projects, self.baseline, self.profiles):
             path.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(self.registry, ignore_errors=True)
-        shutil.rmtree(self.root / "kept-caches", ignore_errors=True)
-        config = self.home / "docker-config"
-        config.mkdir(exist_ok=True)
-        (config / "config.json").write_text('{"auths": {}}\n')
+        shutil.rmtree(self.kept_caches, ignore_errors=True)
+        self.docker_config.mkdir(exist_ok=True)
+        (self.docker_config / "config.json").write_text('{"auths": {}}\n')
 
     def empty_host_caches(self) -> None:
         for path in self.host_caches:
@@ -100,7 +91,7 @@ class Workspace:
 
     def keep_poetry_cache(self, name: str) -> Path:
         """A copy of Poetry's cache as it is now, to give later runs the same start."""
-        copy = self.root / "kept-caches" / name
+        copy = self.kept_caches / name
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(self.poetry_cache, copy, symlinks=True)
         return copy
@@ -121,10 +112,10 @@ def tool_env(workspace: Workspace, *, index_url: str, docker_host: str) -> dict[
     env = clean_env(
         workspace.home,
         DOCKER_HOST=docker_host,
-        DOCKER_CONFIG=str(workspace.home / "docker-config"),
+        DOCKER_CONFIG=str(workspace.docker_config),
         DOCKER_BUILDKIT="0",  # the builder the plugin gets through the API: the same for both
         PIP_INDEX_URL=index_url,
-        PIP_CACHE_DIR=str(workspace.home / "pip-cache"),
+        PIP_CACHE_DIR=str(workspace.pip_cache),
     )
     for name in ("PIP_CERT", "PIP_DEFAULT_TIMEOUT"):
         if name in os.environ:
