@@ -1,7 +1,8 @@
-"""The Docker engine, and your own Dockerfile, which only the engine builds.
+"""The Docker engine, and what your own Dockerfile (which only the engine builds) is given.
 
 docker.py          the engine behind a narrow seam (`Engine`; `DockerEngine` is the real one)
-own_dockerfile.py  your own Dockerfile built with the plan's files
-build_context.py   the build context it is given
+build_context.py   the build context your Dockerfile is given
 dockerfile.py      what that context holds, and a Dockerfile to start from
+
+The build itself, with the plan's files, is a job: jobs/dockerfile_job.py.
 """

@@ -1,6 +1,8 @@
 """The work of `poetry image build` and `poetry image push`: the image of a resolved lock, made
 and sent where the command says.
 
-build_job.py  into the Docker engine, or an OCI image layout directory
-push_job.py   into the registry: nothing when it has the tag, else assemble and send
+build_job.py       into the Docker engine, or an OCI image layout directory
+push_job.py        into the registry: nothing when it has the tag, else assemble and send
+image_job.py       what both share: the job, the built-in recipe's image, an engine's copy of it
+dockerfile_job.py  your own Dockerfile, built by the engine with the plan's files
 """

@@ -3,7 +3,7 @@
 The built-in recipe assembles the image on the host (image/assemble.py) and hands it to the
 engine with `docker load`, so the engine's image ID is the config digest the registry would show;
 with `--output DIR` it writes an OCI image layout instead and needs no engine at all. Your own
-Dockerfile is built by the engine (engine/own_dockerfile.py).
+Dockerfile is built by the engine (jobs/dockerfile_job.py).
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.engine.own_dockerfile import build_with_engine
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.image.build_cache import BuildCache
 from poetry_ci_image.image.layout import docker_archive
 from poetry_ci_image.image.layout import fetch_base_layers
 from poetry_ci_image.image.layout import write_oci_layout
+from poetry_ci_image.jobs.dockerfile_job import build_with_engine
 from poetry_ci_image.jobs.image_job import assemble
 from poetry_ci_image.jobs.image_job import existing_image
 from poetry_ci_image.plumbing.workspace import run_directory

@@ -15,10 +15,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 from typing import Any
 
-from poetry_ci_image.engine.own_dockerfile import build_with_engine
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
 from poetry_ci_image.image.build_cache import BuildCache
+from poetry_ci_image.jobs.dockerfile_job import build_with_engine
 from poetry_ci_image.jobs.image_job import assemble
 from poetry_ci_image.jobs.image_job import existing_image
 from poetry_ci_image.oci import OCI_MANIFEST
