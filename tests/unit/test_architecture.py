@@ -126,12 +126,28 @@ def within(name: str, part: str) -> bool:
         pytest.param("tag", "jobs", id="the tag half does not reach forward to the jobs"),
         pytest.param("image", "jobs", id="the image half does not reach back to the jobs"),
         pytest.param("image", "commands", id="the image half does not reach back to commands"),
+        pytest.param("image", "poetry", id="the image half works without Poetry's seam"),
+        pytest.param("engine", "poetry", id="the engine seam works without Poetry's seam"),
+        pytest.param("engine", "jobs", id="the engine seam does not reach back to the jobs"),
     ],
 )
 def test_parts_are_independent(part: str, independent_of: str) -> None:
     """What a part imports, directly or not, lies outside the part it must not depend on."""
     for module in (name for name in GRAPH if within(name, part)):
         reached = sorted(other for other in reachable(module) if within(other, independent_of))
+        assert reached == [], f"{module} depends on {reached}"
+
+
+# The tag half's resolution: reading the lock and making the plans (the rest of tag/ is plain
+# values: the plan's types, the recipe, the label names).
+TAG_RESOLUTION = ("poetry_ci_image.tag.resolve", "poetry_ci_image.tag.plan_cache")
+
+
+@pytest.mark.parametrize("part", ["image", "engine"])
+def test_the_image_half_takes_plain_values(part: str) -> None:
+    """image/ and engine/ are given plain values: they reach none of the tag's resolution."""
+    for module in (name for name in GRAPH if within(name, part)):
+        reached = sorted(other for other in reachable(module) if other in TAG_RESOLUTION)
         assert reached == [], f"{module} depends on {reached}"
 
 

@@ -23,8 +23,8 @@ from poetry_ci_image.oci import file_digest
 if TYPE_CHECKING:
     from collections.abc import Callable
     from collections.abc import Iterable
+    from collections.abc import Sequence
     from pathlib import Path
-    from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,6 @@ class ContextTar:
     def __init__(self, tar: tarfile.TarFile) -> None:
         self._tar = tar
         self._names: set[str] = set()
-
-    def add_directory(self, arcname: str) -> None:
-        info = tarfile.TarInfo(arcname)
-        info.type = tarfile.DIRTYPE
-        info.mode = 0o755
-        self._tar.addfile(info)
-
-    def add_stream(self, arcname: str, stream: BinaryIO, size: int) -> None:
-        self._tar.addfile(self._info(arcname, size, executable=False), stream)
 
     def add(self, arcname: str, source: Path | bytes, executable: bool = False) -> None:
         if isinstance(source, bytes):
@@ -91,7 +82,10 @@ def write_context(dockerfile: str, contents: Callable[[ContextTar], None], workd
 
 
 def add_pip_contract(
-    context: ContextTar, shipped: Iterable[Shipped], pip_wheel: Path, poetry_wheels: Path | None
+    context: ContextTar,
+    shipped: Iterable[Shipped],
+    pip_wheel: Path,
+    poetry_wheels: Sequence[Path] | None,
 ) -> None:
     """Your own Dockerfile's layout: the locked files, their requirements, a pip to run."""
     shipped = sorted(shipped, key=lambda s: s.name)
@@ -100,7 +94,7 @@ def add_pip_contract(
     for item in shipped:
         context.add(f"{CONTEXT_DIR}/dists/{item.path.name}", item.path)
     if poetry_wheels is not None:
-        for wheel in sorted(poetry_wheels.glob("*.whl")):
+        for wheel in sorted(poetry_wheels, key=lambda path: path.name):
             context.add(f"{CONTEXT_DIR}/poetry-wheels/{wheel.name}", wheel)
 
 

@@ -1,8 +1,10 @@
 """Your own Dockerfile (`dockerfile` configured), built by the Docker engine.
 
-The plan's files are fetched on the host (Poetry's cache and credentials) and handed to your
-Dockerfile in the documented build context (build_context.py, dockerfile.py), with the plugin's
-labels appended as one LABEL instruction. sdists stay sdists: your Dockerfile may compile them.
+The plan's files are fetched on the host the way the built-in recipe fetches its wheels
+(poetry/sources.py: Poetry's cache and credentials, within the Poetry boundary, stopped with the
+run), and handed to your Dockerfile in the documented build context (engine/build_context.py,
+engine/dockerfile.py), with the plugin's labels appended as one LABEL instruction. sdists stay
+sdists: your Dockerfile may compile them.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from poetry_ci_image.engine.build_context import add_pip_contract
 from poetry_ci_image.engine.build_context import write_context
 from poetry_ci_image.engine.dockerfile import with_labels
 from poetry_ci_image.image.files import direct_url
+from poetry_ci_image.jobs.image_job import image_labels
 from poetry_ci_image.tag.labels import TARGET_LABEL
-from poetry_ci_image.tag.labels import image_labels
 from poetry_ci_image.tag.recipe import VENV
 
 
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
 
 def build_args(resolved: Resolved) -> dict[str, str]:
-    """The build arguments every Dockerfile gets (see dockerfile.py), then the user's."""
+    """The build arguments every Dockerfile gets (see engine/dockerfile.py), then the user's."""
     args = {
         "BASE_IMAGE": resolved.recipe.base,
         "PYTHON_VERSION": resolved.target.python_minor,
@@ -53,46 +55,37 @@ def build_with_engine(
     workdir: Path,
 ) -> str:
     """Build your Dockerfile as `references` (the first is the main one); the image ID."""
-    from poetry_ci_image.poetry.fetch import fetch_distributions
-    from poetry_ci_image.poetry.wheels import embedded_pip_wheel
-    from poetry_ci_image.poetry.wheels import poetry_wheels
+    from poetry_ci_image.poetry.sources import PoetrySources
 
     settings = resolved.settings
     reporter = run.reporter
     plan = resolved.plan
     target = resolved.target
+    sources = PoetrySources(project, workdir, run)
+    count = len(plan.packages)
     reporter.status(
-        f"Fetching {len(plan.packages)} locked distribution{'' if len(plan.packages) == 1 else 's'}"
-        f" for {target.describe()}"
+        f"Fetching {count} locked distribution{'' if count == 1 else 's'} for {target.describe()}"
     )
-    with ThreadPoolExecutor(max_workers=1) as background:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="poetry") as background:
         # Poetry's own wheels (a download the first time) come meanwhile.
         poetry_download = (
-            background.submit(
-                poetry_wheels, target, (run.cache_root or workdir / "cache") / "poetry", reporter
-            )
-            if settings.poetry_in_image
-            else None
+            background.submit(sources.poetry_wheels, target) if settings.poetry_in_image else None
         )
-        fetched = list(
-            fetch_distributions(
-                project.poetry,
-                plan.packages,
-                target,
-                reporter,
-                build_sdists=False,
-                workdir=workdir,
-            )
-        )
-        poetry_directory = poetry_download.result() if poetry_download else None
+        try:
+            fetched = list(sources.distributions(plan.packages, target))
+            poetry_wheels = poetry_download.result() if poetry_download else None
+        except BaseException:
+            run.cancelled.set()
+            raise
     planned = {package.name: package for package in plan.packages}
     shipped = [
-        Shipped(item.name, planned[item.name].version, item.path, direct_url(planned[item.name]))
-        for item in fetched
+        Shipped(name, planned[name].version, path, direct_url(planned[name]))
+        for name, path in fetched
     ]
+    pip_wheel = sources.pip_wheel(target)
 
     def contents(context: ContextTar) -> None:
-        add_pip_contract(context, shipped, embedded_pip_wheel(target), poetry_directory)
+        add_pip_contract(context, shipped, pip_wheel, poetry_wheels)
         add_hash_files(context, settings.hash_files, settings.project_dir)
 
     reporter.status("Preparing the build context")

@@ -1,5 +1,6 @@
 """What `build` and `push` share: the job (the project, resolved, and the command's options), the
-built-in recipe's image assembled from it, and an image of the same fingerprint an engine has."""
+image's labels, the built-in recipe's image assembled from it, and an image of the same
+fingerprint an engine has."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from poetry_ci_image.image.assemble import assemble_image
 from poetry_ci_image.image.spec import BuildSpec
+from poetry_ci_image.tag.fingerprint import SCHEMA_VERSION
+from poetry_ci_image.tag.labels import BASE_NAME_LABEL
 from poetry_ci_image.tag.labels import FINGERPRINT_LABEL
-from poetry_ci_image.tag.labels import image_labels
+from poetry_ci_image.tag.labels import PREFIX
 
 
 if TYPE_CHECKING:
@@ -40,6 +43,21 @@ class ImageJob:
         """The image's reference, then one per extra tag."""
         reference = self.resolved.reference
         return [str(reference), *(str(reference.with_tag(tag)) for tag in self.extra_tags)]
+
+
+def image_labels(resolved: Resolved) -> dict[str, str]:
+    """The labels every platform's image carries (the target's label is set per platform)."""
+    labels = {
+        BASE_NAME_LABEL: resolved.base.canonical,
+        FINGERPRINT_LABEL: resolved.fingerprint.digest,
+        f"{PREFIX}.schema": str(SCHEMA_VERSION),
+        f"{PREFIX}.groups": ",".join(resolved.plan.groups),
+        f"{PREFIX}.extras": ",".join(resolved.plan.extras),
+        f"{PREFIX}.poetry": resolved.recipe.poetry_version or "",
+    }
+    if resolved.project_name:
+        labels["org.opencontainers.image.title"] = f"{resolved.project_name} dependencies"
+    return labels
 
 
 def assemble(job: ImageJob, run: Run, cache: BuildCache, workdir: Path) -> Image:

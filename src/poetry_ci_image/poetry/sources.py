@@ -1,6 +1,8 @@
-"""Where the built-in recipe's wheels come from: the plan's files through Poetry's cache and
-credentials (fetch.py; sdists and git checkouts built on the host), and Poetry's own wheels for
-the target (wheels.py). Poetry is loaded only when something has to be fetched."""
+"""Where the plan's files come from: through Poetry's cache and credentials (fetch.py), within
+the Poetry boundary and stopped with the run. The built-in recipe takes wheels (sdists and git
+checkouts built on the host); your own Dockerfile takes the files as locked, and a pip for the
+target. Poetry's own wheels for the target come from wheels.py. Poetry is loaded only when
+something has to be fetched."""
 
 from __future__ import annotations
 
@@ -32,18 +34,14 @@ class PoetrySources:
         self, packages: Sequence[PlannedPackage], target: Target
     ) -> Iterator[tuple[str, Path]]:
         """A wheel per package, by name, each as soon as it is there."""
-        with poetry_boundary("loading the project"):
-            poetry = self.project.poetry
-        for fetched in fetch_distributions(
-            poetry,
-            packages,
-            target,
-            self.run.reporter,
-            build_sdists=True,
-            workdir=self.workdir,
-            cancelled=self.run.cancelled,
-        ):
-            yield fetched.name, fetched.path
+        return self._fetch(packages, target, build_sdists=True)
+
+    def distributions(
+        self, packages: Sequence[PlannedPackage], target: Target
+    ) -> Iterator[tuple[str, Path]]:
+        """The file each package locks (sdists stay sdists), by name, each as soon as it is
+        there."""
+        return self._fetch(packages, target, build_sdists=False)
 
     def poetry_wheels(self, target: Target) -> list[Path]:
         from poetry_ci_image.poetry.wheels import poetry_wheels
@@ -52,3 +50,26 @@ class PoetrySources:
         with poetry_boundary("fetching Poetry's wheels for the image"):
             found = poetry_wheels(target, directory, self.run.reporter, self.run.cancelled)
         return sorted(found.glob("*.whl"))
+
+    def pip_wheel(self, target: Target) -> Path:
+        """A pip for the target's Python (the one Poetry's virtualenv embeds)."""
+        from poetry_ci_image.poetry.wheels import embedded_pip_wheel
+
+        with poetry_boundary("finding a pip for the image"):
+            return embedded_pip_wheel(target)
+
+    def _fetch(
+        self, packages: Sequence[PlannedPackage], target: Target, *, build_sdists: bool
+    ) -> Iterator[tuple[str, Path]]:
+        with poetry_boundary("loading the project"):
+            poetry = self.project.poetry
+        for fetched in fetch_distributions(
+            poetry,
+            packages,
+            target,
+            self.run.reporter,
+            build_sdists=build_sdists,
+            workdir=self.workdir,
+            cancelled=self.run.cancelled,
+        ):
+            yield fetched.name, fetched.path
