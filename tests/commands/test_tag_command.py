@@ -332,6 +332,18 @@ def test_an_option_and_its_opposite_together_are_an_error(project: Path) -> None
     )
 
 
+@pytest.mark.parametrize("check", ["--check", "--remote"])
+def test_json_with_a_check_is_an_error(project: Path, check: str) -> None:
+    """--json prints the inputs, --check and --remote answer yes or no: together, an error
+    (before the lock is read), not one of them silently ignored."""
+    assert tag(project, f"--json {check} --tag-file ci-image.env") == (
+        2,
+        "",
+        f"Error: --json and {check} are both given: --json prints what the tag is made of, "
+        f"{check} answers yes or no.\nGive one of them.\n",
+    )
+
+
 def test_dotenv_and_github_output_hand_the_reference_on(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -85,8 +85,9 @@ def test_ctrl_c_says_so_exits_130_and_leaves_no_tag_and_no_files(
             proxy.release()
         assert job.returncode == 130, err
         assert err.endswith(
-            "Error: Interrupted. Nothing was left half-done: the tag-file and the registry's tag "
-            "are each written in one step, last.\nRun the command again to finish the work.\n"
+            "Error: Interrupted. Nothing was left half-done: the registry's tag is written last, "
+            "once every blob it names is there, and the --dotenv and --github-output files after "
+            "it.\nRun the command again to finish the work.\n"
         )
         assert out == ""
         assert (project / "ci-image.env").read_text() == recorded

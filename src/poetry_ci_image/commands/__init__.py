@@ -1,7 +1,7 @@
 """The `poetry image ...` commands: each reads its options, calls the work, and prints.
 
 stdout carries the result only (the image reference, or JSON); everything else goes to stderr.
-`base.ImageCommand.handle` is the one place that turns errors into output and exit codes.
+`image_command.ImageCommand.handle` is the one place that turns errors into output and exit codes.
 """
 
 from __future__ import annotations

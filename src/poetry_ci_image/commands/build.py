@@ -13,6 +13,10 @@ from poetry_ci_image.commands.image_command import job_options
 class BuildCommand(ImageCommand):
     name = "image build"
     description = "Build the image of the locked dependencies: into the engine, or a directory."
+    interrupted = (
+        "Interrupted. Nothing was left half-done: the image goes into the engine, or the --output "
+        "directory, in one step, last."
+    )
     options = job_options(
         "build",
         option("output", "o", "Write an OCI image layout to this directory instead.", flag=False),

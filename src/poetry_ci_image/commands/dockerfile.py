@@ -24,8 +24,7 @@ save it (e.g. as ci/Dockerfile) and set <comment>dockerfile = "ci/Dockerfile"</>
 engine then builds it.
 """
     options: ClassVar[list[Option]] = [
-        option("poetry", None, "The variant that puts Poetry into the image (the default)."),
-        option("no-poetry", None, "The variant that leaves Poetry out."),
+        option("no-poetry", None, "The variant that leaves Poetry out (the default has it)."),
     ]
 
     def perform(self) -> int:

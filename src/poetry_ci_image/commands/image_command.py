@@ -47,13 +47,6 @@ if TYPE_CHECKING:
     from poetry_ci_image.tag.resolve import Resolved
 
 
-INTERRUPTED = Interrupted(
-    "Interrupted. Nothing was left half-done: the tag-file and the registry's tag are each "
-    "written in one step, last.",
-    "Run the command again to finish the work.",
-)
-
-
 def _off_help(setting: Setting) -> str:
     if setting.kind == "bool":
         return f"The opposite of --{setting.key}."
@@ -82,6 +75,8 @@ class ImageCommand(Command):
     """The base of every `image` command: settings options and error handling."""
 
     options: ClassVar[list[Option]] = settings_options()
+    # What an interrupted run leaves (each command says what it writes last, in one step).
+    interrupted = "Interrupted."
     _given_poetry: Poetry | None = None
 
     def set_poetry(self, poetry: Poetry) -> None:
@@ -94,7 +89,9 @@ class ImageCommand(Command):
         try:
             return self.perform()
         except KeyboardInterrupt:
-            return self._fail(INTERRUPTED)
+            return self._fail(
+                Interrupted(self.interrupted, "Run the command again to finish the work.")
+            )
         except BuildError as error:
             if error.log_tail and not self.io.is_verbose():
                 self.line_error("Last lines of the build log:")

@@ -14,6 +14,10 @@ from poetry_ci_image.commands.image_command import output_options
 class PushCommand(ImageCommand):
     name = "image push"
     description = "Make sure the registry has the image: a no-op when it does, else build and push."
+    interrupted = (
+        "Interrupted. Nothing was left half-done: the registry's tag is written last, once every "
+        "blob it names is there, and the --dotenv and --github-output files after it."
+    )
     options = job_options(
         "push",
         *output_options(),

@@ -25,8 +25,8 @@ CONTEXT_DIR = "ci-image"
 
 _STARTER = """\
 # A Dockerfile to start your own from (`dockerfile = "ci/Dockerfile"` in [tool.poetry-ci-image]).
-# It makes what the built-in recipe makes: the locked dependencies in {venv}, Poetry in
-# {poetry_home}; add what your jobs need (system packages, compilers) where marked.
+# It makes what the built-in recipe makes: the locked dependencies in {venv}{poetry_where}.
+# Add what your jobs need (system packages, compilers) where marked.
 ARG BASE_IMAGE
 FROM ${{BASE_IMAGE}}
 ARG VENV
@@ -53,7 +53,7 @@ def starter_dockerfile(*, with_poetry: bool) -> str:
     """A Dockerfile for the context above: the venv from the locked files, Poetry if wanted."""
     return _STARTER.format(
         venv=VENV,
-        poetry_home=POETRY_HOME,
+        poetry_where=f",\n# Poetry in {POETRY_HOME}" if with_poetry else "",
         poetry_install=_POETRY_INSTALL.format(poetry_home=POETRY_HOME) if with_poetry else "",
         poetry_path=f":{POETRY_HOME}/bin" if with_poetry else "",
     )

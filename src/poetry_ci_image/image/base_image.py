@@ -123,26 +123,25 @@ def _json(body: bytes, what: str) -> dict[str, Any]:
 
 
 def base_facts(
-    base: BaseImage, registry: Registry, cache: Path | None, reporter: Reporter = SILENT
+    base: BaseImage, registry: Registry, cache: Path, reporter: Reporter = SILENT
 ) -> BaseFacts:
-    """The facts of the base's files, from the cache or by streaming its layers once."""
-    cached_file = cache / f"{base.digest.replace(':', '-')}.json" if cache else None
-    if cached_file is not None:
-        try:
-            cached = BaseFacts.from_json(json.loads(cached_file.read_text()))
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
-            cached = None
-        if cached is not None:
-            return cached
+    """The facts of the base's files, from the cache directory `cache` or by streaming its
+    layers once (then kept there)."""
+    cached_file = cache / f"{base.digest.replace(':', '-')}.json"
+    try:
+        cached = BaseFacts.from_json(json.loads(cached_file.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        cached = None
+    if cached is not None:
+        return cached
     size = size_text(sum(layer.size for layer in base.layers))
     reporter.status(f"Reading the files of {base.reference} ({size}, once per base digest)")
     path = base.env.get("PATH", DEFAULT_PATH)
     repository = base.reference.path
     files = scan_layers([registry.stream_blob(repository, layer.digest) for layer in base.layers])
     facts = facts_of(files, path)
-    if cached_file is not None:
-        with contextlib.suppress(OSError):  # a cache that cannot be written: a slower run
-            write_atomically(cached_file, json.dumps(facts.as_json(), sort_keys=True))
+    with contextlib.suppress(OSError):  # a cache that cannot be written: a slower run
+        write_atomically(cached_file, json.dumps(facts.as_json(), sort_keys=True))
     return facts
 
 

@@ -36,7 +36,6 @@ class BuildOutcome:
     reference: str
     built: bool  # False when the engine already had the image
     seconds: float
-    image_id: str | None = None  # the engine's image ID (for the built-in recipe: config digest)
 
 
 def build_image(job: ImageJob, run: Run, output: Path | None = None) -> BuildOutcome:
@@ -59,7 +58,7 @@ def build_image(job: ImageJob, run: Run, output: Path | None = None) -> BuildOut
                 base_files.update(fetch_base_layers(platform, run, cache))
             run.reporter.status(f"Writing the OCI image layout {output}")
             write_oci_layout(image, resolved.fingerprint.tag, output, base_files)
-        return BuildOutcome(reference, True, time.monotonic() - started, image.digest)
+        return BuildOutcome(reference, True, time.monotonic() - started)
 
     if len(resolved.platforms) > 1:
         raise ConfigError(
@@ -74,12 +73,12 @@ def build_image(job: ImageJob, run: Run, output: Path | None = None) -> BuildOut
         if existing is not None:
             for extra in references[1:]:
                 docker.tag(existing, extra)
-            return BuildOutcome(reference, False, time.monotonic() - started, existing)
+            return BuildOutcome(reference, False, time.monotonic() - started)
 
     with run_directory() as workdir:
         if not resolved.recipe.builtin:
-            image_id = build_with_engine(job.project, resolved, docker, run, references, workdir)
-            return BuildOutcome(reference, True, time.monotonic() - started, image_id)
+            build_with_engine(job.project, resolved, docker, run, references, workdir)
+            return BuildOutcome(reference, True, time.monotonic() - started)
         cache = BuildCache(run.cache_root, workdir)
         image = assemble(job, run, cache, workdir)
         platform = image.platforms[0]
@@ -87,4 +86,4 @@ def build_image(job: ImageJob, run: Run, output: Path | None = None) -> BuildOut
         base_files = fetch_base_layers(platform, run, cache, present)
         run.reporter.status(f"Loading {reference} into the Docker engine")
         docker.load(docker_archive(platform, references, base_files), run.reporter)
-    return BuildOutcome(reference, True, time.monotonic() - started, platform.config_digest)
+    return BuildOutcome(reference, True, time.monotonic() - started)

@@ -74,17 +74,13 @@ class RegistryOpener(Protocol):
 
 
 class Registries:
-    """Opens each registry once per run; `reporter` hears about retries (as detail)."""
+    """Opens each registry once per run; `reporter` hears about retries (as detail). It owns the
+    run's `cancelled` flag, which every client and thread of the run watches."""
 
-    def __init__(
-        self,
-        env: Mapping[str, str],
-        reporter: Reporter = SILENT,
-        cancelled: threading.Event | None = None,
-    ) -> None:
+    def __init__(self, env: Mapping[str, str], reporter: Reporter = SILENT) -> None:
         self._env = env
         self._reporter = reporter
-        self.cancelled = cancelled or threading.Event()
+        self.cancelled = threading.Event()  # set when the run stops: every thread stops
         self._open: dict[str, RegistryClient] = {}
         self._lock = threading.Lock()
 
