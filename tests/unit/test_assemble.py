@@ -24,7 +24,7 @@ from tests.support.fake_registry import FakeRegistry
 from tests.support.fake_registry import add_base
 
 from poetry_ci_image.image.assemble import assemble_image
-from poetry_ci_image.image.build_cache import BuildCache
+from poetry_ci_image.image.cache.build_cache import BuildCache
 from poetry_ci_image.image.spec import BuildSpec
 from poetry_ci_image.jobs.push_job import blobs_of
 from poetry_ci_image.jobs.push_job import manifests_of

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from poetry_ci_image.image.dependency_layers import group_key
+from poetry_ci_image.image.dependency_layers import own_layer_key
 from poetry_ci_image.image.files import PackageFiles
+from poetry_ci_image.image.layers import LayerGroup
 from poetry_ci_image.image.layers import Weighed
 from poetry_ci_image.image.layers import assign_layers
 from poetry_ci_image.image.layers import describe_overlap
@@ -168,3 +171,14 @@ def test_the_package_that_owns_the_import_name_keeps_its_files(
         f"the image holds {owner}'s ({name} is {owner}'s own import name; `poetry install` "
         "installs them at once, so which copy it leaves varies)."
     )
+
+
+def test_a_packages_own_layer_is_the_layer_of_its_one_package_group() -> None:
+    """The layer staging writes early for a package (`own_layer_key`) is the one its group finds
+    in the cache, unless the package gives up a path to another (then the group's is new)."""
+    keys = {"numpy": "wheel-key-of-numpy"}
+    group = LayerGroup("own:numpy", ("numpy",))
+    own = own_layer_key(0, keys["numpy"])
+    assert group_key(0, group, keys, {}) == own
+    assert group_key(0, group, keys, {"numpy": frozenset({"opt/venv/x.py"})}) != own
+    assert group_key(1, group, keys, {}) != own

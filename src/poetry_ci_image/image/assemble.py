@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from poetry_ci_image.image.base_image import BaseImage
-    from poetry_ci_image.image.build_cache import BuildCache
+    from poetry_ci_image.image.cache.build_cache import BuildCache
     from poetry_ci_image.image.layer_context import Sources
     from poetry_ci_image.image.spec import BuildSpec
     from poetry_ci_image.image.tarball import LayerBlob
@@ -112,7 +112,7 @@ def assemble_image(
         with run.timeline.step("read the base image's manifest and config"):
             base = resolve_base(registry, spec.base, platform)
         with run.timeline.step("read the base image's files"):
-            facts = base_facts(base, registry, cache.root / "bases", run.reporter)
+            facts = base_facts(base, registry, cache.directory("bases"), run.reporter)
         bases.append((build, base, check_base(base, facts, build.target, build.plan)))
     interpreters = {
         build.target.platform: Interpreter(
@@ -126,7 +126,7 @@ def assemble_image(
         for build, base, python in bases
     }
     bytecode = BytecodeMaker(
-        spec.bytecode, interpreters, cache.root / "interpreters", run.reporter, workers()
+        spec.bytecode, interpreters, cache.directory("interpreters"), run.reporter, workers()
     )
     try:
         writer = LayerWriter(LayerContext(spec, sources, cache, run, workdir, bytecode))

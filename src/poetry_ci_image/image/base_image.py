@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 
 from dataclasses import dataclass
@@ -133,6 +134,8 @@ def base_facts(
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         cached = None
     if cached is not None:
+        with contextlib.suppress(OSError):  # in use: the build cache's pruning keeps it
+            os.utime(cached_file)
         return cached
     size = size_text(sum(layer.size for layer in base.layers))
     reporter.status(f"Reading the files of {base.reference} ({size}, once per base digest)")

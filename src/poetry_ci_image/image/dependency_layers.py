@@ -20,7 +20,7 @@ import threading
 
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.image.build_cache import cache_key
+from poetry_ci_image.image.cache.keys import cache_key
 from poetry_ci_image.image.files import direct_url
 from poetry_ci_image.image.files import install_wheel
 from poetry_ci_image.image.layers import Weighed
@@ -58,69 +58,101 @@ class DependencyLayers:
 
     def layers(self, build: TargetPlan) -> list[tuple[LayerBlob, str]]:
         """The layers of `build`'s plan, in image order, with their history comments."""
-        context, target = self.context, build.target
-        spec, cache, reporter = context.spec, context.cache, context.run.reporter
+        target = build.target
         packages = {package.name: package for package in build.plan.packages}
-        bytecode = context.bytecode_key(target)
+        bytecode = self.context.bytecode_key(target)
         keys = {
             name: wheel_key(package, target.python_minor, bytecode)
             for name, package in packages.items()
         }
-        lists: dict[str, PackageFiles] = {}
-        for name, key in keys.items():
-            known = cache.file_list(key, name)
-            if known is not None:
-                lists[name] = known
-        self._stage([packages[n] for n in packages if n not in lists], target, keys)
-        for name, key in keys.items():
-            if name not in lists:
-                lists[name] = self._staged[key]
+        lists = self._file_lists(packages, keys, target)
         groups = assign_layers(
             [Weighed(name, lists[name].size, native(packages[name])) for name in sorted(packages)],
-            spec.layers,
+            self.context.spec.layers,
         )
+        lost = self._settle_overlaps(lists, target)
+        layer_keys = {
+            group.key: group_key(self.context.spec.epoch, group, keys, lost) for group in groups
+        }
+        blobs = self._write(groups, layer_keys, packages, keys, lost, target)
+        return self._in_image_order(groups, blobs, packages)
+
+    def _file_lists(
+        self, packages: Mapping[str, PlannedPackage], keys: Mapping[str, str], target: Target
+    ) -> dict[str, PackageFiles]:
+        """Every package's installed files: from the cache, else by staging its wheel."""
+        cache = self.context.cache
+        lists = {name: cache.files.get(key, name) for name, key in keys.items()}
+        self._stage(
+            [packages[name] for name, found in lists.items() if found is None], target, keys
+        )
+        return {name: found or self._staged[keys[name]] for name, found in lists.items()}
+
+    def _settle_overlaps(
+        self, lists: Mapping[str, PackageFiles], target: Target
+    ) -> dict[str, frozenset[str]]:
+        """The paths each package gives up to another (layers.py), with a warning for each
+        overlap whose bytes differ."""
         lost, overlaps = resolve_overlaps(list(lists.values()))
         site_packages = f"{VENV}/lib/python{target.python_minor}/site-packages"
         for overlap in overlaps:
             if not overlap.identical:
-                reporter.status(f"Warning: {describe_overlap(overlap, site_packages)}")
-        layer_keys = {
-            group.key: layer_key(
-                spec.epoch, [(keys[name], lost.get(name, frozenset())) for name in group.packages]
-            )
-            for group in groups
-        }
-        missing = [group for group in groups if cache.layer(layer_keys[group.key]) is None]
+                self.context.run.reporter.status(
+                    f"Warning: {describe_overlap(overlap, site_packages)}"
+                )
+        return lost
+
+    def _write(
+        self,
+        groups: Sequence[LayerGroup],
+        layer_keys: Mapping[str, str],
+        packages: Mapping[str, PlannedPackage],
+        keys: Mapping[str, str],
+        lost: Mapping[str, frozenset[str]],
+        target: Target,
+    ) -> list[LayerBlob]:
+        """Each group's layer: found in the cache, else written from its staged packages (the
+        packages of every missing layer staged first), in parallel."""
+        context = self.context
+        cache = context.cache
+        missing = [group for group in groups if cache.layers.get(layer_keys[group.key]) is None]
         self._stage([packages[name] for group in missing for name in group.packages], target, keys)
         if missing:
-            reporter.status(
+            context.run.reporter.status(
                 f"Writing {len(missing)} of {len(groups)} dependency layers "
-                f"({len(groups) - len(missing)} from the cache)"
+                f"({len(groups) - len(missing)} unchanged, found by their inputs)"
             )
 
         def layer_of(group: LayerGroup) -> LayerBlob:
             key = layer_keys[group.key]
-            cached = cache.layer(key)
+            cached = cache.layers.get(key)
             if cached is not None:
                 return cached
             entries: list[Entry] = []
             for name in group.packages:
-                staged = self._staged[keys[name]]
                 dropped = lost.get(name, frozenset())
+                staged = self._staged[keys[name]]
                 entries += [entry for entry in staged.entries if entry.path not in dropped]
-            return cache.write_layer(key, entries, spec.epoch)
+            return cache.layers.write(key, entries, context.spec.epoch)
 
         with context.run.timeline.step("write the dependency layers"):
-            blobs = context.parallel(layer_of, groups)
+            return context.parallel(layer_of, groups)
+
+    def _in_image_order(
+        self,
+        groups: Sequence[LayerGroup],
+        blobs: Sequence[LayerBlob],
+        packages: Mapping[str, PlannedPackage],
+    ) -> list[tuple[LayerBlob, str]]:
+        """The largest lowest: a runner's engine that keeps no blobs (dockerd's classic store)
+        downloads every layer above the one a bump changed, and those are all smaller."""
         result = []
-        # The largest lowest: a runner's engine that keeps no blobs (dockerd's classic store)
-        # downloads every layer above the one a bump changed, and those are all smaller.
         ordered = sorted(
             zip(groups, blobs, strict=True), key=lambda item: (-item[1].size, item[0].key)
         )
         for group, blob in ordered:
             names = ", ".join(f"{name} {packages[name].version}" for name in group.packages)
-            reporter.detail(f"layer {group.key}: {size_text(blob.size)}: {names}")
+            self.context.run.reporter.detail(f"layer {group.key}: {size_text(blob.size)}: {names}")
             comment = names if group.key.startswith("own:") else f"{group.key}: {names}"
             result.append((blob, comment))
         return result
@@ -128,7 +160,8 @@ class DependencyLayers:
     def _stage(
         self, packages: Sequence[PlannedPackage], target: Target, keys: Mapping[str, str]
     ) -> None:
-        """Install the wheels of `packages` (fetching them first) unless staged already."""
+        """Install the wheels of `packages` (fetching them first) unless staged already; each
+        package's own layer is written as soon as it is installed (see `own_layer_key`)."""
         needed = [p for p in packages if keys[p.name] not in self._staged]
         if not needed:
             return
@@ -153,12 +186,12 @@ class DependencyLayers:
                 metadata={"direct_url.json": url} if url else None,
                 compiler=compiler,
             )
-            context.cache.store_file_list(keys[package.name], installed)
+            context.cache.files.put(keys[package.name], installed)
             # Most packages get a layer of their own, with nothing given up to another: write it
             # now, while other wheels download and compile, rather than after the last one.
-            own = layer_key(context.spec.epoch, [(keys[package.name], frozenset())])
-            if context.cache.layer(own) is None:
-                context.cache.write_layer(own, installed.entries, context.spec.epoch)
+            own = own_layer_key(context.spec.epoch, keys[package.name])
+            if context.cache.layers.get(own) is None:
+                context.cache.layers.write(own, installed.entries, context.spec.epoch)
             return installed
 
         # Each wheel is installed (and compiled) as soon as it is there, while others download.
@@ -167,6 +200,23 @@ class DependencyLayers:
         for installed in staged:
             with self._lock:
                 self._staged[keys[installed.name]] = installed
+
+
+def group_key(
+    epoch: int,
+    group: LayerGroup,
+    keys: Mapping[str, str],
+    lost: Mapping[str, frozenset[str]],
+) -> str:
+    """The key of a group's layer: its members' wheel keys and the paths each gives up."""
+    return layer_key(epoch, [(keys[name], lost.get(name, frozenset())) for name in group.packages])
+
+
+def own_layer_key(epoch: int, wheel: str) -> str:
+    """The key of a package's own layer when it gives up no path: by construction the key of a
+    one-package group that loses nothing (`group_key`), so the layer `_stage` writes early is
+    the one the group then finds in the cache."""
+    return layer_key(epoch, [(wheel, frozenset())])
 
 
 def layer_key(epoch: int, members: Sequence[tuple[str, frozenset[str]]]) -> str:

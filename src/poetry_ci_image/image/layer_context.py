@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from poetry_ci_image.image.build_cache import BuildCache
     from poetry_ci_image.image.bytecode.maker import BytecodeMaker
+    from poetry_ci_image.image.cache.build_cache import BuildCache
     from poetry_ci_image.image.files import Compile
     from poetry_ci_image.image.spec import BuildSpec
     from poetry_ci_image.run import Run

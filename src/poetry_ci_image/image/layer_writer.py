@@ -15,9 +15,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.image.build_cache import cache_key
 from poetry_ci_image.image.bytecode.stdlib import missing_pycs
 from poetry_ci_image.image.bytecode.stdlib import pyc_path
+from poetry_ci_image.image.cache.keys import cache_key
 from poetry_ci_image.image.dependency_layers import DependencyLayers
 from poetry_ci_image.image.poetry_layers import poetry_layers
 from poetry_ci_image.image.tarball import LEVEL
@@ -83,9 +83,7 @@ class LayerWriter:
             python.version,
             spec.poetry_version is not None,
         )
-        return self.context.cache.layer(key) or self.context.cache.write_layer(
-            key, entries, spec.epoch
-        )
+        return self.context.cache.layers.get_or_write(key, entries, spec.epoch)
 
     def _stdlib(self, build: TargetPlan, base: BaseImage) -> list[tuple[LayerBlob, str]]:
         """The pycs of the standard library's modules the base has none for (no layer when it
@@ -98,16 +96,16 @@ class LayerWriter:
             "stdlib", BUILDER_FORMAT, LEVEL, context.spec.epoch, base.digest, bytecode.key(platform)
         )
         comment = f"bytecode of the standard library of {base.reference}"
-        cached = context.cache.layer(key)
+        cached = context.cache.layers.get(key)
         if cached is not None:
             return [(cached, comment)]
-        if context.cache.recall(key) == "none needed":
+        if context.cache.facts.recall(key) == "none needed":
             return []
         with context.run.timeline.step("compile the standard library", track="stdlib"):
             compiler = bytecode.compiler(platform)
             sources = missing_pycs(bytecode.runtime(platform), compiler.cache_tag)
             if not sources:
-                context.cache.remember(key, "none needed")
+                context.cache.facts.remember(key, "none needed")
                 return []
             context.run.reporter.status(
                 f"Compiling the standard library of {base.reference} ({len(sources)} modules, "
@@ -118,6 +116,6 @@ class LayerWriter:
                 file_entry(pyc_path(path, compiler.cache_tag).lstrip("/"), pyc)
                 for path, pyc in compiled.items()
             ]
-            blob = context.cache.write_layer(key, entries, context.spec.epoch)
+            blob = context.cache.layers.write(key, entries, context.spec.epoch)
         context.run.reporter.detail(f"layer stdlib: {size_text(blob.size)}")
         return [(blob, comment)]

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.image.assemble import Image
     from poetry_ci_image.image.assemble import PlatformImage
-    from poetry_ci_image.image.build_cache import BuildCache
+    from poetry_ci_image.image.cache.build_cache import BuildCache
     from poetry_ci_image.run import Run
 
 
@@ -51,12 +51,12 @@ def fetch_base_layers(
     for layer, diff_id in zip(base.layers, diff_ids, strict=False):
         if diff_id in skip:
             continue
-        if not cache.has_blob(layer.digest, layer.size):
+        if not cache.blobs.has(layer.digest, layer.size):
             run.reporter.status(
                 f"Downloading a base layer ({size_text(layer.size)}) of {base.reference}"
             )
-            cache.store_blob(layer.digest, registry.stream_blob(base.reference.path, layer.digest))
-        files[layer.digest] = cache.blob_path(layer.digest)
+            cache.blobs.store(layer.digest, registry.stream_blob(base.reference.path, layer.digest))
+        files[layer.digest] = cache.blobs.path(layer.digest)
     return files
 
 

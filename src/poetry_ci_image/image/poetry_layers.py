@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.image.build_cache import cache_key
+from poetry_ci_image.image.cache.keys import cache_key
 from poetry_ci_image.image.files import install_wheel
 from poetry_ci_image.image.layers import resolve_overlaps
 from poetry_ci_image.image.tarball import LEVEL
@@ -58,12 +58,12 @@ def _parts(
             context.bytecode_key(target),
             [(wheel.name, file_digest(wheel)) for wheel in part_wheels],
         )
-        blob = context.cache.layer(key)
+        blob = context.cache.layers.get(key)
         if blob is None:
             if not installed:
                 installed = _install(context, wheels, target)
             entries = [e for wheel in part_wheels for e in installed[wheel.name]]
-            blob = context.cache.write_layer(key, entries, spec.epoch)
+            blob = context.cache.layers.write(key, entries, spec.epoch)
         context.run.reporter.detail(f"layer Poetry ({part}): {size_text(blob.size)}")
         comment = f"Poetry {spec.poetry_version} in {POETRY_HOME}: {part} distributions"
         layers.append((blob, comment))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import ConfigError
-from poetry_ci_image.image.build_cache import BuildCache
+from poetry_ci_image.image.cache.build_cache import BuildCache
 from poetry_ci_image.image.layout import docker_archive
 from poetry_ci_image.image.layout import fetch_base_layers
 from poetry_ci_image.image.layout import write_oci_layout

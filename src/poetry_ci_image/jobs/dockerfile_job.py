@@ -18,6 +18,7 @@ from poetry_ci_image.engine.build_context import add_hash_files
 from poetry_ci_image.engine.build_context import add_pip_contract
 from poetry_ci_image.engine.build_context import write_context
 from poetry_ci_image.engine.dockerfile import with_labels
+from poetry_ci_image.image.cache.build_cache import BuildCache
 from poetry_ci_image.image.files import direct_url
 from poetry_ci_image.jobs.image_job import image_labels
 from poetry_ci_image.tag.labels import TARGET_LABEL
@@ -61,7 +62,8 @@ def build_with_engine(
     reporter = run.reporter
     plan = resolved.plan
     target = resolved.target
-    sources = PoetrySources(project, workdir, run)
+    poetry_cache = BuildCache(run.cache_root, workdir).directory("poetry")
+    sources = PoetrySources(project, workdir, run, poetry_cache)
     count = len(plan.packages)
     reporter.status(
         f"Fetching {count} locked distribution{'' if count == 1 else 's'} for {target.describe()}"

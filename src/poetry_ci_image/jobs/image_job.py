@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from poetry_ci_image.engine.docker import Engine
     from poetry_ci_image.image.assemble import Image
-    from poetry_ci_image.image.build_cache import BuildCache
+    from poetry_ci_image.image.cache.build_cache import BuildCache
     from poetry_ci_image.poetry.project import Project
     from poetry_ci_image.run import Run
     from poetry_ci_image.tag.resolve import Resolved
@@ -74,7 +74,7 @@ def assemble(job: ImageJob, run: Run, cache: BuildCache, workdir: Path) -> Image
         bytecode=resolved.recipe.bytecode,
         labels=image_labels(resolved),
     )
-    sources = PoetrySources(job.project, workdir, run)
+    sources = PoetrySources(job.project, workdir, run, cache.directory("poetry"))
     return assemble_image(spec, sources, run, cache, workdir)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
-from poetry_ci_image.image.build_cache import BuildCache
+from poetry_ci_image.image.cache.build_cache import BuildCache
 from poetry_ci_image.jobs.dockerfile_job import build_with_engine
 from poetry_ci_image.jobs.image_job import assemble
 from poetry_ci_image.jobs.image_job import existing_image
@@ -156,8 +156,8 @@ def blobs_of(image: Image, cache: BuildCache) -> list[Blob]:
     for platform in image.platforms:
         base = platform.base.reference
         for number, descriptor in enumerate(platform.base_layers, start=1):
-            kept = cache.blob_path(descriptor.digest)
-            read = _file(kept) if cache.has_blob(descriptor.digest, descriptor.size) else None
+            kept = cache.blobs.use(descriptor.digest, descriptor.size)
+            read = _file(kept) if kept is not None else None
             found.setdefault(
                 descriptor.digest,
                 Blob(descriptor.digest, descriptor.size, f"base layer {number}", read, base),

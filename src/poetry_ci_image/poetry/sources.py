@@ -29,6 +29,7 @@ class PoetrySources:
     project: Project
     workdir: Path
     run: Run
+    poetry_cache: Path  # where Poetry's wheels for each target are kept (the build cache's)
 
     def wheels(
         self, packages: Sequence[PlannedPackage], target: Target
@@ -46,9 +47,8 @@ class PoetrySources:
     def poetry_wheels(self, target: Target) -> list[Path]:
         from poetry_ci_image.poetry.wheels import poetry_wheels
 
-        directory = (self.run.cache_root or self.workdir / "cache") / "poetry"
         with poetry_boundary("fetching Poetry's wheels for the image"):
-            found = poetry_wheels(target, directory, self.run.reporter, self.run.cancelled)
+            found = poetry_wheels(target, self.poetry_cache, self.run.reporter, self.run.cancelled)
         return sorted(found.glob("*.whl"))
 
     def pip_wheel(self, target: Target) -> Path:

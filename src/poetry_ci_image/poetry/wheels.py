@@ -11,6 +11,8 @@ fits, and its own requirements are read from its wheel.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sys
 import threading
@@ -50,6 +52,8 @@ def poetry_wheels(
     key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.arch}-{libc}-2"
     directory = cache / key
     if (directory / ".complete").is_file():
+        with contextlib.suppress(OSError):  # in use: the build cache's pruning keeps it
+            os.utime(directory)
         return directory
 
     reporter.status(f"Downloading Poetry {version} for {target.describe()} (once, then cached)")
