@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING
 
 from tests.support.distributions import build_wheel
 
-from poetry_ci_image.image.bytecode.extract import extract_runtime
+from poetry_ci_image.image.base_root import BaseRoots
+from poetry_ci_image.image.base_root import BaseSource
+from poetry_ci_image.image.base_root import extract_base_root
+from poetry_ci_image.image.base_runtime import Runtime
+from poetry_ci_image.image.base_runtime import runtime_of
 from poetry_ci_image.image.bytecode.maker import BytecodeMaker
 from poetry_ci_image.image.bytecode.maker import Interpreter
-from poetry_ci_image.image.bytecode.runtime import Runtime
 from poetry_ci_image.image.bytecode.stdlib import missing_pycs
 from poetry_ci_image.image.bytecode.stdlib import pyc_path
 from poetry_ci_image.image.files import install_wheel
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 
 SITE = "opt/venv/lib/python3.11/site-packages"
+SOURCES = "deb http://archive.example/debian bookworm main\n"
 
 
 @dataclass
@@ -111,8 +115,9 @@ def layer(*members: tuple[str, str, bytes | str]) -> list[bytes]:
 
 def test_the_interpreter_is_taken_out_with_whiteouts_and_links_kept_inside(tmp_path: Path) -> None:
     """Two layers applied as a runtime applies them: the interpreter, its libraries and its
-    standard library are there, packages and docs are not, a whiteout removes a pyc, an
-    absolute link points inside the extraction, and the modules without a pyc are listed."""
+    standard library are there, packages and docs are not (apt's sources and dpkg's database
+    are), a whiteout removes a pyc, an absolute link points inside the extraction, and the
+    modules without a pyc are listed."""
     stdlib = "usr/lib/python3.11"
     bottom = layer(
         ("file", "usr/bin/python3.11", elf_x86_64(b"/lib64/ld-linux-x86-64.so.2\0")),
@@ -126,6 +131,9 @@ def test_the_interpreter_is_taken_out_with_whiteouts_and_links_kept_inside(tmp_p
         ("file", f"{stdlib}/abc.py", "pass\n"),
         ("file", f"{stdlib}/site-packages/pkg.py", "pass\n"),
         ("file", "usr/share/doc/python3.11/README", "docs"),
+        ("file", "etc/apt/sources.list", SOURCES),
+        ("file", "var/lib/dpkg/status", "Package: libc6\n"),
+        ("file", "usr/bin/perl", "not wanted"),
     )
     top = layer(
         ("file", f"{stdlib}/__pycache__/.wh.os.cpython-311.pyc", b""),
@@ -133,7 +141,8 @@ def test_the_interpreter_is_taken_out_with_whiteouts_and_links_kept_inside(tmp_p
         ("file", "etc/python3.11/sitecustomize.py", "pass\n"),
         ("link", f"{stdlib}/sitecustomize.py", "/etc/python3.11/sitecustomize.py"),
     )
-    runtime = extract_runtime([bottom, top], "/usr/bin/python3.11", tmp_path / "runtime")
+    base_root = extract_base_root([bottom, top], tmp_path / "root")
+    runtime = runtime_of(base_root, "/usr/bin/python3.11")
     root = runtime.root
     assert (runtime.python, runtime.home, runtime.loader, runtime.machine) == (
         "/usr/bin/python3.11",
@@ -145,13 +154,19 @@ def test_the_interpreter_is_taken_out_with_whiteouts_and_links_kept_inside(tmp_p
     assert "/usr/lib/x86_64-linux-gnu" in runtime.library_dirs
     assert not (root / f"{stdlib}/site-packages").exists()
     assert not (root / "usr/share/doc").exists()
+    assert not (root / "usr/bin/perl").exists()
+    assert (
+        base_root.read("/etc/apt/sources.list")
+        == b"deb http://archive.example/debian bookworm main\n"
+    )
+    assert base_root.read("/var/lib/dpkg/status") == b"Package: libc6\n"
     link = os.readlink(root / f"{stdlib}/sitecustomize.py")
     assert not link.startswith("/")
     assert (root / f"{stdlib}/sitecustomize.py").read_text() == "pass\n"
     assert runtime.stdlib_pycs == {f"/{stdlib}/__pycache__/abc.cpython-311.pyc"}
     missing = [path for path, _ in missing_pycs(runtime, "cpython-311")]
     assert missing == [f"/{stdlib}/json.py", f"/{stdlib}/os.py", f"/{stdlib}/sitecustomize.py"]
-    assert json.loads((tmp_path / "runtime" / "runtime.json").read_text())["format"] == 1
+    assert json.loads((tmp_path / "root" / "root.json").read_text())["format"] == 2
 
 
 def test_a_pycs_place() -> None:
@@ -170,7 +185,7 @@ def test_a_base_that_does_not_say_its_patch_version_is_asked_once_per_digest(
     asked = _probes_answering_3_11_2(monkeypatch)
 
     def maker() -> BytecodeMaker:
-        return BytecodeMaker("checked", _only_minor(), tmp_path, SILENT, 1)
+        return BytecodeMaker("checked", _only_minor(), _only_root(tmp_path), 1)
 
     assert maker().version("linux/amd64") == (3, 11, 2)
     assert maker().version("linux/amd64") == (3, 11, 2)
@@ -182,7 +197,7 @@ def test_an_interpreter_asked_its_version_is_not_asked_again_for_its_compiler(
 ) -> None:
     """One question per run and platform: the version, then the compiler's cache tag."""
     asked = _probes_answering_3_11_2(monkeypatch)
-    maker = BytecodeMaker("checked", _only_minor(), tmp_path, SILENT, 1)
+    maker = BytecodeMaker("checked", _only_minor(), _only_root(tmp_path), 1)
     assert maker.version("linux/amd64") == (3, 11, 2)
     assert maker.compiler("linux/amd64").cache_tag == "cpython-311"
     assert asked == ["/usr/bin/python3.11"]
@@ -205,9 +220,18 @@ def _only_minor() -> dict[str, Interpreter]:
     interpreter = Interpreter(
         platform="linux/amd64",
         base="python:3.11",
-        digest="sha256:" + "a" * 64,
         python="/usr/bin/python3.11",
         version="3.11",
-        layers=lambda: [layer(("file", "usr/bin/python3.11", elf_x86_64(b"/lib64/ld.so\0")))],
     )
     return {"linux/amd64": interpreter}
+
+
+def _only_root(directory: Path) -> BaseRoots:
+    """The root of that base: its interpreter only, kept in `directory`."""
+    source = BaseSource(
+        "linux/amd64",
+        "python:3.11",
+        "sha256:" + "a" * 64,
+        lambda: [layer(("file", "usr/bin/python3.11", elf_x86_64(b"/lib64/ld.so\0")))],
+    )
+    return BaseRoots({"linux/amd64": source}, directory, SILENT)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from poetry_ci_image.image.base_image import base_facts
 from poetry_ci_image.image.base_image import check_base
 from poetry_ci_image.image.base_image import resolve_base
+from poetry_ci_image.image.base_root import BaseRoots
+from poetry_ci_image.image.base_root import BaseSource
 from poetry_ci_image.image.bytecode.maker import BytecodeMaker
 from poetry_ci_image.image.bytecode.maker import Interpreter
 from poetry_ci_image.image.config import AddedLayer
@@ -114,20 +116,23 @@ def assemble_image(
         with run.timeline.step("read the base image's files"):
             facts = base_facts(base, registry, cache.directory("bases"), run.reporter)
         bases.append((build, base, check_base(base, facts, build.target, build.plan)))
+    roots = BaseRoots(
+        {
+            build.target.platform: BaseSource(
+                build.target.platform, str(spec.base), base.digest, partial(_layers, registry, base)
+            )
+            for build, base, _ in bases
+        },
+        cache.directory("roots"),
+        run.reporter,
+    )
     interpreters = {
         build.target.platform: Interpreter(
-            platform=build.target.platform,
-            base=str(spec.base),
-            digest=base.digest,
-            python=python.executable,
-            version=python.version,
-            layers=partial(_layers, registry, base),
+            build.target.platform, str(spec.base), python.executable, python.version
         )
-        for build, base, python in bases
+        for build, _, python in bases
     }
-    bytecode = BytecodeMaker(
-        spec.bytecode, interpreters, cache.directory("interpreters"), run.reporter, workers()
-    )
+    bytecode = BytecodeMaker(spec.bytecode, interpreters, roots, workers())
     try:
         writer = LayerWriter(LayerContext(spec, sources, cache, run, workdir, bytecode))
         images = [_platform_image(spec, writer, *platform) for platform in bases]

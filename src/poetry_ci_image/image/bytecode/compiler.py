@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import IO
 from typing import TYPE_CHECKING
 
-from poetry_ci_image.image.bytecode.runtime import RuntimeUnavailable
+from poetry_ci_image.image.base_runtime import RuntimeUnavailable
 
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from poetry_ci_image.image.bytecode.runtime import Runtime
+    from poetry_ci_image.image.base_runtime import Runtime
 
 
 _LENGTH = struct.Struct(">I")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 
 from dataclasses import dataclass
@@ -23,34 +22,29 @@ from typing import TYPE_CHECKING
 from typing import TypeGuard
 
 from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.image.base_root import RootUnavailable
+from poetry_ci_image.image.base_runtime import RuntimeUnavailable
+from poetry_ci_image.image.base_runtime import host_machine
+from poetry_ci_image.image.base_runtime import runtime_of
 from poetry_ci_image.image.bytecode.compiler import Compiler
-from poetry_ci_image.image.bytecode.extract import extract_runtime
-from poetry_ci_image.image.bytecode.runtime import RuntimeUnavailable
-from poetry_ci_image.image.bytecode.runtime import host_machine
-from poetry_ci_image.image.bytecode.runtime import load_runtime
 from poetry_ci_image.plumbing.atomic import write_atomically
 from poetry_ci_image.settings.target import PLATFORMS
 
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from collections.abc import Iterable
-    from pathlib import Path
-
-    from poetry_ci_image.image.bytecode.runtime import Runtime
-    from poetry_ci_image.plumbing.progress import Reporter
+    from poetry_ci_image.image.base_root import BaseRoots
+    from poetry_ci_image.image.base_runtime import Runtime
 
 
 @dataclass(frozen=True)
 class Interpreter:
-    """A platform's base interpreter: where it is in the image, and how to get its files."""
+    """A platform's base interpreter: where it is in the image (its files are in the base's
+    root, `BaseRoots`)."""
 
     platform: str
     base: str  # the base image, for messages
-    digest: str  # the base's manifest for the platform: where its runtime is kept
     python: str  # /usr/bin/python3.11
     version: str  # "3.11.2"; only "3.11" when the base does not say (then it is asked)
-    layers: Callable[[], Iterable[Iterable[bytes]]]  # the base's layers, bottom first
 
 
 @dataclass
@@ -59,8 +53,7 @@ class BytecodeMaker:
 
     mode: str  # "checked", "unchecked" or "off"
     interpreters: dict[str, Interpreter]  # by platform
-    runtimes: Path  # where interpreters are taken out to, one directory per base digest
-    reporter: Reporter
+    roots: BaseRoots  # each platform's base root, where its interpreter's files are
     workers: int  # servers per compiler
     _lock: threading.RLock = field(default_factory=threading.RLock, init=False)
     _loaded: dict[str, Runtime] = field(default_factory=dict, init=False)
@@ -93,7 +86,7 @@ class BytecodeMaker:
         """The version the interpreter says, asked once per base digest: kept beside its
         runtime, since asking an interpreter of another architecture takes emulation's start."""
         runtime = self.runtime(platform)
-        kept = runtime.root.parent / "version.json"
+        kept = runtime.root.parent / "version.json"  # beside the root: one per base digest
         with contextlib.suppress(OSError, ValueError):
             said = json.loads(kept.read_text())
             if _is_version(said):
@@ -106,24 +99,15 @@ class BytecodeMaker:
         return (said[0], said[1], said[2])
 
     def runtime(self, platform: str) -> Runtime:
-        """`platform`'s interpreter and standard library, extracted once per base digest."""
+        """`platform`'s interpreter and standard library, in its base's root."""
         with self._lock:
             if platform not in self._loaded:
                 interpreter = self.interpreters[platform]
-                directory = self.runtimes / interpreter.digest.replace(":", "-")
-                found = load_runtime(directory)
-                if found is not None:
-                    os.utime(directory)  # in use: the cache keeps it
-                if found is None or not found.root.is_dir():
-                    self.reporter.status(
-                        f"Extracting the Python of {interpreter.base} for {platform} "
-                        "(once per base digest, to compile bytecode)"
-                    )
-                    try:
-                        found = extract_runtime(interpreter.layers(), interpreter.python, directory)
-                    except RuntimeUnavailable as error:
-                        raise self._refusal(platform, str(error)) from None
-                self._loaded[platform] = found
+                try:
+                    root = self.roots.root(platform)
+                    self._loaded[platform] = runtime_of(root, interpreter.python)
+                except (RootUnavailable, RuntimeUnavailable) as error:
+                    raise self._refusal(platform, str(error)) from None
             return self._loaded[platform]
 
     def compiler(self, platform: str) -> Compiler:

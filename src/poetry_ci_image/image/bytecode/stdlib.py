@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 
 if TYPE_CHECKING:
-    from poetry_ci_image.image.bytecode.runtime import Runtime
+    from poetry_ci_image.image.base_runtime import Runtime
 
 
 def pyc_path(source: str, cache_tag: str) -> str:

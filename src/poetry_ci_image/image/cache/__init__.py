@@ -10,6 +10,7 @@ blob_store.py   `blobs/sha256/<hex>`: layers written, base layers kept for `imag
 pruning.py      what no run used for `KEEP_DAYS` days goes
 
 The other directories under the root are kept by their owners, and pruned here too: `bases/`
-(the facts of each base's files), `interpreters/` (a base's CPython, to compile bytecode),
-`poetry/` (Poetry's wheels for a target), `places/` (where this runner pushed each blob).
+(the facts of each base's files), `roots/` (the base's files that run on the host:
+image/base_root.py), `poetry/` (Poetry's wheels for a target), `places/` (where this runner
+pushed each blob); `interpreters/` held the bases' CPythons before `roots/`.
 """

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-# The directories other parts of the plugin keep under the root (see __init__.py).
-KEPT_ELSEWHERE = ("bases", "interpreters", "poetry", "places")
+# The directories other parts of the plugin keep under the root (see __init__.py);
+# `interpreters` is where roots were kept before `roots` (pruned as it ages).
+KEPT_ELSEWHERE = ("bases", "roots", "interpreters", "poetry", "places")
 
 
 class BuildCache:

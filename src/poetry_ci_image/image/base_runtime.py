@@ -1,19 +1,22 @@
-"""The base image's own CPython, on the host: run through its own loader.
+"""The base image's own programs (its CPython, its `gpgv`), on the host: run through its own
+loader.
 
 A pyc must come from the interpreter that will load it (3.11.2 and 3.11.7 compile some files
-differently), so the image's bytecode is compiled by the base's CPython itself. Nothing is run
-in a container: its interpreter, shared libraries and standard library are extracted from the
-base's layers (extract.py) into Poetry's cache, once per base digest, and run as
-`<root>/<loader> --library-path <root's library dirs> <root>/<python>`, the loader named by the
-interpreter's own ELF header (glibc's or musl's). An interpreter of another architecture runs
-under QEMU user emulation when `qemu-<arch>-static` (or the kernel's binfmt_misc) is there;
-otherwise `probe` says so, and the build stops before anything is pushed.
+differently), so the image's bytecode is compiled by the base's CPython itself; the system
+packages' release files are checked by the base's own `gpgv` against its own keyrings. Nothing
+is run in a container: the programs and their shared libraries are taken out of the base's
+layers (base_root.py) into Poetry's cache, once per base digest, and run as
+`<root>/<loader> --library-path <root's library dirs> <root>/<program>`, the loader named by the
+interpreter's own ELF header (glibc's or musl's). A program of another architecture runs under
+QEMU user emulation when `qemu-<arch>-static` (or the kernel's binfmt_misc) is there; otherwise
+`probe` says so, and the build stops before anything is pushed.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import posixpath
 import re
 import shutil
 import struct
@@ -28,8 +31,10 @@ from typing import Any
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from poetry_ci_image.image.base_root import BaseRoot
 
-RUNTIME_FORMAT = 1
+
+_SHARED_LIBRARY = re.compile(r"\.so(\.\d+)*$")
 # ELF e_machine -> the architecture's name, as QEMU names its user emulators
 _MACHINES = {
     3: "i386",
@@ -49,12 +54,13 @@ _PROBE = (
 
 
 class RuntimeUnavailable(Exception):
-    """The base's interpreter cannot run on this host; `str()` says why."""
+    """The base's program cannot run on this host; `str()` says why."""
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """An extracted interpreter: where its files are, and how to start it on this host."""
+    """A base's interpreter on the host: where its files are, how to start it (and the base's
+    other programs) on this host."""
 
     root: Path
     python: str  # its path in the image: /usr/bin/python3.11
@@ -75,15 +81,17 @@ class Runtime:
 
     def command(self, *args: str) -> list[str]:
         """The command line that runs the interpreter with `args` on this host."""
+        return self.program(self.python, "-S", "-s", "-B", *args)
+
+    def program(self, path: str, *args: str) -> list[str]:
+        """The command line that runs the base's program at `path` (in the image; one of the
+        base root's files) with `args` on this host."""
         libraries = ":".join(str(self.host_path(d)) for d in self.library_dirs)
         command = [
             str(self.host_path(self.loader)),
             "--library-path",
             libraries,
-            str(self.host_path(self.python)),
-            "-S",
-            "-s",
-            "-B",
+            str(self.host_path(path)),
             *args,
         ]
         if self.machine != host_machine():
@@ -147,23 +155,25 @@ def host_machine() -> str:
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
 
 
-def load_runtime(directory: Path) -> Runtime | None:
-    """The runtime extracted into `directory` before, or None."""
-    try:
-        data = json.loads((directory / "runtime.json").read_text())
-        if data.get("format") != RUNTIME_FORMAT:
-            return None
-        return Runtime(
-            root=directory / "root",
-            python=data["python"],
-            home=data["home"],
-            loader=data["loader"],
-            machine=data["machine"],
-            library_dirs=tuple(data["library_dirs"]),
-            stdlib_pycs=frozenset(data["stdlib_pycs"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def runtime_of(root: BaseRoot, python: str) -> Runtime:
+    """The interpreter at `python` (a path in the image) in the base root `root`."""
+    real = root.resolve(python)
+    if real is None or not root.host_path(real).is_file():
+        raise RuntimeUnavailable(f"{python} is not among the base's files")
+    machine, loader = elf_interpreter(root.host_path(real))
+    home = posixpath.dirname(posixpath.dirname("/" + real))
+    libraries = sorted(
+        {"/" + posixpath.dirname(path) for path in root.files() if _SHARED_LIBRARY.search(path)}
+    )
+    return Runtime(
+        root=root.path,
+        python="/" + real,
+        home=home,
+        loader=loader,
+        machine=machine,
+        library_dirs=tuple(libraries),
+        stdlib_pycs=root.pycs,
+    )
 
 
 def elf_interpreter(path: Path) -> tuple[str, str]:
