@@ -56,6 +56,10 @@ class RegistryError(CiImageError):
     """The registry is unreachable, refused the credentials or the push."""
 
 
+class SystemPackageError(CiImageError):
+    """A system package cannot be resolved, fetched, verified or installed into the image."""
+
+
 class TagFileError(CiImageError):
     """The tag-file cannot be read or written."""
 

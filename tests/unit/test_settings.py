@@ -105,6 +105,14 @@ EVERY_KEY = [
     ("tag-file", "ci.env", "ci.yml", "tag_file", ROOT / "ci.yml"),
     ("variable", "IMAGE", "OTHER", "variable", "OTHER"),
     ("poetry", True, False, "poetry_in_image", False),
+    ("system-packages", ["git"], ("libpq5",), "system_packages", ("libpq5",)),
+    (
+        "system-sources",
+        ["deb http://a.example/debian bookworm main"],
+        ("deb http://b.example/debian bookworm main",),
+        "system_sources",
+        ("deb http://b.example/debian bookworm main",),
+    ),
     ("bytecode", "unchecked", "off", "bytecode", "off"),
     ("layers", 10, "12", "layers", 12),
 ]
@@ -163,6 +171,7 @@ def test_every_key_can_be_switched_off_or_overridden() -> None:
     assert with_off == {
         "all-groups", "all-extras", "poetry", "tag-file", "dockerfile", "libc",
         "hash-files", "build-args", "with", "without", "only", "extras",
+        "system-packages", "system-sources",
     }  # fmt: skip
     required = {setting.key for setting in SETTINGS} - with_off
     assert required == {

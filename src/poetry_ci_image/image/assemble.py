@@ -32,10 +32,14 @@ from poetry_ci_image.image.config import image_manifest
 from poetry_ci_image.image.layer_context import LayerContext
 from poetry_ci_image.image.layer_context import workers
 from poetry_ci_image.image.layer_writer import LayerWriter
+from poetry_ci_image.image.system.archive import Archive
+from poetry_ci_image.image.system.packages import SystemPackages
+from poetry_ci_image.image.system.packages import SystemRequest
 from poetry_ci_image.oci import OCI_INDEX
 from poetry_ci_image.oci import OCI_MANIFEST
 from poetry_ci_image.oci import digest_of
 from poetry_ci_image.tag.labels import BASE_DIGEST_LABEL
+from poetry_ci_image.tag.labels import SYSTEM_PACKAGES_LABEL
 from poetry_ci_image.tag.labels import TARGET_LABEL
 from poetry_ci_image.tag.recipe import POETRY_HOME
 from poetry_ci_image.tag.recipe import VENV
@@ -133,8 +137,14 @@ def assemble_image(
         for build, _, python in bases
     }
     bytecode = BytecodeMaker(spec.bytecode, interpreters, roots, workers())
+    system = None
+    if spec.system_packages:
+        archive = Archive(cache.directory("apt"), run.reporter, run.cancelled)
+        request = SystemRequest(spec.system_packages, spec.system_sources)
+        system = SystemPackages(request, roots, archive, cache.facts, run.reporter, workdir)
     try:
-        writer = LayerWriter(LayerContext(spec, sources, cache, run, workdir, bytecode))
+        context = LayerContext(spec, sources, cache, run, workdir, bytecode, roots)
+        writer = LayerWriter(context, system)
         images = [_platform_image(spec, writer, *platform) for platform in bases]
     finally:
         bytecode.close()
@@ -154,18 +164,23 @@ def _platform_image(
     spec: BuildSpec, writer: LayerWriter, build: TargetPlan, base: BaseImage, python: BasePython
 ) -> PlatformImage:
     target = build.target
-    layers = writer.layers(build, base, python)
+    written = writer.layers(build, base, python)
+    layers, system = written.layers, written.system
     added = [AddedLayer(blob.digest, blob.diff_id, blob.size, comment) for blob, comment in layers]
     labels = {
         **spec.labels,
         TARGET_LABEL: target.describe(),
         BASE_DIGEST_LABEL: base.digest,
     }
+    env = {"VIRTUAL_ENV": VENV}
+    if system.installed:
+        # The versions the archive gave: the tag names the request, the image what it holds.
+        labels[SYSTEM_PACKAGES_LABEL] = ",".join(f"{n}={v}" for n, v in system.installed)
     path_append = [f"{POETRY_HOME}/bin"] if spec.poetry_version else []
     config = image_config(
         base.config,
         added,
-        env={"VIRTUAL_ENV": VENV},
+        env=env,
         path_prepend=[f"{VENV}/bin"],
         path_append=path_append,
         labels=labels,

@@ -43,7 +43,7 @@ _LIBRARY_ROOTS = ("lib/", "lib64/", "usr/lib/", "usr/lib64/", "usr/local/lib/")
 _PACKAGING = re.compile(
     r"^(etc/apt/(sources\.list|sources\.list\.d/.*|trusted\.gpg|trusted\.gpg\.d/.*|keyrings/.*)"
     r"|usr/share/keyrings/.*"
-    r"|var/lib/dpkg/(status|diversions|statoverride)"
+    r"|var/lib/dpkg/(status|diversions|statoverride|alternatives/.*)"
     r"|var/lib/apt/extended_states"
     r"|etc/ld\.so\.conf|etc/ld\.so\.conf\.d/.*"
     r"|etc/os-release|usr/lib/os-release"

@@ -81,26 +81,14 @@ class Runtime:
 
     def command(self, *args: str) -> list[str]:
         """The command line that runs the interpreter with `args` on this host."""
-        return self.program(self.python, "-S", "-s", "-B", *args)
-
-    def program(self, path: str, *args: str) -> list[str]:
-        """The command line that runs the base's program at `path` (in the image; one of the
-        base root's files) with `args` on this host."""
-        libraries = ":".join(str(self.host_path(d)) for d in self.library_dirs)
-        command = [
-            str(self.host_path(self.loader)),
-            "--library-path",
-            libraries,
-            str(self.host_path(path)),
-            *args,
-        ]
-        if self.machine != host_machine():
-            emulator = shutil.which(f"qemu-{self.machine}-static") or shutil.which(
-                f"qemu-{self.machine}"
-            )
-            if emulator:
-                command = [emulator, "-L", str(self.root), *command]
-        return command
+        return _command(
+            self.root,
+            self.loader,
+            self.library_dirs,
+            self.machine,
+            self.python,
+            ("-S", "-s", "-B", *args),
+        )
 
     def environment(self) -> dict[str, str]:
         """No variable of the host's: the prefix, a fixed hash seed, no bytecode written."""
@@ -150,6 +138,64 @@ class Runtime:
         return why
 
 
+@dataclass(frozen=True)
+class BaseProgram:
+    """A program of the base (not its Python: its `gpgv`), as it runs on the host."""
+
+    root: Path
+    path: str  # in the image: /usr/bin/gpgv
+    loader: str
+    machine: str
+    library_dirs: tuple[str, ...]
+
+    def command(self, *args: str) -> list[str]:
+        return _command(self.root, self.loader, self.library_dirs, self.machine, self.path, args)
+
+
+def program_of(root: BaseRoot, path: str) -> BaseProgram:
+    """The program at `path` (in the image) of the base root `root`; RuntimeUnavailable when the
+    base has none there."""
+    real = root.resolve(path)
+    if real is None or not root.host_path(real).is_file():
+        raise RuntimeUnavailable(f"{path} is not among the base's files")
+    machine, loader = elf_interpreter(root.host_path(real))
+    return BaseProgram(root.path, "/" + real, loader, machine, _library_dirs(root))
+
+
+def _library_dirs(root: BaseRoot) -> tuple[str, ...]:
+    """Every directory of the root that holds a shared library (the loader's --library-path)."""
+    return tuple(
+        sorted(
+            {"/" + posixpath.dirname(path) for path in root.files() if _SHARED_LIBRARY.search(path)}
+        )
+    )
+
+
+def _command(
+    root: Path,
+    loader: str,
+    library_dirs: tuple[str, ...],
+    machine: str,
+    path: str,
+    args: tuple[str, ...],
+) -> list[str]:
+    """`path` run through the base's own loader, with the base's libraries (under QEMU for
+    another architecture, when the host has it)."""
+    libraries = ":".join(str(root / d.lstrip("/")) for d in library_dirs)
+    command = [
+        str(root / loader.lstrip("/")),
+        "--library-path",
+        libraries,
+        str(root / path.lstrip("/")),
+        *args,
+    ]
+    if machine != host_machine():
+        emulator = shutil.which(f"qemu-{machine}-static") or shutil.which(f"qemu-{machine}")
+        if emulator:
+            command = [emulator, "-L", str(root), *command]
+    return command
+
+
 def host_machine() -> str:
     machine = platform.machine().lower()
     return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
@@ -162,16 +208,13 @@ def runtime_of(root: BaseRoot, python: str) -> Runtime:
         raise RuntimeUnavailable(f"{python} is not among the base's files")
     machine, loader = elf_interpreter(root.host_path(real))
     home = posixpath.dirname(posixpath.dirname("/" + real))
-    libraries = sorted(
-        {"/" + posixpath.dirname(path) for path in root.files() if _SHARED_LIBRARY.search(path)}
-    )
     return Runtime(
         root=root.path,
         python="/" + real,
         home=home,
         loader=loader,
         machine=machine,
-        library_dirs=tuple(libraries),
+        library_dirs=_library_dirs(root),
         stdlib_pycs=root.pycs,
     )
 

@@ -1,5 +1,6 @@
 """What writing every layer of an image shares: its inputs, where wheels come from, the cache,
-the run, a work directory, the bytecode, and threads for work that can run side by side."""
+the run, a work directory, the bytecode, the bases' roots on the host, and threads for work
+that can run side by side."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    from poetry_ci_image.image.base_root import BaseRoots
     from poetry_ci_image.image.bytecode.maker import BytecodeMaker
     from poetry_ci_image.image.cache.build_cache import BuildCache
     from poetry_ci_image.image.files import Compile
@@ -55,6 +57,7 @@ class LayerContext:
     run: Run
     workdir: Path
     bytecode: BytecodeMaker
+    roots: BaseRoots  # each platform's base root on the host (its Python, apt's files, ...)
 
     def compiler(self, target: Target) -> Compile | None:
         """What compiles the target's pycs; None with bytecode off."""

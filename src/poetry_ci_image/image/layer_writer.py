@@ -1,18 +1,22 @@
 """The layers the plugin adds to an image, in image order, written or found in the build cache.
 
-    the venvs' skeleton (venv.py)
+    the system packages (system_layers.py), when `system-packages` asks for some
+    -> the venvs' skeleton (venv.py)
     -> the standard library's bytecode, when the base ships none (bytecode/stdlib.py)
     -> Poetry's layers (poetry_layers.py)
     -> the dependencies' layers (dependency_layers.py)
 
-What changes least goes lowest: the skeleton and the standard library change with the base,
-Poetry with its version, the dependencies with the lock. The standard library's and Poetry's
-layers are made on threads of their own, while the dependencies are fetched and installed.
+What changes least goes lowest: the system packages change with what is asked for (and the
+archive's updates), the skeleton and the standard library with the base, Poetry with its
+version, the dependencies with the lock. The system packages', the standard library's and
+Poetry's layers are made on threads of their own, while the dependencies are fetched and
+installed.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.image.bytecode.stdlib import missing_pycs
@@ -20,6 +24,8 @@ from poetry_ci_image.image.bytecode.stdlib import pyc_path
 from poetry_ci_image.image.cache.keys import cache_key
 from poetry_ci_image.image.dependency_layers import DependencyLayers
 from poetry_ci_image.image.poetry_layers import poetry_layers
+from poetry_ci_image.image.system_layers import SystemLayers
+from poetry_ci_image.image.system_layers import SystemPart
 from poetry_ci_image.image.tarball import LEVEL
 from poetry_ci_image.image.tarball import file_entry
 from poetry_ci_image.image.venv import venv_skeleton
@@ -32,27 +38,42 @@ from poetry_ci_image.tag.recipe import VENV
 if TYPE_CHECKING:
     from poetry_ci_image.image.base_image import BaseImage
     from poetry_ci_image.image.layer_context import LayerContext
+    from poetry_ci_image.image.system.packages import SystemPackages
     from poetry_ci_image.image.tarball import LayerBlob
     from poetry_ci_image.image.venv import BasePython
     from poetry_ci_image.tag.plan import TargetPlan
 
 
+@dataclass(frozen=True)
+class PlatformLayers:
+    """Every layer the plugin adds to one platform's image, in image order, with its history
+    comment; and what the system packages add to the image's config."""
+
+    layers: list[tuple[LayerBlob, str]]
+    system: SystemPart
+
+
 class LayerWriter:
     """Writes (or finds in the cache) every layer of every platform, sharing what is the same."""
 
-    def __init__(self, context: LayerContext) -> None:
+    def __init__(self, context: LayerContext, system: SystemPackages | None = None) -> None:
         self.context = context
         self._dependencies = DependencyLayers(context)
+        self._system = SystemLayers(context, system) if system is not None else None
 
-    def layers(
-        self, build: TargetPlan, base: BaseImage, python: BasePython
-    ) -> list[tuple[LayerBlob, str]]:
-        """Every layer the plugin adds for `build`, with its history comment, in image order."""
+    def layers(self, build: TargetPlan, base: BaseImage, python: BasePython) -> PlatformLayers:
+        """Every layer the plugin adds for `build`, in image order."""
         context, target = self.context, build.target
-        layers = [(self._skeleton(python), f"the venvs' skeleton, for {python.executable}")]
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="background") as background:
-            # The standard library's bytecode and Poetry's layers (a download, the first time)
-            # are made while the dependencies are fetched and installed.
+        skeleton = (self._skeleton(python), f"the venvs' skeleton, for {python.executable}")
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="background") as background:
+            # The system packages, the standard library's bytecode and Poetry's layers (a
+            # download, the first time) are made while the dependencies are fetched and
+            # installed.
+            system = (
+                background.submit(self._system.part, target.platform)
+                if self._system is not None
+                else None
+            )
             stdlib = background.submit(self._stdlib, build, base)
             poetry = (
                 background.submit(poetry_layers, context, target)
@@ -62,11 +83,13 @@ class LayerWriter:
             try:
                 dependencies = self._dependencies.layers(build)
                 with context.run.timeline.step("wait for Poetry's layers"):
-                    layers += stdlib.result() + (poetry.result() if poetry else [])
+                    ours = stdlib.result() + (poetry.result() if poetry else [])
+                with context.run.timeline.step("wait for the system packages' layers"):
+                    part = system.result() if system else SystemPart([], ())
             except BaseException:
                 context.run.cancelled.set()
                 raise
-        return layers + dependencies
+        return PlatformLayers([*part.layers, skeleton, *ours, *dependencies], part)
 
     def _skeleton(self, python: BasePython) -> LayerBlob:
         spec = self.context.spec

@@ -5,7 +5,9 @@ the directory or the time, the same entries give the same bytes:
 
 - entries sorted by path (parents before children), each directory once;
 - every mtime `epoch` (SOURCE_DATE_EPOCH when set, else 0), uid and gid 0, no user or group
-  names, modes 0755 for directories and executables and 0644 for other files, 0777 for links;
+  names, modes 0755 for directories and executables and 0644 for other files, 0777 for links
+  (an entry may carry its own mode, owner and mtime instead: a Debian package's files keep the
+  ones the package gives them, as dpkg would);
 - the POSIX (PAX) tar format, which only adds an extended header for long or non-ASCII paths;
 - gzip with no file name, mtime 0 and compression level `LEVEL`.
 
@@ -42,13 +44,16 @@ class Entry:
     a symbolic link. `path` is absolute in the image, without the leading slash."""
 
     path: str
-    kind: str = "file"  # "file", "dir" or "symlink"
+    kind: str = "file"  # "file", "dir", "symlink" or "hardlink"
     data: bytes | None = None
     source: Path | None = None  # the file's bytes are there (large files are not held in memory)
     size: int = 0
     digest: str = ""  # sha256 hex of the file's bytes (compares files without reading them)
     executable: bool = False
-    target: str = ""  # a symlink's target
+    target: str = ""  # a symlink's target; a hard link's (the path of an earlier entry)
+    mode: int | None = None  # permission bits (setuid and sticky ones too); None: by kind
+    owner: tuple[int, int] = (0, 0)  # uid, gid
+    mtime: int | None = None  # None: the layer's epoch
 
     def open(self) -> BinaryIO:
         if self.source is not None:
@@ -151,20 +156,25 @@ def write_layer(entries: Iterable[Entry], destination: Path, epoch: int) -> Laye
 
 def _add(tar: tarfile.TarFile, entry: Entry, epoch: int) -> None:
     info = tarfile.TarInfo(entry.path)
-    info.mtime = epoch
-    info.uid = info.gid = 0
+    info.mtime = epoch if entry.mtime is None else entry.mtime
+    info.uid, info.gid = entry.owner
     info.uname = info.gname = ""
     if entry.kind == "dir":
         info.type = tarfile.DIRTYPE
-        info.mode = 0o755
+        info.mode = 0o755 if entry.mode is None else entry.mode
         tar.addfile(info)
     elif entry.kind == "symlink":
         info.type = tarfile.SYMTYPE
         info.mode = 0o777
         info.linkname = entry.target
         tar.addfile(info)
+    elif entry.kind == "hardlink":
+        info.type = tarfile.LNKTYPE
+        info.mode = 0o644 if entry.mode is None else entry.mode
+        info.linkname = entry.target
+        tar.addfile(info)
     else:
-        info.mode = 0o755 if entry.executable else 0o644
+        info.mode = (0o755 if entry.executable else 0o644) if entry.mode is None else entry.mode
         info.size = entry.size
         with entry.open() as stream:
             tar.addfile(info, stream)

@@ -73,6 +73,8 @@ def assemble(job: ImageJob, run: Run, cache: BuildCache, workdir: Path) -> Image
         epoch=resolved.recipe.epoch,
         bytecode=resolved.recipe.bytecode,
         labels=image_labels(resolved),
+        system_packages=resolved.recipe.system_packages,
+        system_sources=resolved.recipe.system_sources,
     )
     sources = PoetrySources(job.project, workdir, run, cache.directory("poetry"))
     return assemble_image(spec, sources, run, cache, workdir)

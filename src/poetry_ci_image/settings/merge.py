@@ -23,6 +23,7 @@ from poetry_ci_image.settings.table import DEFAULT_LAYERS
 from poetry_ci_image.settings.table import DEFAULT_VARIABLE
 from poetry_ci_image.settings.table import MAX_LAYERS
 from poetry_ci_image.settings.table import REPOSITORY_ENV
+from poetry_ci_image.settings.table import SYSTEM_SOURCES_ENV
 from poetry_ci_image.settings.table import Setting
 
 
@@ -97,6 +98,8 @@ class Settings:
     poetry_in_image: bool
     layers: int
     bytecode: str | None  # checked, unchecked or off; None: not configured (the default)
+    system_packages: tuple[str, ...] = ()
+    system_sources: tuple[str, ...] = ()  # may hold credentials (from the environment)
 
     def require_repository(self) -> str:
         if self.repository is None:
@@ -199,6 +202,8 @@ def resolve_settings(
         poetry_in_image=True if poetry is None else bool(poetry),
         layers=layers,
         bytecode=bytecode,
+        system_packages=tuple(dict.fromkeys(value("system-packages") or ())),
+        system_sources=_system_sources(value("system-sources"), env),
     )
 
 
@@ -220,6 +225,13 @@ def _repository(table: Mapping[str, Any], options: Options, env: Mapping[str, st
     if table.get("repository"):
         return str(table["repository"])
     return default_repository(env)
+
+
+def _system_sources(given: Sequence[str] | None, env: Mapping[str, str]) -> tuple[str, ...]:
+    """The sources for the system packages: the environment's (which may hold a mirror's
+    credentials), else the option's or the table's."""
+    from_env = [line.strip() for line in env.get(SYSTEM_SOURCES_ENV, "").splitlines()]
+    return tuple(line for line in from_env if line) or tuple(given or ())
 
 
 def _build_args(table: Mapping[str, Any], options: Options) -> dict[str, str]:

@@ -11,6 +11,7 @@ from typing import Literal
 
 
 REPOSITORY_ENV = "POETRY_CI_IMAGE_REPOSITORY"
+SYSTEM_SOURCES_ENV = "POETRY_CI_IMAGE_SYSTEM_SOURCES"
 DEFAULT_VARIABLE = "CI_IMAGE"
 DEFAULT_LAYERS = 64
 BYTECODE_MODES = ("checked", "unchecked", "off")
@@ -208,6 +209,28 @@ SETTINGS: tuple[Setting, ...] = (
         "true",
         "put Poetry (the version running the plugin) into the image",
         "poetry = false",
+    ),
+    Setting(
+        "system-packages",
+        "strings",
+        "A Debian package to install into the image, name or name=version (repeatable).",
+        "none",
+        "Debian packages (and what they depend on) installed from the base's own archive, with "
+        "no engine: `name` or `name=version` (see [System packages](system-packages.md))",
+        'system-packages = ["libpq5", "git"]',
+        option="system-package",
+        switch_off=True,
+    ),
+    Setting(
+        "system-sources",
+        "strings",
+        "An apt source for the system packages instead of the base's (repeatable).",
+        f"the base's own apt sources; `${SYSTEM_SOURCES_ENV}` (one per line) overrides",
+        "one-line sources.list entries (`deb [signed-by=...] URI suite component...`) to take "
+        "the system packages from instead of the base's: a mirror, a snapshot",
+        'system-sources = ["deb https://mirror.example/debian bookworm main"]',
+        option="system-source",
+        switch_off=True,
     ),
     Setting(
         "bytecode",

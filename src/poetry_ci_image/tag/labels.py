@@ -12,5 +12,8 @@ from __future__ import annotations
 PREFIX = "io.github.poetry-ci-image"
 FINGERPRINT_LABEL = f"{PREFIX}.fingerprint"
 TARGET_LABEL = f"{PREFIX}.target"
+# The system packages the image holds, as installed: `name=version,...` (the tag covers the
+# request; the archive's versions are recorded here, and in the image's dpkg database).
+SYSTEM_PACKAGES_LABEL = f"{PREFIX}.system-packages"
 BASE_NAME_LABEL = "org.opencontainers.image.base.name"
 BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"

@@ -4,8 +4,10 @@ Two recipes:
 
 - the built-in one (no `dockerfile`): the plugin assembles the image itself, with no Docker
   engine (image/assemble.py). Its bytes follow from the plan, the base, Poetry's version, the
-  layer budget, the epoch (SOURCE_DATE_EPOCH) and `BUILDER_FORMAT`, so those are what the
-  fingerprint covers;
+  layer budget, the epoch (SOURCE_DATE_EPOCH), the system packages asked for (and the sources
+  named for them, without credentials) and `BUILDER_FORMAT`, so those are what the fingerprint
+  covers. The system packages are covered as asked for, not as resolved: the tag is computed
+  offline, and the versions the archive gives are recorded in the image;
 - your own Dockerfile: the engine builds it, and the fingerprint covers its text, the
   `hash-files` and the build arguments instead.
 """
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
 from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.plumbing.urls import strip_credentials
 from poetry_ci_image.settings.table import DEFAULT_BYTECODE
 
 
@@ -37,6 +41,8 @@ BUILDER_FORMAT = 2
 VENV = "/opt/venv"
 POETRY_HOME = "/opt/poetry"
 EPOCH_ENV = "SOURCE_DATE_EPOCH"
+# A Debian package name, with a version if pinned (`libpq5`, `libpq5=15.10-0+deb12u1`).
+_SYSTEM_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+(=[0-9][A-Za-z0-9.+~:-]*)?$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,13 @@ class ImageRecipe:
     dockerfile: str | None = None  # your own Dockerfile's text
     hash_files: tuple[tuple[str, str], ...] = ()  # (path relative to the project, sha256)
     build_args: tuple[tuple[str, str], ...] = ()  # your Dockerfile's build arguments
+    system_packages: tuple[str, ...] = ()  # sorted, as asked for (name or name=version)
+    system_sources: tuple[str, ...] = ()  # replacing the base's; may hold credentials
+
+    @property
+    def system_sources_shown(self) -> tuple[str, ...]:
+        """The sources without credentials: what the fingerprint and messages see."""
+        return tuple(" ".join(strip_credentials(w) for w in s.split()) for s in self.system_sources)
 
     @property
     def builtin(self) -> bool:
@@ -58,7 +71,7 @@ class ImageRecipe:
 
     def as_dict(self) -> dict[str, Any]:
         if self.dockerfile is None:
-            return {
+            document: dict[str, Any] = {
                 "base": self.base,
                 "builder": {
                     "format": BUILDER_FORMAT,
@@ -68,6 +81,12 @@ class ImageRecipe:
                 },
                 "poetry": self.poetry_version,
             }
+            if self.system_packages:  # absent otherwise: no tag moves for those who ask none
+                document["system"] = {
+                    "packages": list(self.system_packages),
+                    "sources": list(self.system_sources_shown),
+                }
+            return document
         return {
             "base": self.base,
             "dockerfile_sha256": hashlib.sha256(self.dockerfile.encode()).hexdigest(),
@@ -81,6 +100,7 @@ def image_recipe(
     settings: Settings, base: str, poetry_version: str, env: Mapping[str, str]
 ) -> ImageRecipe:
     poetry = poetry_version if settings.poetry_in_image else None
+    system = _system_packages(settings)
     if settings.dockerfile is None:
         if settings.hash_files or settings.build_args:
             raise ConfigError(
@@ -93,6 +113,15 @@ def image_recipe(
             layers=settings.layers,
             epoch=source_date_epoch(env),
             bytecode=settings.bytecode or DEFAULT_BYTECODE,
+            system_packages=system,
+            system_sources=settings.system_sources if system else (),
+        )
+    if system:
+        raise ConfigError(
+            "system-packages applies to the built-in recipe; your own Dockerfile installs its "
+            "own system packages.",
+            "Remove system-packages from [tool.poetry-ci-image] (and install them in your "
+            "Dockerfile), or remove dockerfile to have the plugin install them with no engine.",
         )
     if settings.bytecode is not None:
         raise ConfigError(
@@ -110,6 +139,17 @@ def image_recipe(
         ),
         build_args=settings.build_args,
     )
+
+
+def _system_packages(settings: Settings) -> tuple[str, ...]:
+    """The system packages asked for, checked and sorted (a bad name fails offline, in `tag`)."""
+    bad = [item for item in settings.system_packages if not _SYSTEM_PACKAGE.match(item)]
+    if bad:
+        raise ConfigError(
+            f"system-packages has '{bad[0]}', which is not a Debian package name, or name=version.",
+            'Write each as a package name ("libpq5") or name=version ("libpq5=15.10-0+deb12u1").',
+        )
+    return tuple(sorted(settings.system_packages))
 
 
 def source_date_epoch(env: Mapping[str, str]) -> int:

@@ -109,6 +109,14 @@ def resolve(
         planned.append(TargetPlan(target, plan))
     base_image = parse_image(base)  # a bad base fails here, not halfway through a build
     recipe = image_recipe(settings, base, facts.poetry_version, env)
+    musl = [p.target.platform for p in planned if p.target.libc.family == "musl"]
+    if recipe.system_packages and musl:
+        raise ConfigError(
+            f"system-packages installs Debian packages, and the target is a musl (Alpine) "
+            f"system ({', '.join(musl)}).",
+            "Use a Debian or Ubuntu base (for example python:3.12-slim), or your own Dockerfile "
+            "that runs `apk add`.",
+        )
     fingerprinted = fingerprint([(p.target, p.plan) for p in planned], recipe)
     return Resolved(
         settings=settings,

@@ -12,5 +12,6 @@ pruning.py      what no run used for `KEEP_DAYS` days goes
 The other directories under the root are kept by their owners, and pruned here too: `bases/`
 (the facts of each base's files), `roots/` (the base's files that run on the host:
 image/base_root.py), `poetry/` (Poetry's wheels for a target), `places/` (where this runner
-pushed each blob); `interpreters/` held the bases' CPythons before `roots/`.
+pushed each blob), `apt/` (the system packages' release files, indexes and .debs, by sha256);
+`interpreters/` held the bases' CPythons before `roots/`.
 """

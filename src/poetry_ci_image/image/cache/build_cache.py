@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # The directories other parts of the plugin keep under the root (see __init__.py);
 # `interpreters` is where roots were kept before `roots` (pruned as it ages).
-KEPT_ELSEWHERE = ("bases", "roots", "interpreters", "poetry", "places")
+KEPT_ELSEWHERE = ("bases", "roots", "interpreters", "poetry", "places", "apt")
 
 
 class BuildCache:

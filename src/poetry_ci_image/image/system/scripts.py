@@ -1,0 +1,236 @@
+"""What the packages' maintainer scripts would have done, since none of them runs here.
+
+dpkg runs a package's `preinst` before it unpacks it and its `postinst` after; the plugin runs
+neither (nothing of the image runs). What the common scripts do is done here instead:
+
+- `update-alternatives --install LINK NAME PATH PRIORITY [--slave LINK NAME PATH]...`: the
+  links (`LINK -> /etc/alternatives/NAME -> PATH`, the highest priority winning, as in auto
+  mode) and dpkg's record of them (`/var/lib/dpkg/alternatives/NAME`);
+- `ldconfig` (and the libc trigger that runs it): a library in the loader's default
+  directories (`/lib/<triplet>`, `/usr/lib/<triplet>`, `/lib`, `/usr/lib`) is found without
+  the loader's cache; one a package puts elsewhere (named in `/etc/ld.so.conf.d/`) is found
+  through `LD_LIBRARY_PATH` in the image's config;
+- what has no effect in an image (services, documentation indexes, debconf questions, conffile
+  moves on upgrade) is left out.
+
+Anything else a script runs is named in `missing`, per package, so the push says which effects
+the image lacks (for example gdk-pixbuf's loader cache, or a system user a package creates).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from collections.abc import Mapping
+
+
+# Commands whose effect a CI image does not need, or that only act on an upgrade or removal.
+NO_EFFECT_HERE = frozenset(
+    {
+        "deb-systemd-helper",
+        "deb-systemd-invoke",
+        "systemctl",
+        "invoke-rc.d",
+        "update-rc.d",
+        "dpkg-maintscript-helper",
+        "dpkg-trigger",
+        "dpkg-query",
+        "dpkg",
+        "py3compile",
+        "pycompile",
+        "py3clean",
+        "pyclean",
+        "install-info",
+        "update-menus",
+        "mandb",
+        "db_get",
+        "db_set",
+        "db_input",
+        "db_go",
+        "db_stop",
+        "db_purge",
+        "db_fset",
+        "db_fget",
+        "db_register",
+        "db_unregister",
+        "db_reset",
+        "db_version",
+        "db_capb",
+        "db_title",
+        "db_subst",
+        "ldconfig",  # see the module's docstring
+        "update-alternatives",  # done here
+    }
+)
+# The shell's own words and builtins, and commands that only read.
+SHELL = frozenset(
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "case",
+        "esac",
+        "for",
+        "while",
+        "until",
+        "do",
+        "done",
+        "in",
+        "function",
+        "return",
+        "exit",
+        "set",
+        "unset",
+        "export",
+        "local",
+        "shift",
+        "true",
+        "false",
+        "test",
+        "[",
+        "[[",
+        "]",
+        "]]",
+        ".",
+        ":",
+        "echo",
+        "printf",
+        "read",
+        "eval",
+        "exec",
+        "trap",
+        "command",
+        "type",
+        "hash",
+        "wait",
+        "break",
+        "continue",
+        "readonly",
+        "umask",
+        "cd",
+        "pwd",
+        "which",
+        "grep",
+        "sed",
+        "awk",
+        "cut",
+        "head",
+        "tail",
+        "sort",
+        "cat",
+        "basename",
+        "dirname",
+        "tr",
+        "uname",
+        "id",
+        "getent",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """One alternative a package installs: `link` -> /etc/alternatives/`name` -> `path`."""
+
+    link: str
+    name: str
+    path: str
+    priority: int
+    slaves: tuple[tuple[str, str, str], ...] = ()  # (link, name, path)
+
+
+@dataclass
+class ScriptEffects:
+    """What a set of packages' scripts would have done."""
+
+    alternatives: list[tuple[str, Alternative]] = field(default_factory=list)  # (package, ...)
+    missing: dict[str, list[str]] = field(default_factory=dict)  # package -> commands not run
+
+
+def script_effects(scripts: Mapping[str, Mapping[str, bytes]]) -> ScriptEffects:
+    """The effects of each package's `preinst` and `postinst` (package -> member -> bytes)."""
+    effects = ScriptEffects()
+    for package in sorted(scripts):
+        members = scripts[package]
+        commands: list[list[str]] = []
+        for name in ("preinst", "postinst"):
+            commands += _commands(members.get(name, b"").decode(errors="replace"))
+        missing = []
+        for words in commands:
+            program = words[0].rsplit("/", 1)[-1]
+            if program == "update-alternatives" and "--install" in words:
+                alternative = _alternative(words)
+                if alternative is not None:
+                    effects.alternatives.append((package, alternative))
+                continue
+            if program in NO_EFFECT_HERE or program in SHELL or program.startswith("db_"):
+                continue
+            if program not in missing:
+                missing.append(program)
+        if missing:
+            effects.missing[package] = missing
+    return effects
+
+
+def _commands(script: str) -> list[list[str]]:
+    """The simple commands of a shell script, roughly: each line's words split at `;`, `&&`,
+    `||`, `|` and the shell's keywords, variable assignments before a command dropped."""
+    found = []
+    text = re.sub(r"\\\n", " ", script)
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or line.startswith("#!"):
+            continue
+        for part in re.split(r";|&&|\|\||\||\(|\)|\{|\}|`|\$\(", line):
+            try:
+                words = shlex.split(part, comments=True)
+            except ValueError:
+                words = part.split()
+            while words and (words[0] in {"then", "else", "do", "!", "elif", "if", "while"}):
+                words = words[1:]
+            while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+                words = words[1:]
+            if words and re.match(r"^[A-Za-z0-9_./+-]+$", words[0]) and not words[0].endswith(")"):
+                found.append(words)
+    return found
+
+
+def _alternative(words: list[str]) -> Alternative | None:
+    """`update-alternatives [--quiet] --install LINK NAME PATH PRIORITY [--slave L N P]...`."""
+    try:
+        at = words.index("--install")
+        link, name, path, priority = words[at + 1 : at + 5]
+        slaves = []
+        rest = words[at + 5 :]
+        while len(rest) >= 4 and rest[0] == "--slave":
+            slaves.append((rest[1], rest[2], rest[3]))
+            rest = rest[4:]
+        return Alternative(link, name, path, int(priority), tuple(slaves))
+    except (ValueError, IndexError):
+        return None  # a variable where a word should be: named as missing by the caller
+
+
+def chosen_alternatives(
+    alternatives: Iterable[tuple[str, Alternative]], existing: Iterable[str] = ()
+) -> dict[str, list[Alternative]]:
+    """Each alternative name (that the base does not manage already: `existing`) with its
+    candidates, the highest priority first (then the path, for a stable choice)."""
+    skip = set(existing)
+    by_name: dict[str, list[Alternative]] = {}
+    for _, alternative in alternatives:
+        if alternative.name not in skip:
+            by_name.setdefault(alternative.name, []).append(alternative)
+    return {
+        name: sorted(found, key=lambda a: (-a.priority, a.path))
+        for name, found in sorted(by_name.items())
+    }
