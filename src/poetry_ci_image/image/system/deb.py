@@ -75,7 +75,9 @@ def read_deb(deb: Path, aliases: Mapping[str, str], spill: Path, what: str) -> D
         raise SystemPackageError(f"{what} has no control.tar or data.tar member.")
     contents = DebContents(control=_control(members[control_name], control_name, what))
     with _tar(members[data_name], data_name, what) as tar:
-        _read_data(tar, contents, aliases, spill)
+        md5sums = _read_data(tar, contents, aliases, spill)
+    # dpkg writes the md5sums of a package that ships none when it unpacks it
+    contents.control.setdefault("md5sums", md5sums.encode())
     return contents
 
 
@@ -155,8 +157,10 @@ def _control(data: bytes, name: str, what: str) -> dict[str, bytes]:
 
 def _read_data(
     tar: tarfile.TarFile, contents: DebContents, aliases: Mapping[str, str], spill: Path
-) -> None:
+) -> str:
+    """Read the files into `contents`; their md5sums, as dpkg would list them."""
     links: dict[str, list[str]] = {}  # a hard link's target -> the paths linked to it
+    md5sums = ""
     for member in tar:
         listed = posixpath.normpath("/" + member.name.removeprefix("./").lstrip("/"))
         contents.paths.append(listed if listed != "/" else "/.")
@@ -177,6 +181,8 @@ def _read_data(
             stream = tar.extractfile(member)
             data = stream.read() if stream else b""
             digest = hashlib.sha256(data).hexdigest()
+            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            md5sums += f"{md5}  {listed.lstrip('/')}\n"
             source = None
             if len(data) > SPILL_BYTES:
                 spill.mkdir(parents=True, exist_ok=True)
@@ -197,6 +203,7 @@ def _read_data(
             )
         # device files and fifos: not in the packages a CI image asks for; left out
     contents.entries = _hard_links(contents.entries, links)
+    return md5sums
 
 
 def _hard_links(entries: list[Entry], links: dict[str, list[str]]) -> list[Entry]:

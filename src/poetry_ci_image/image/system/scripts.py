@@ -163,8 +163,8 @@ def script_effects(scripts: Mapping[str, Mapping[str, bytes]]) -> ScriptEffects:
     for package in sorted(scripts):
         members = scripts[package]
         commands: list[list[str]] = []
-        for name in ("preinst", "postinst"):
-            commands += _commands(members.get(name, b"").decode(errors="replace"))
+        for name, action in (("preinst", "install"), ("postinst", "configure")):
+            commands += _commands(members.get(name, b"").decode(errors="replace"), action)
         missing = []
         for words in commands:
             program = words[0].rsplit("/", 1)[-1]
@@ -182,27 +182,62 @@ def script_effects(scripts: Mapping[str, Mapping[str, bytes]]) -> ScriptEffects:
     return effects
 
 
-def _commands(script: str) -> list[list[str]]:
-    """The simple commands of a shell script, roughly: each line's words split at `;`, `&&`,
-    `||`, `|` and the shell's keywords, variable assignments before a command dropped."""
+def _commands(script: str, action: str) -> list[list[str]]:
+    """The simple commands a fresh install runs of a shell script (`action`: the argument dpkg
+    gives it then, `configure` or `install`), roughly: each line's words split at `;`, `&&`,
+    `||`, `|` and the shell's keywords, assignments before a command dropped; the branches of
+    an `if` or a `case` that test for an upgrade, a removal or an older version are skipped."""
     found = []
+    blocks: list[list[bool]] = []  # per open if/case: [skipped by an outer block, this branch]
     text = re.sub(r"\\\n", " ", script)
     for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or line.startswith("#!"):
+        line = raw.split("#", 1)[0].strip() if not raw.lstrip().startswith("#!") else ""
+        if not line:
+            continue
+        first = line.split()[0]
+        outer = any(any(block) for block in blocks)
+        if first in {"if", "case"} and re.search(r"(^|;|\s)(fi|esac)\s*;?$", line):
+            pass  # a whole block on one line: all its commands count (more said, not less)
+        elif first in {"if", "case"}:
+            blocks.append([outer, first == "if" and _upgrade_only(line, action)])
+            if first == "case":
+                continue
+        elif first == "elif" and blocks:
+            blocks[-1][1] = _upgrade_only(line, action)
+        elif first == "else" and blocks:
+            blocks[-1][1] = not blocks[-1][1]
+        elif first in {"fi", "esac", "fi;", "esac;"}:
+            if blocks:
+                blocks.pop()
+            continue
+        elif blocks and (branch := re.match(r"^([^()$]*)\)", line)):
+            patterns = {word.strip().strip("\"'") for word in branch.group(1).split("|")}
+            blocks[-1][1] = not patterns & {action, "*"}
+            line = line[branch.end() :].strip()
+        if any(any(block) for block in blocks):
             continue
         for part in re.split(r";|&&|\|\||\||\(|\)|\{|\}|`|\$\(", line):
             try:
                 words = shlex.split(part, comments=True)
             except ValueError:
                 words = part.split()
-            while words and (words[0] in {"then", "else", "do", "!", "elif", "if", "while"}):
-                words = words[1:]
+            while words and words[0] in {"then", "else", "do", "!", "elif", "if", "while", "for"}:
+                words = words[1:] if words[0] != "for" else []
             while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
                 words = words[1:]
-            if words and re.match(r"^[A-Za-z0-9_./+-]+$", words[0]) and not words[0].endswith(")"):
+            if words and re.match(r"^[A-Za-z0-9_./+-]+$", words[0]):
                 found.append(words)
     return found
+
+
+def _upgrade_only(condition: str, action: str) -> bool:
+    """Whether a condition is false on a fresh install (`$1` is `action`, `$2` is empty)."""
+    if re.search(r"\$\{?1\}?\"?\s*=\s*\"?(upgrade|abort-|remove|purge|failed-upgrade)", condition):
+        return True
+    if re.search(r"-n\s+\"?\$\{?2", condition) or "compare-versions" in condition:
+        return True  # an earlier version is installed: an upgrade
+    other = re.search(r"\$\{?1\}?\"?\s*=\s*\"?([a-z-]+)", condition)
+    return bool(other and other.group(1) != action)
 
 
 def _alternative(words: list[str]) -> Alternative | None:
