@@ -67,7 +67,7 @@ esac
 
 ONE_LINE = """\
 #!/bin/sh
-if [ "$1" = upgrade ]; then rm -rf /var/old; else adduser --system --group tool; fi
+if [ "$1" = upgrade ]; then mkdir -p /var/old; else adduser --system --group tool; fi
 """
 
 
@@ -78,7 +78,9 @@ if [ "$1" = upgrade ]; then rm -rf /var/old; else adduser --system --group tool;
         pytest.param(UPGRADE_ONLY, [], id="a branch that runs on upgrade only: none"),
         pytest.param(CASES, ["gdk-pixbuf-query-loaders"], id="the configure branch of a case"),
         pytest.param(
-            ONE_LINE, ["rm", "adduser"], id="a one-line if: every command counts (said, not lost)"
+            ONE_LINE,
+            ["mkdir", "adduser"],
+            id="a one-line if: every command counts (said, not lost)",
         ),
     ],
 )
@@ -102,6 +104,49 @@ def test_alternatives_are_read_with_their_slaves() -> None:
         )
     ]
     assert effects.missing == {}
+
+
+COMPUTED = """\
+#!/bin/sh
+set -e
+slave () {
+	echo "--slave $1/$2 $2 $1/$3"
+}
+update-alternatives --install /usr/bin/lzma lzma /usr/bin/xz 20 $(
+	slave /usr/bin unlzma unxz
+)
+rm -f /usr/share/doc/old
+"""
+
+
+def test_an_alternative_whose_arguments_a_command_computes_is_named_not_guessed() -> None:
+    """The script's own function is not a missing program; the alternative it builds is."""
+    effects = script_effects({"xz": {"postinst": COMPUTED.encode()}})
+    assert effects.alternatives == []
+    assert effects.missing == {"xz": ["update-alternatives (with arguments computed when it runs)"]}
+
+
+def test_variables_set_once_are_read_into_an_alternative() -> None:
+    """automake's shape: the version in a variable, used in the links."""
+    script = (
+        "#!/bin/sh\nset -e\nver=1.16\nprio=34\n"
+        "update-alternatives --install /usr/bin/automake automake \\\n"
+        "\t/usr/bin/automake-$ver $prio \\\n"
+        "\t--slave /usr/bin/aclocal aclocal /usr/bin/aclocal-${ver}\n"
+    )
+    effects = script_effects({"automake": {"postinst": script.encode()}})
+    assert effects.alternatives == [
+        (
+            "automake",
+            Alternative(
+                "/usr/bin/automake",
+                "automake",
+                "/usr/bin/automake-1.16",
+                34,
+                (("/usr/bin/aclocal", "aclocal", "/usr/bin/aclocal-1.16"),),
+            ),
+        )
+    ]
 
 
 def test_a_preinst_is_read_for_a_fresh_install() -> None:

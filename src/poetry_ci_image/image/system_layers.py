@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 
 SYSTEM_LAYERS = 24  # the most layers the system packages take (their records' layer apart)
-RECORD_FORMAT = 2
+RECORD_FORMAT = 4  # 4: maintainer scripts read as scripts.py reads them now
 MACHINES = {"linux/amd64": "EM_X86_64", "linux/arm64": "EM_AARCH64"}
 
 

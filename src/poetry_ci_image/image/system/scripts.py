@@ -68,6 +68,8 @@ NO_EFFECT_HERE = frozenset(
         "db_subst",
         "ldconfig",  # see the module's docstring
         "update-alternatives",  # done here
+        "rm",  # on a fresh install, what a script removes is an older version's leftover
+        "rmdir",
     }
 )
 # The shell's own words and builtins, and commands that only read.
@@ -163,16 +165,31 @@ def script_effects(scripts: Mapping[str, Mapping[str, bytes]]) -> ScriptEffects:
     for package in sorted(scripts):
         members = scripts[package]
         commands: list[list[str]] = []
+        texts = {
+            name: _substituted(members.get(name, b"").decode(errors="replace"))
+            for name in ("preinst", "postinst")
+        }
         for name, action in (("preinst", "install"), ("postinst", "configure")):
-            commands += _commands(members.get(name, b"").decode(errors="replace"), action)
+            commands += _commands(texts[name], action)
         missing = []
+        defined: set[str] = set()
+        computed: set[str] = set()  # links of alternatives whose arguments a command computes
+        for text in texts.values():
+            text = re.sub(r"\\\n", " ", text)
+            defined |= _functions(text)
+            computed |= set(
+                re.findall(r"update-alternatives\b[^\n]*--install\s+(\S+)[^\n]*\$", text)
+            )
         for words in commands:
             program = words[0].rsplit("/", 1)[-1]
             if program == "update-alternatives" and "--install" in words:
                 alternative = _alternative(words)
-                if alternative is not None:
+                if alternative is not None and alternative.link not in computed:
                     effects.alternatives.append((package, alternative))
-                continue
+                    continue
+                program = "update-alternatives (with arguments computed when it runs)"
+            elif program in defined:
+                continue  # the script's own function: its commands are read where it is defined
             if program in NO_EFFECT_HERE or program in SHELL or program.startswith("db_"):
                 continue
             if program not in missing:
@@ -228,6 +245,24 @@ def _commands(script: str, action: str) -> list[list[str]]:
             if words and re.match(r"^[A-Za-z0-9_./+-]+$", words[0]):
                 found.append(words)
     return found
+
+
+def _substituted(script: str) -> str:
+    """`script` with the variables it sets once to a plain word (`ver=1.16` at the top level,
+    as automake's postinst does) replaced where they are used."""
+    values: dict[str, str] = {}
+    for name, value in re.findall(r"(?m)^([A-Za-z_][A-Za-z0-9_]*)=([^\s$`;'\"()]*)\s*$", script):
+        values[name] = value if name not in values else ""  # set twice: not a constant
+    for name, value in values.items():
+        if value:
+            script = re.sub(rf"\$\{{{name}\}}|\${name}\b", value, script)
+    return script
+
+
+def _functions(script: str) -> set[str]:
+    """The names of the shell functions a script defines (`name () {`, `function name`)."""
+    found = set(re.findall(r"(?m)^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*\(\)", script))
+    return found | set(re.findall(r"(?m)^\s*function\s+([A-Za-z_][A-Za-z0-9_-]*)", script))
 
 
 def _upgrade_only(condition: str, action: str) -> bool:
