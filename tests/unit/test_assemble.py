@@ -135,7 +135,7 @@ def assemble(
 
 def layer_files(registry_image: Image, index: int = -1) -> dict[str, bytes]:
     """The files of one of the plugin's layers (the last one by default)."""
-    path = registry_image.platforms[0].layers[index].path
+    path = registry_image.platforms[0].layers[index].file
     files = {}
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(path.read_bytes()))) as tar:
         for member in tar:
@@ -304,7 +304,7 @@ def test_the_push_sends_every_blob_before_the_tag(
     registry.calls.clear()
     tags = ["py3.11-amd64-0123456789abcdef", "latest"]
     stats = push_to_registry(
-        blobs_of(image, cache), manifests_of(image, tags), target, registry, Lines()
+        blobs_of(image, cache, target), manifests_of(image, tags), target, registry, Lines()
     )
     assert (stats.mounted, stats.copied, stats.present) == (1, 0, 0)
     assert stats.uploaded == len(image.platforms[0].layers) + 1
@@ -317,7 +317,7 @@ def test_the_push_sends_every_blob_before_the_tag(
         i for i, call in enumerate(registry.calls) if call.startswith(("PUT blob", "MOUNT"))
     )
     again = push_to_registry(
-        blobs_of(image, cache), manifests_of(image, tags[:1]), target, registry, Lines()
+        blobs_of(image, cache, target), manifests_of(image, tags[:1]), target, registry, Lines()
     )
     assert (again.uploaded, again.mounted, again.present) == (0, 0, stats.uploaded + 1)
 

@@ -19,6 +19,7 @@ from poetry_ci_image.image.base_image import base_facts
 from poetry_ci_image.image.base_image import check_base
 from poetry_ci_image.image.base_image import resolve_base
 from poetry_ci_image.image.base_image import wheel_libc
+from poetry_ci_image.image.cache.build_cache import BuildCache
 from poetry_ci_image.reference import parse_image
 from poetry_ci_image.settings.target import Libc
 from poetry_ci_image.settings.target import Target
@@ -146,9 +147,9 @@ def test_facts_are_read_once_per_base_digest(tmp_path: Path) -> None:
     """The second time, the facts come from the cache: no layer is downloaded."""
     registry = FakeRegistry()
     base = resolve_base(registry, parse_image(add_base(registry)), "linux/amd64")
-    first = base_facts(base, registry, tmp_path)
+    first = base_facts(base, registry, BuildCache(tmp_path, tmp_path).facts)
     registry.calls.clear()
-    assert base_facts(base, registry, tmp_path) == first
+    assert base_facts(base, registry, BuildCache(tmp_path, tmp_path).facts) == first
     assert registry.calls == []
 
 

@@ -39,7 +39,7 @@ def test_a_layer_comes_back_by_its_key_while_its_blob_is_there(tmp_path: Path) -
     written = cache.layers.write(key, [file_entry("opt/a.txt", b"a\n")], epoch=0)
     assert cache.layers.get(key) == written
     assert cache.layers.get(cache_key("layer", 2)) is None
-    written.path.unlink()
+    written.file.unlink()
     assert cache.layers.get(key) is None
 
 
@@ -85,10 +85,10 @@ def test_pruning_keeps_what_this_run_used_however_old(tmp_path: Path) -> None:
     record = tmp_path / "cache" / "layers" / f"{key}.json"
     assert cache.layers.get(key) == blob
     age(record)
-    age(blob.path)
+    age(blob.file)
     assert cache.prune() == []
     assert record.is_file()
-    assert blob.path.is_file()
+    assert blob.file.is_file()
 
 
 def test_a_run_without_a_cache_prunes_nothing(tmp_path: Path) -> None:

@@ -48,13 +48,13 @@ def test_same_entries_same_bytes_whatever_the_order_umask_and_directory(tmp_path
         os.umask(previous)
         os.chdir(cwd)
     assert (first.digest, first.diff_id, first.size) == (second.digest, second.diff_id, second.size)
-    assert first.path.read_bytes() == second.path.read_bytes()
+    assert first.file.read_bytes() == second.file.read_bytes()
 
 
 def test_members_are_sorted_with_their_parents_and_fixed_metadata(tmp_path: Path) -> None:
     """Parents come first, every directory once; uid/gid 0, no names, the epoch, fixed modes."""
     layer = write_layer(ENTRIES, tmp_path / "layer.tar.gz", 1700000000)
-    listed = members(layer.path)
+    listed = members(layer.file)
     names = [member.name for member in listed]
     assert names == sorted(names, key=lambda n: n.split("/"))
     assert names[:3] == ["opt", "opt/venv", "opt/venv/bin"]
@@ -71,7 +71,7 @@ def test_members_are_sorted_with_their_parents_and_fixed_metadata(tmp_path: Path
 def test_gzip_header_carries_no_name_and_no_time(tmp_path: Path) -> None:
     """The gzip header: no file name flag, mtime 0."""
     layer = write_layer(ENTRIES, tmp_path / "layer.tar.gz", 0)
-    header = layer.path.read_bytes()[:10]
+    header = layer.file.read_bytes()[:10]
     assert header[:3] == b"\x1f\x8b\x08"
     assert header[3] == 0  # no FNAME, no FCOMMENT, no FEXTRA
     assert header[4:8] == b"\0\0\0\0"
@@ -82,7 +82,7 @@ def test_digests_name_the_compressed_and_the_uncompressed_bytes(tmp_path: Path) 
     import hashlib
 
     layer = write_layer(ENTRIES, tmp_path / "layer.tar.gz", 0)
-    data = layer.path.read_bytes()
+    data = layer.file.read_bytes()
     assert layer.digest == "sha256:" + hashlib.sha256(data).hexdigest()
     assert layer.diff_id == "sha256:" + hashlib.sha256(gzip.decompress(data)).hexdigest()
     assert layer.size == len(data)
@@ -114,7 +114,7 @@ def test_with_parents_keeps_the_last_entry_of_a_path() -> None:
 def test_a_tar_stream_any_runtime_reads(tmp_path: Path) -> None:
     """The layer is a plain POSIX tar in gzip: Python's tarfile reads back every member."""
     layer = write_layer(ENTRIES, tmp_path / "layer.tar.gz", 0)
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer.path.read_bytes()))) as tar:
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer.file.read_bytes()))) as tar:
         link = tar.getmember("opt/venv/bin/python")
         assert link.issym()
         assert link.linkname == "/usr/bin/python3.11"

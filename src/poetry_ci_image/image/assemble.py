@@ -118,7 +118,7 @@ def assemble_image(
         with run.timeline.step("read the base image's manifest and config"):
             base = resolve_base(registry, spec.base, platform)
         with run.timeline.step("read the base image's files"):
-            facts = base_facts(base, registry, cache.directory("bases"), run.reporter)
+            facts = base_facts(base, registry, cache.facts, run.reporter)
         bases.append((build, base, check_base(base, facts, build.target, build.plan)))
     roots = BaseRoots(
         {

@@ -15,9 +15,7 @@ target's, or whose libc is older than a chosen wheel needs.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 
 from dataclasses import dataclass
@@ -25,22 +23,22 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.image.base_files import FACTS_FORMAT
 from poetry_ci_image.image.base_files import BaseFacts
 from poetry_ci_image.image.base_files import facts_of
 from poetry_ci_image.image.base_files import scan_layers
+from poetry_ci_image.image.cache.keys import cache_key
 from poetry_ci_image.image.config import DEFAULT_PATH
 from poetry_ci_image.image.venv import BasePython
 from poetry_ci_image.oci import INDEX_TYPES
 from poetry_ci_image.oci import PLATFORM_FIELDS
 from poetry_ci_image.oci import Descriptor
-from poetry_ci_image.plumbing.atomic import write_atomically
 from poetry_ci_image.plumbing.progress import SILENT
 from poetry_ci_image.plumbing.progress import size_text
 
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
+    from poetry_ci_image.image.cache.facts import Facts
     from poetry_ci_image.plumbing.progress import Reporter
     from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.registry.registries import Registry
@@ -124,28 +122,26 @@ def _json(body: bytes, what: str) -> dict[str, Any]:
 
 
 def base_facts(
-    base: BaseImage, registry: Registry, cache: Path, reporter: Reporter = SILENT
+    base: BaseImage, registry: Registry, facts: Facts, reporter: Reporter = SILENT
 ) -> BaseFacts:
-    """The facts of the base's files, from the cache directory `cache` or by streaming its
-    layers once (then kept there)."""
-    cached_file = cache / f"{base.digest.replace(':', '-')}.json"
+    """The facts of the base's files, from the build cache (or the registry's layer cache) or
+    by streaming its layers once (then kept there)."""
+    key = cache_key("base-facts", FACTS_FORMAT, base.digest)
     try:
-        cached = BaseFacts.from_json(json.loads(cached_file.read_text()))
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        kept = facts.recall(key)
+        cached = BaseFacts.from_json(json.loads(kept)) if kept else None
+    except (ValueError, KeyError, TypeError, IndexError):
         cached = None
     if cached is not None:
-        with contextlib.suppress(OSError):  # in use: the build cache's pruning keeps it
-            os.utime(cached_file)
         return cached
     size = size_text(sum(layer.size for layer in base.layers))
     reporter.status(f"Reading the files of {base.reference} ({size}, once per base digest)")
     path = base.env.get("PATH", DEFAULT_PATH)
     repository = base.reference.path
     files = scan_layers([registry.stream_blob(repository, layer.digest) for layer in base.layers])
-    facts = facts_of(files, path)
-    with contextlib.suppress(OSError):  # a cache that cannot be written: a slower run
-        write_atomically(cached_file, json.dumps(facts.as_json(), sort_keys=True))
-    return facts
+    found = facts_of(files, path)
+    facts.remember(key, json.dumps(found.as_json(), sort_keys=True))
+    return found
 
 
 def check_base(base: BaseImage, facts: BaseFacts, target: Target, plan: InstallPlan) -> BasePython:

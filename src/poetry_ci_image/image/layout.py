@@ -92,7 +92,7 @@ def write_oci_layout(image: Image, tag: str, directory: Path, base_files: dict[s
             for layer in platform.base_layers:
                 put_file(layer.digest, base_files[layer.digest])
             for blob in platform.layers:
-                put_file(blob.digest, blob.path)
+                put_file(blob.digest, blob.file)
         if image.index is not None:
             put_bytes(image.index)
         index = {
@@ -126,7 +126,7 @@ def docker_archive(
     manifest = [{"Config": config_name, "RepoTags": list(references), "Layers": layer_names}]
     yield from _member("manifest.json", [json.dumps(manifest).encode()])
     yield from _member(config_name, [platform.config])
-    sources = {**base_files, **{blob.digest: blob.path for blob in platform.layers}}
+    sources = {**base_files, **{blob.digest: blob.file for blob in platform.layers}}
     for name, digest in zip(layer_names, digests, strict=True):
         path = sources.get(digest)
         if path is not None:

@@ -81,12 +81,20 @@ def symlink_entry(path: str, target: str) -> Entry:
 
 @dataclass(frozen=True)
 class LayerBlob:
-    """A written layer: the gzip file and how registries and configs name it."""
+    """A written layer: the gzip file and how registries and configs name it. A layer found in
+    the registry's layer cache has no file on the host (`path` None): the registry has it."""
 
-    path: Path
+    path: Path | None
     digest: str  # "sha256:..." of the gzip bytes
     diff_id: str  # "sha256:..." of the tar stream
     size: int
+
+    @property
+    def file(self) -> Path:
+        """The layer's file on the host (a layer the registry's cache gave has none)."""
+        if self.path is None:
+            raise ValueError(f"the layer {self.digest} is in the registry, not on this host")
+        return self.path
 
 
 def with_parents(entries: Iterable[Entry]) -> list[Entry]:

@@ -25,6 +25,7 @@ from poetry_ci_image.oci import OCI_MANIFEST
 from poetry_ci_image.oci import file_chunks
 from poetry_ci_image.plumbing.workspace import run_directory
 from poetry_ci_image.registry.blob_places import BlobPlaces
+from poetry_ci_image.registry.layer_cache import RegistryCache
 from poetry_ci_image.registry.transfer import Blob
 from poetry_ci_image.registry.transfer import ManifestPut
 from poetry_ci_image.registry.transfer import push_to_registry
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from poetry_ci_image.image.assemble import Image
     from poetry_ci_image.jobs.image_job import ImageJob
     from poetry_ci_image.plumbing.progress import Timeline
+    from poetry_ci_image.reference import ImageReference
     from poetry_ci_image.registry.transfer import TransferStats
     from poetry_ci_image.run import Run
     from poetry_ci_image.tag.resolve import Resolved
@@ -123,16 +125,21 @@ def push_image(job: ImageJob, run: Run) -> PushOutcome:
         return _push_with_engine(job, run, started)
 
     with run_directory() as workdir:
-        cache = BuildCache(run.cache_root, workdir)
+        with run.timeline.step("read the registry's layer cache"):
+            remote = RegistryCache(registry, reference.path, run.reporter)
+            remote.load()
+        cache = BuildCache(run.cache_root, workdir, remote)
         image = assemble(job, run, cache, workdir)
         run.reporter.status(f"Pushing {reference} ({image.digest[:19]})")
         with run.timeline.step("send the blobs and the manifest"):
             tags = [resolved.fingerprint.tag, *job.extra_tags]
-            blobs, manifests = blobs_of(image, cache), manifests_of(image, tags)
+            blobs, manifests = blobs_of(image, cache, reference), manifests_of(image, tags)
             places = BlobPlaces(None if run.cache_root is None else run.cache_root / "places")
             stats = push_to_registry(
                 blobs, manifests, reference, run.registries, run.reporter, places
             )
+        with run.timeline.step("update the registry's layer cache"):
+            remote.save(cache.used.layers, cache.used.records)
     listed = registry.manifest_digest(reference.path, reference.tag)
     if listed is None:
         raise RegistryError(
@@ -147,11 +154,12 @@ def push_image(job: ImageJob, run: Run) -> PushOutcome:
     return PushOutcome(str(reference), True, time.monotonic() - started, listed, stats, image)
 
 
-def blobs_of(image: Image, cache: BuildCache) -> list[Blob]:
+def blobs_of(image: Image, cache: BuildCache, target: ImageReference) -> list[Blob]:
     """Every blob of `image`, each digest once: base layers, the plugin's layers, configs.
 
     A base layer comes from the base's repository (mounted within a registry, else copied),
-    from the build cache when `image build` kept it."""
+    from the build cache when `image build` kept it; a layer the registry's layer cache gave is
+    in `target`'s repository already."""
     found: dict[str, Blob] = {}
     for platform in image.platforms:
         base = platform.base.reference
@@ -163,7 +171,10 @@ def blobs_of(image: Image, cache: BuildCache) -> list[Blob]:
                 Blob(descriptor.digest, descriptor.size, f"base layer {number}", read, base),
             )
         for layer in platform.layers:
-            blob = Blob(layer.digest, layer.size, "layer", _file(layer.path))
+            if layer.path is None:  # found in the registry's layer cache: the repository has it
+                blob = Blob(layer.digest, layer.size, "layer", origin=target)
+            else:
+                blob = Blob(layer.digest, layer.size, "layer", _file(layer.path))
             found.setdefault(layer.digest, blob)
         what = f"config {platform.platform}"
         config = Blob(platform.config_digest, len(platform.config), what, _bytes(platform.config))

@@ -17,6 +17,8 @@ from poetry_ci_image.image.cache.records import Used
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from poetry_ci_image.image.cache.records import Remote
+
 
 # The directories other parts of the plugin keep under the root (see __init__.py);
 # `interpreters` is where roots were kept before `roots` (pruned as it ages).
@@ -24,16 +26,19 @@ KEPT_ELSEWHERE = ("bases", "roots", "interpreters", "poetry", "places", "apt")
 
 
 class BuildCache:
-    """`root=None` keeps everything in `workdir` for this run only."""
+    """`root=None` keeps everything in `workdir` for this run only; `remote` is the registry's
+    layer cache of the repository a push goes to (None: not asked)."""
 
-    def __init__(self, root: Path | None, workdir: Path) -> None:
+    def __init__(self, root: Path | None, workdir: Path, remote: Remote | None = None) -> None:
         self.persistent = root is not None
         self.root = root if root is not None else workdir / "cache"
-        self._used = Used()
-        self.blobs = BlobStore(self.root / "blobs" / "sha256", self._used)
-        self.files = FileLists(Records(self.root / "files", self._used))
-        self.layers = LayerStore(Records(self.root / "layers", self._used), self.blobs)
-        self.facts = Facts(Records(self.root / "facts", self._used))
+        self.used = Used()
+        self.blobs = BlobStore(self.root / "blobs" / "sha256", self.used)
+        self.files = FileLists(Records(self.root / "files", self.used, remote))
+        self.layers = LayerStore(
+            Records(self.root / "layers", self.used), self.blobs, self.used, remote
+        )
+        self.facts = Facts(Records(self.root / "facts", self.used, remote))
 
     def directory(self, name: str) -> Path:
         """One of the directories other parts keep under the root (`KEPT_ELSEWHERE`)."""
@@ -45,4 +50,4 @@ class BuildCache:
         if not self.persistent:
             return []
         kept = ["files", "layers", "facts", "blobs/sha256", *KEPT_ELSEWHERE]
-        return prune([self.root / name for name in kept], self._used.paths)
+        return prune([self.root / name for name in kept], self.used.paths)
