@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from poetry_ci_image.jobs.image_job import ImageJob
     from poetry_ci_image.plumbing.progress import Timeline
     from poetry_ci_image.reference import ImageReference
+    from poetry_ci_image.registry.registries import Registry
     from poetry_ci_image.registry.transfer import TransferStats
     from poetry_ci_image.run import Run
     from poetry_ci_image.tag.resolve import Resolved
@@ -115,10 +116,7 @@ def push_image(job: ImageJob, run: Run) -> PushOutcome:
             run.reporter.status(
                 f"{reference} is already in the registry; nothing to build or push."
             )
-            if job.extra_tags:
-                run.reporter.status(
-                    "Extra tags are only pushed with a new image; use --force to push them now."
-                )
+            _move_extra_tags(job, registry, present, run)
             return PushOutcome(str(reference), False, time.monotonic() - started, present)
 
     if not resolved.recipe.builtin:
@@ -152,6 +150,19 @@ def push_image(job: ImageJob, run: Run) -> PushOutcome:
             "pushed the same tag at the same time, with other bytes (other Poetry dependencies?)."
         )
     return PushOutcome(str(reference), True, time.monotonic() - started, listed, stats, image)
+
+
+def _move_extra_tags(job: ImageJob, registry: Registry, digest: str, run: Run) -> None:
+    """Point each `--tag` at the image the registry has (a moving alias, such as the default
+    branch's name): one manifest put per tag that points elsewhere, none when it points there."""
+    reference = job.resolved.reference
+    manifest = None
+    for tag in job.extra_tags:
+        if registry.manifest_digest(reference.path, tag) == digest:
+            continue
+        manifest = manifest or registry.get_manifest(reference.path, digest)
+        registry.put_manifest(reference.path, tag, manifest.body, manifest.media_type)
+        run.reporter.status(f"Tagged {reference.with_tag(tag)} as {digest[:19]}")
 
 
 def blobs_of(image: Image, cache: BuildCache, target: ImageReference) -> list[Blob]:
