@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.fake_registry import OCI_MANIFEST
 from tests.support.fake_registry import FakeRegistry
+from tests.support.fake_registry import digest
 from tests.support.projects import copy_project
 from tests.support.projects import resolve_project
 
@@ -170,6 +172,32 @@ def test_push_is_one_registry_question_when_the_tag_exists(resolved: Resolved) -
     assert registry.calls == [f"HEAD manifest {reference.path}:{reference.tag}"]
     assert lines.status_lines == [
         f"{reference} is already in the registry; nothing to build or push."
+    ]
+
+
+def test_push_moves_an_alias_to_the_image_the_registry_has(resolved: Resolved) -> None:
+    """`--tag main` on a no-op push: the alias is put where it pointed elsewhere, left alone
+    where it points at the image already (a default branch's moving alias)."""
+    reference = resolved.reference
+    registry = FakeRegistry()
+    body = b'{"schemaVersion":2}'
+    registry.manifests[(reference.path, str(reference.tag))] = (body, OCI_MANIFEST)
+    registry.manifests[(reference.path, digest(body))] = (body, OCI_MANIFEST)
+    registry.manifests[(reference.path, "stale")] = (b'{"old":1}', OCI_MANIFEST)
+    registry.manifests[(reference.path, "same")] = (body, OCI_MANIFEST)
+    lines = Lines()
+    outcome = push_image(job(resolved, extra_tags=("stale", "same", "new")), run(lines, registry))
+    assert (outcome.pushed, outcome.digest) == (False, digest(body))
+    assert registry.manifests[(reference.path, "stale")] == (body, OCI_MANIFEST)
+    assert registry.manifests[(reference.path, "new")] == (body, OCI_MANIFEST)
+    puts = [call for call in registry.calls if call.startswith("PUT")]
+    assert puts == [
+        f"PUT manifest {reference.path}:stale",
+        f"PUT manifest {reference.path}:new",
+    ]
+    assert lines.status_lines[1:] == [
+        f"Tagged {reference.with_tag('stale')} as {digest(body)[:19]}",
+        f"Tagged {reference.with_tag('new')} as {digest(body)[:19]}",
     ]
 
 
