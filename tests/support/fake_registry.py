@@ -75,12 +75,15 @@ class FakeRegistry:
         body, media_type = self.manifests[(repository, reference)]
         return Manifest(body, media_type, digest(body))
 
-    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> None:
+    def put_manifest(
+        self, repository: str, reference: str, body: bytes, media_type: str
+    ) -> dict[str, str]:
         self._call(f"PUT manifest {repository}:{reference}")
         for descriptor in json.loads(body).get("layers", []):
             assert (repository, descriptor["digest"]) in self.blobs, "a tag before its blobs"
         self.manifests[(repository, reference)] = (body, media_type)
         self.manifests[(repository, digest(body))] = (body, media_type)
+        return {}
 
     def has_blob(self, repository: str, blob: str) -> bool:
         self._call(f"HEAD blob {blob[:15]}")

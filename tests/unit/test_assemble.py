@@ -296,7 +296,8 @@ def test_two_platforms_give_an_index_and_share_pure_layers(
 def test_the_push_sends_every_blob_before_the_tag(
     registry: FakeRegistry, wheel_dir: Path, tmp_path: Path
 ) -> None:
-    """Blobs first (the base's mounted, not copied), then the tag; again, and all are there."""
+    """Blobs first (the base's mounted, not copied), then the manifest by its digest, then the
+    tags; again, and all are there."""
     plan = planned([wheel_dir / "beta-2.0-py3-none-any.whl"])
     image = assemble(registry, Wheels(wheel_dir), plan, tmp_path / "a", cache=tmp_path / "c")
     target = parse_image("registry.example/team/app/ci-image:py3.11-amd64-0123456789abcdef")
@@ -310,6 +311,7 @@ def test_the_push_sends_every_blob_before_the_tag(
     assert stats.uploaded == len(image.platforms[0].layers) + 1
     puts = [call for call in registry.calls if call.startswith("PUT manifest")]
     assert puts == [
+        f"PUT manifest team/app/ci-image:{image.platforms[0].digest}",
         "PUT manifest team/app/ci-image:py3.11-amd64-0123456789abcdef",
         "PUT manifest team/app/ci-image:latest",
     ]

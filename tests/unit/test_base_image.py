@@ -72,8 +72,10 @@ def facts(*layers: Mapping[str, bytes | str], path: str = PATH) -> BaseFacts:
                 {
                     "lib/ld-musl-x86_64.so.1": b"\x7fELF",
                     "usr/bin/python3.12": b"\x7fELF",
-                    "lib/apk/db/installed": b"P:musl\nV:1.2.5-r0\n\nP:python3\nV:3.12.8-r1\n",
-                    "etc/os-release": b'PRETTY_NAME="Alpine Linux v3.21"\n',
+                    "lib/apk/db/installed": b"P:musl\nV:1.2.5-r0\nA:x86_64\n\n"
+                    b"P:python3\nV:3.12.8-r1\nA:x86_64\n",
+                    "etc/os-release": b'PRETTY_NAME="Alpine Linux v3.21"\nID=alpine\n'
+                    b"VERSION_ID=3.21.2\n",
                 },
             ],
             BaseFacts(
@@ -81,6 +83,9 @@ def facts(*layers: Mapping[str, bytes | str], path: str = PATH) -> BaseFacts:
                 {"3.12": "3.12.8"},
                 Libc("musl", (1, 2)),
                 "Alpine Linux v3.21",
+                "alpine",
+                "3.21.2",
+                (("musl", "1.2.5-r0", "x86_64"), ("python3", "3.12.8-r1", "x86_64")),
             ),
             id="Alpine: musl's loader and the apk database",
         ),
@@ -98,13 +103,22 @@ def facts(*layers: Mapping[str, bytes | str], path: str = PATH) -> BaseFacts:
             [
                 {
                     "var/lib/dpkg/status": b"Package: libc6\nStatus: install ok installed\n"
-                    b"Version: 2.36-9+deb12u7\n\nPackage: python3.11-minimal\nStatus: install ok "
-                    b"installed\nVersion: 3.11.2-6+deb12u6\n",
+                    b"Architecture: amd64\nVersion: 2.36-9+deb12u7\n\n"
+                    b"Package: python3.11-minimal\nStatus: install ok installed\n"
+                    b"Architecture: amd64\nVersion: 3.11.2-6+deb12u6\n\n"
+                    b"Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n",
                     "usr/bin/python3.11": b"\x7fELF",
                 },
             ],
             BaseFacts(
-                {"3.11": "/usr/bin/python3.11"}, {"3.11": "3.11.2"}, Libc("glibc", (2, 36)), ""
+                {"3.11": "/usr/bin/python3.11"},
+                {"3.11": "3.11.2"},
+                Libc("glibc", (2, 36)),
+                "",
+                packages=(
+                    ("libc6", "2.36-9+deb12u7", "amd64"),
+                    ("python3.11-minimal", "3.11.2-6+deb12u6", "amd64"),
+                ),
             ),
             id="versions from dpkg's database when the files do not say",
         ),

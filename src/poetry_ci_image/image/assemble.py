@@ -32,6 +32,10 @@ from poetry_ci_image.image.config import image_manifest
 from poetry_ci_image.image.layer_context import LayerContext
 from poetry_ci_image.image.layer_context import workers
 from poetry_ci_image.image.layer_writer import LayerWriter
+from poetry_ci_image.image.sbom import DebPackage
+from poetry_ci_image.image.sbom import SbomInputs
+from poetry_ci_image.image.sbom import sbom_artifact
+from poetry_ci_image.image.sbom import sbom_document
 from poetry_ci_image.image.system.archive import Archive
 from poetry_ci_image.image.system.packages import SystemPackages
 from poetry_ci_image.image.system.packages import SystemRequest
@@ -39,6 +43,7 @@ from poetry_ci_image.oci import OCI_INDEX
 from poetry_ci_image.oci import OCI_MANIFEST
 from poetry_ci_image.oci import digest_of
 from poetry_ci_image.tag.labels import BASE_DIGEST_LABEL
+from poetry_ci_image.tag.labels import FINGERPRINT_LABEL
 from poetry_ci_image.tag.labels import SYSTEM_PACKAGES_LABEL
 from poetry_ci_image.tag.labels import TARGET_LABEL
 from poetry_ci_image.tag.recipe import POETRY_HOME
@@ -49,6 +54,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from poetry_ci_image.image.base_files import BaseFacts
     from poetry_ci_image.image.base_image import BaseImage
     from poetry_ci_image.image.cache.build_cache import BuildCache
     from poetry_ci_image.image.layer_context import Sources
@@ -71,6 +77,12 @@ class PlatformImage:
     manifest: bytes
     layers: tuple[LayerBlob, ...]  # ours, after the base's
     comments: tuple[str, ...]  # what each of ours holds, as its history entry says
+    sbom: bytes = b""  # CycloneDX JSON of what the image holds (sbom.py)
+
+    @property
+    def sbom_artifact(self) -> bytes:
+        """The OCI artifact manifest that attaches the SBOM to this platform's manifest."""
+        return sbom_artifact(self.sbom, self.manifest)
 
     @property
     def digest(self) -> str:
@@ -112,6 +124,7 @@ def assemble_image(
     """The image of `spec`: every check of the base first, then the layers, then the config."""
     registry = run.registries.open(spec.base.registry)
     bases: list[tuple[TargetPlan, BaseImage, BasePython]] = []
+    facts_of: dict[str, BaseFacts] = {}
     for build in spec.platforms:
         platform = build.target.platform
         run.reporter.status(f"Reading the base image {spec.base} for {platform}")
@@ -120,6 +133,7 @@ def assemble_image(
         with run.timeline.step("read the base image's files"):
             facts = base_facts(base, registry, cache.facts, run.reporter)
         bases.append((build, base, check_base(base, facts, build.target, build.plan)))
+        facts_of[platform] = facts
     roots = BaseRoots(
         {
             build.target.platform: BaseSource(
@@ -145,7 +159,10 @@ def assemble_image(
     try:
         context = LayerContext(spec, sources, cache, run, workdir, bytecode, roots)
         writer = LayerWriter(context, system)
-        images = [_platform_image(spec, writer, *platform) for platform in bases]
+        images = [
+            _platform_image(spec, writer, build, base, python, facts_of[build.target.platform])
+            for build, base, python in bases
+        ]
     finally:
         bytecode.close()
     cache.prune()
@@ -161,7 +178,12 @@ def _layers(registry: Registry, base: BaseImage) -> list[Iterator[bytes]]:
 
 
 def _platform_image(
-    spec: BuildSpec, writer: LayerWriter, build: TargetPlan, base: BaseImage, python: BasePython
+    spec: BuildSpec,
+    writer: LayerWriter,
+    build: TargetPlan,
+    base: BaseImage,
+    python: BasePython,
+    facts: BaseFacts,
 ) -> PlatformImage:
     target = build.target
     written = writer.layers(build, base, python)
@@ -187,6 +209,28 @@ def _platform_image(
         epoch=spec.epoch,
     )
     manifest = image_manifest(config, base.layers, added)
+    added_debs = {deb.name: deb for deb in system.debs}
+    debs = [
+        DebPackage(name, version, arch)
+        for name, version, arch in facts.packages
+        if name not in added_debs and facts.os_id != "alpine"
+    ]
+    sbom = sbom_document(
+        SbomInputs(
+            title=spec.labels.get("org.opencontainers.image.title", "dependencies"),
+            version=spec.tag,
+            fingerprint=spec.labels.get(FINGERPRINT_LABEL, ""),
+            platform=target.platform,
+            venv=VENV,
+            python=build.plan.packages,
+            poetry_home=POETRY_HOME if spec.poetry_version else None,
+            poetry=written.poetry,
+            os_id=facts.os_id,
+            os_version=facts.os_version,
+            debs=sorted([*debs, *added_debs.values()], key=lambda deb: deb.name),
+            epoch=spec.epoch,
+        )
+    )
     return PlatformImage(
         target.platform,
         target,
@@ -195,4 +239,5 @@ def _platform_image(
         manifest,
         tuple(blob for blob, _ in layers),
         tuple(comment for _, comment in layers),
+        sbom,
     )

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
-FACTS_FORMAT = 1
+FACTS_FORMAT = 2  # 2: the installed packages, the os-release ids
 # Files whose content the facts come from (paths in the image, no leading slash).
 _READ = ("etc/os-release", "usr/lib/os-release", "var/lib/dpkg/status", "lib/apk/db/installed")
 # glibc's shared library, wherever the distribution keeps it (lib/x86_64-linux-gnu/, lib64/, ...)
@@ -47,6 +47,9 @@ class BaseFacts:
     python_versions: dict[str, str]  # "3.11" -> "3.11.2", from a package database
     libc: Libc | None
     os_name: str  # PRETTY_NAME of os-release, or ""
+    os_id: str = ""  # ID of os-release: "debian", "ubuntu", "alpine"
+    os_version: str = ""  # VERSION_ID of os-release: "12"
+    packages: tuple[tuple[str, str, str], ...] = ()  # the package manager's: name, version, arch
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,9 @@ class BaseFacts:
             "python_versions": self.python_versions,
             "libc": [self.libc.family, *self.libc.version] if self.libc else None,
             "os_name": self.os_name,
+            "os_id": self.os_id,
+            "os_version": self.os_version,
+            "packages": [list(package) for package in self.packages],
         }
 
     @classmethod
@@ -67,6 +73,9 @@ class BaseFacts:
             python_versions=dict(data["python_versions"]),
             libc=Libc(libc[0], (int(libc[1]), int(libc[2]))) if libc else None,
             os_name=str(data["os_name"]),
+            os_id=str(data["os_id"]),
+            os_version=str(data["os_version"]),
+            packages=tuple((str(n), str(v), str(a)) for n, v, a in data["packages"]),
         )
 
 
@@ -207,6 +216,16 @@ def facts_of(files: FileFacts, path: str) -> BaseFacts:
         python_versions=versions,
         libc=_libc(kinds, contents, packages),
         os_name=os_release.get("PRETTY_NAME", ""),
+        os_id=os_release.get("ID", ""),
+        os_version=os_release.get("VERSION_ID", ""),
+        packages=tuple(
+            sorted(
+                _installed(
+                    contents.get("var/lib/dpkg/status", b""), "Package", "Version", "Architecture"
+                )
+                + _installed(contents.get("lib/apk/db/installed", b""), "P", "V", "A", ":")
+            )
+        ),
     )
 
 
@@ -246,6 +265,24 @@ def _key_values(text: bytes) -> dict[str, str]:
         if sep:
             values[key.strip()] = value.strip().strip('"')
     return values
+
+
+def _installed(
+    database: bytes, name: str, version: str, arch: str, separator: str = ": "
+) -> list[tuple[str, str, str]]:
+    """(name, version, architecture) of each installed package of a dpkg status file or an apk
+    database (their paragraphs, with the given field names)."""
+    found = []
+    for stanza in database.decode(errors="replace").split("\n\n"):
+        fields = dict(
+            line.split(separator, 1)
+            for line in stanza.splitlines()
+            if separator in line and line[0] != " "
+        )
+        status = fields.get("Status", "install ok installed")
+        if name in fields and version in fields and status.endswith(" installed"):
+            found.append((fields[name].split(":")[0], fields[version], fields.get(arch, "")))
+    return found
 
 
 def _dpkg(status: bytes) -> dict[str, str]:

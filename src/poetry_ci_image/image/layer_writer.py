@@ -51,6 +51,7 @@ class PlatformLayers:
 
     layers: list[tuple[LayerBlob, str]]
     system: SystemPart
+    poetry: tuple[tuple[str, str], ...] = ()  # Poetry's venv: (name, version) of each package
 
 
 class LayerWriter:

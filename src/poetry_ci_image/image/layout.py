@@ -20,7 +20,10 @@ import tarfile
 from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.image.sbom import EMPTY
+from poetry_ci_image.image.sbom import SBOM_TYPE
 from poetry_ci_image.oci import OCI_INDEX
+from poetry_ci_image.oci import OCI_MANIFEST
 from poetry_ci_image.oci import canonical
 from poetry_ci_image.oci import digest_of
 from poetry_ci_image.oci import file_chunks
@@ -86,9 +89,22 @@ def write_oci_layout(image: Image, tag: str, directory: Path, base_files: dict[s
             except OSError:
                 shutil.copyfile(source, target)
 
+        attached = []
         for platform in image.platforms:
             put_bytes(platform.config)
             put_bytes(platform.manifest)
+            if platform.sbom:  # the SBOM, as an artifact whose subject is the manifest
+                put_bytes(EMPTY)
+                put_bytes(platform.sbom)
+                put_bytes(platform.sbom_artifact)
+                attached.append(
+                    {
+                        "mediaType": OCI_MANIFEST,
+                        "artifactType": SBOM_TYPE,
+                        "digest": digest_of(platform.sbom_artifact),
+                        "size": len(platform.sbom_artifact),
+                    }
+                )
             for layer in platform.base_layers:
                 put_file(layer.digest, base_files[layer.digest])
             for blob in platform.layers:
@@ -104,7 +120,8 @@ def write_oci_layout(image: Image, tag: str, directory: Path, base_files: dict[s
                     "digest": image.digest,
                     "size": len(image.top),
                     "annotations": {"org.opencontainers.image.ref.name": tag},
-                }
+                },
+                *attached,
             ],
         }
         (staging / "index.json").write_bytes(canonical(index))

@@ -22,5 +22,6 @@ class BuildSpec:
     epoch: int
     bytecode: str  # checked, unchecked or off
     labels: Mapping[str, str]  # the same on every platform's image
+    tag: str = ""  # the fingerprint's tag, which the SBOM names the image by
     system_packages: tuple[str, ...] = ()  # Debian packages to install (name or name=version)
     system_sources: tuple[str, ...] = ()  # apt sources replacing the base's (credentials too)

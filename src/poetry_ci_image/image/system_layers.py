@@ -22,6 +22,7 @@ from typing import Any
 from poetry_ci_image.image.cache.keys import cache_key
 from poetry_ci_image.image.layers import Weighed
 from poetry_ci_image.image.layers import assign_layers
+from poetry_ci_image.image.sbom import DebPackage
 from poetry_ci_image.image.system.database import database_entries
 from poetry_ci_image.image.system.database import info_entries
 from poetry_ci_image.image.system.database import status_paragraph
@@ -58,6 +59,7 @@ class SystemPart:
 
     layers: list[tuple[LayerBlob, str]]
     installed: tuple[tuple[str, str], ...]  # (name, version), every package added
+    debs: tuple[DebPackage, ...] = ()  # the same, with architecture and the .deb's sha256
 
 
 class SystemLayers:
@@ -125,7 +127,11 @@ class SystemLayers:
             )
         )
         self._warn(complete)
-        return SystemPart(layers, tuple((c.name, str(c.version)) for c in chosen))
+        return SystemPart(
+            layers,
+            tuple((c.name, str(c.version)) for c in chosen),
+            tuple(DebPackage(c.name, str(c.version), c.architecture, c.sha256) for c in chosen),
+        )
 
     def _record(self, candidate: Candidate) -> dict[str, Any] | None:
         text = self.context.cache.facts.recall(record_key(candidate.sha256))

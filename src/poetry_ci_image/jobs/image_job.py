@@ -73,6 +73,7 @@ def assemble(job: ImageJob, run: Run, cache: BuildCache, workdir: Path) -> Image
         epoch=resolved.recipe.epoch,
         bytecode=resolved.recipe.bytecode,
         labels=image_labels(resolved),
+        tag=resolved.fingerprint.tag,
         system_packages=resolved.recipe.system_packages,
         system_sources=resolved.recipe.system_sources,
     )

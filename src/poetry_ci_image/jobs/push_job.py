@@ -18,14 +18,17 @@ from typing import Any
 from poetry_ci_image.errors import RegistryError
 from poetry_ci_image.errors import TagFileError
 from poetry_ci_image.image.cache.build_cache import BuildCache
+from poetry_ci_image.image.sbom import EMPTY
 from poetry_ci_image.jobs.dockerfile_job import build_with_engine
 from poetry_ci_image.jobs.image_job import assemble
 from poetry_ci_image.jobs.image_job import existing_image
 from poetry_ci_image.oci import OCI_MANIFEST
+from poetry_ci_image.oci import digest_of
 from poetry_ci_image.oci import file_chunks
 from poetry_ci_image.plumbing.workspace import run_directory
 from poetry_ci_image.registry.blob_places import BlobPlaces
 from poetry_ci_image.registry.layer_cache import RegistryCache
+from poetry_ci_image.registry.referrers import attach
 from poetry_ci_image.registry.transfer import Blob
 from poetry_ci_image.registry.transfer import ManifestPut
 from poetry_ci_image.registry.transfer import push_to_registry
@@ -130,12 +133,16 @@ def push_image(job: ImageJob, run: Run) -> PushOutcome:
         image = assemble(job, run, cache, workdir)
         run.reporter.status(f"Pushing {reference} ({image.digest[:19]})")
         with run.timeline.step("send the blobs and the manifest"):
-            tags = [resolved.fingerprint.tag, *job.extra_tags]
-            blobs, manifests = blobs_of(image, cache, reference), manifests_of(image, tags)
+            blobs = blobs_of(image, cache, reference)
             places = BlobPlaces(None if run.cache_root is None else run.cache_root / "places")
             stats = push_to_registry(
-                blobs, manifests, reference, run.registries, run.reporter, places
+                blobs, platform_manifests(image), reference, run.registries, run.reporter, places
             )
+        with run.timeline.step("attach the SBOMs"):
+            attach_sboms(image, registry, reference.path, run)
+        with run.timeline.step("put the tags"):
+            for put in tag_manifests(image, [resolved.fingerprint.tag, *job.extra_tags]):
+                registry.put_manifest(reference.path, put.reference, put.body, put.media_type)
         with run.timeline.step("update the registry's layer cache"):
             remote.save(cache.used.layers, cache.used.records)
     listed = registry.manifest_digest(reference.path, reference.tag)
@@ -194,12 +201,30 @@ def blobs_of(image: Image, cache: BuildCache, target: ImageReference) -> list[Bl
 
 
 def manifests_of(image: Image, tags: Sequence[str]) -> list[ManifestPut]:
-    """Each platform's manifest by digest when there is an index; then the top under each tag."""
-    puts = []
-    if image.index is not None:
-        puts += [ManifestPut(p.digest, p.manifest, OCI_MANIFEST) for p in image.platforms]
-    puts += [ManifestPut(tag, image.top, image.media_type) for tag in tags]
-    return puts
+    """Each platform's manifest by digest; then the top under each tag."""
+    return platform_manifests(image) + tag_manifests(image, tags)
+
+
+def platform_manifests(image: Image) -> list[ManifestPut]:
+    """Each platform's manifest, by its digest (what an index, and an SBOM, name)."""
+    return [ManifestPut(p.digest, p.manifest, OCI_MANIFEST) for p in image.platforms]
+
+
+def tag_manifests(image: Image, tags: Sequence[str]) -> list[ManifestPut]:
+    """The top (the index, or the one platform's manifest) under each tag: put last."""
+    return [ManifestPut(tag, image.top, image.media_type) for tag in tags]
+
+
+def attach_sboms(image: Image, registry: Registry, repository: str, run: Run) -> list[str]:
+    """Each platform's SBOM, attached to its manifest; how each was (referrers API or tag
+    scheme)."""
+    ways = []
+    for platform in image.platforms:
+        blobs = {digest_of(EMPTY): EMPTY, digest_of(platform.sbom): platform.sbom}
+        way = attach(registry, repository, platform.sbom_artifact, blobs)
+        run.reporter.detail(f"SBOM of {platform.platform}: attached ({way})")
+        ways.append(way)
+    return ways
 
 
 def _file(path: Path) -> Callable[[], Iterable[bytes]]:

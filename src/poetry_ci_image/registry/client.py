@@ -137,8 +137,12 @@ class RegistryClient:
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return Manifest(body, media_type, digest)
 
-    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> None:
-        self._request(
+    def put_manifest(
+        self, repository: str, reference: str, body: bytes, media_type: str
+    ) -> dict[str, str]:
+        """Put a manifest; the answer's headers (`OCI-Subject` says the registry keeps the
+        referrers of a manifest with a subject)."""
+        response = self._request(
             "PUT",
             f"/v2/{repository}/manifests/{reference}",
             repository,
@@ -147,6 +151,7 @@ class RegistryClient:
             data=lambda: body,
             allow={200, 201, 202},
         )
+        return dict(response.headers)
 
     # Blobs --------------------------------------------------------------------------------------
 
