@@ -24,9 +24,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
-FACTS_FORMAT = 2  # 2: the installed packages, the os-release ids
+FACTS_FORMAT = 3  # 2: the installed packages, the os-release ids; 3: its libraries
 # Files whose content the facts come from (paths in the image, no leading slash).
 _READ = ("etc/os-release", "usr/lib/os-release", "var/lib/dpkg/status", "lib/apk/db/installed")
+# the loader's configuration (which directories it searches besides its own)
+_LOADER_CONF = re.compile(r"^etc/ld\.so\.conf(\.d/[^/]+)?$")
+# a shared library's name, as the loader looks for it
+_LIBRARY = re.compile(r"(^|/)(lib|ld-)[^/]*\.so[^/]*$")
 # glibc's shared library, wherever the distribution keeps it (lib/x86_64-linux-gnu/, lib64/, ...)
 _LIBC = re.compile(r"(^|/)libc\.so\.6$")
 # musl's loader: its presence is what makes a musl system
@@ -50,6 +54,9 @@ class BaseFacts:
     os_id: str = ""  # ID of os-release: "debian", "ubuntu", "alpine"
     os_version: str = ""  # VERSION_ID of os-release: "12"
     packages: tuple[tuple[str, str, str], ...] = ()  # the package manager's: name, version, arch
+    libraries: tuple[str, ...] = ()  # every path of a shared library's name (files and links)
+    loader_conf: tuple[tuple[str, str], ...] = ()  # (path, text) of /etc/ld.so.conf and its .d
+    links: tuple[tuple[str, str], ...] = ()  # top-level directory links: ("/lib", "/usr/lib")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +68,9 @@ class BaseFacts:
             "os_id": self.os_id,
             "os_version": self.os_version,
             "packages": [list(package) for package in self.packages],
+            "libraries": list(self.libraries),
+            "loader_conf": [list(item) for item in self.loader_conf],
+            "links": [list(item) for item in self.links],
         }
 
     @classmethod
@@ -76,6 +86,9 @@ class BaseFacts:
             os_id=str(data["os_id"]),
             os_version=str(data["os_version"]),
             packages=tuple((str(n), str(v), str(a)) for n, v, a in data["packages"]),
+            libraries=tuple(str(path) for path in data["libraries"]),
+            loader_conf=tuple((str(path), str(text)) for path, text in data["loader_conf"]),
+            links=tuple((str(path), str(target)) for path, target in data["links"]),
         )
 
 
@@ -120,7 +133,7 @@ def scan_layers(layers: Iterable[Iterable[bytes]]) -> FileFacts:
                         contents[path] = contents[target]
                 elif member.isfile():
                     kinds[path] = ("file", "")
-                    if path in _READ or _LIBC.search(path):
+                    if path in _READ or _LIBC.search(path) or _LOADER_CONF.match(path):
                         stream = tar.extractfile(member)
                         contents[path] = stream.read() if stream else b""
                     else:
@@ -218,6 +231,24 @@ def facts_of(files: FileFacts, path: str) -> BaseFacts:
         os_name=os_release.get("PRETTY_NAME", ""),
         os_id=os_release.get("ID", ""),
         os_version=os_release.get("VERSION_ID", ""),
+        libraries=tuple(sorted("/" + path for path in kinds if _LIBRARY.search(path))),
+        links=tuple(
+            sorted(
+                ("/" + path, "/" + posixpath.normpath(target.lstrip("/")))
+                for path, (kind, target) in kinds.items()
+                if kind == "link"
+                and "/" not in path
+                and resolve_path(kinds, path) is not None
+                and kinds.get(resolve_path(kinds, path) or "", ("", ""))[0] == "dir"
+            )
+        ),
+        loader_conf=tuple(
+            sorted(
+                ("/" + path, data.decode(errors="replace"))
+                for path, data in contents.items()
+                if _LOADER_CONF.match(path)
+            )
+        ),
         packages=tuple(
             sorted(
                 _installed(

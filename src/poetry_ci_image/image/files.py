@@ -20,6 +20,7 @@ import posixpath
 import warnings
 
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import BinaryIO
 from typing import Protocol
@@ -36,6 +37,9 @@ from installer.utils import fix_shebang
 
 from poetry_ci_image.errors import FetchError
 from poetry_ci_image.image.bytecode.stdlib import pyc_path
+from poetry_ci_image.image.elf import ElfFacts
+from poetry_ci_image.image.elf import elf_facts
+from poetry_ci_image.image.elf import is_elf
 from poetry_ci_image.image.tarball import Entry
 
 
@@ -73,6 +77,7 @@ class PackageFiles:
     name: str
     entries: tuple[Entry, ...]
     top_level: frozenset[str] = frozenset()  # the import names its top_level.txt says it owns
+    elf: Mapping[str, ElfFacts] = field(default_factory=dict)  # compiled files, by path
 
     @property
     def size(self) -> int:
@@ -238,7 +243,23 @@ def install_wheel(
         )
         extra = {"INSTALLER": INSTALLER_NAME, **(metadata or {})}
         install(source, destination, extra)
-    return PackageFiles(name, tuple(destination.entries), top_level(destination.entries))
+    entries = tuple(destination.entries)
+    return PackageFiles(name, entries, top_level(entries), compiled_files(entries))
+
+
+def compiled_files(entries: Sequence[Entry]) -> dict[str, ElfFacts]:
+    """The ELF facts of each compiled file (shared library, extension module, program)."""
+    found = {}
+    for entry in entries:
+        if entry.kind != "file" or entry.size < 64:
+            continue
+        with entry.open() as stream:
+            if not is_elf(stream.read(4)):
+                continue
+            facts = elf_facts(stream)
+        if facts is not None:
+            found[entry.path] = facts
+    return found
 
 
 def top_level(entries: Sequence[Entry]) -> frozenset[str]:

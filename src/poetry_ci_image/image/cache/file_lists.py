@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from poetry_ci_image.image.elf import ElfFacts
 from poetry_ci_image.image.files import PackageFiles
 from poetry_ci_image.image.tarball import Entry
 
 
 if TYPE_CHECKING:
     from poetry_ci_image.image.cache.records import Records
+
+
+FORMAT = 2  # 2: with the compiled files' ELF facts
 
 
 class FileLists:
@@ -22,6 +26,8 @@ class FileLists:
         data = self._records.load(key)
         if data is None:
             return None
+        if data.get("format") != FORMAT:
+            return None  # kept before the compiled files were read: make it again
         try:
             entries = tuple(
                 Entry(
@@ -35,9 +41,10 @@ class FileLists:
                 for item in data["entries"]
             )
             owned = frozenset(str(item) for item in data.get("top_level", ()))
-        except (KeyError, TypeError):
+            elf = {str(path): ElfFacts.from_json(facts) for path, facts in data["elf"].items()}
+        except (KeyError, TypeError, ValueError):
             return None
-        return PackageFiles(name, entries, owned)
+        return PackageFiles(name, entries, owned, elf)
 
     def put(self, key: str, files: PackageFiles) -> None:
         entries = [
@@ -51,4 +58,12 @@ class FileLists:
             }
             for entry in files.entries
         ]
-        self._records.store(key, {"entries": entries, "top_level": sorted(files.top_level)})
+        self._records.store(
+            key,
+            {
+                "format": FORMAT,
+                "entries": entries,
+                "top_level": sorted(files.top_level),
+                "elf": {path: facts.as_json() for path, facts in sorted(files.elf.items())},
+            },
+        )
