@@ -60,6 +60,10 @@ class SystemPackageError(CiImageError):
     """A system package cannot be resolved, fetched, verified or installed into the image."""
 
 
+class LibraryError(CiImageError):
+    """A compiled file of the image needs a shared library the image lacks."""
+
+
 class TagFileError(CiImageError):
     """The tag-file cannot be read or written."""
 

@@ -32,6 +32,7 @@ from poetry_ci_image.image.config import image_manifest
 from poetry_ci_image.image.layer_context import LayerContext
 from poetry_ci_image.image.layer_context import workers
 from poetry_ci_image.image.layer_writer import LayerWriter
+from poetry_ci_image.image.library_check import check_libraries
 from poetry_ci_image.image.sbom import DebPackage
 from poetry_ci_image.image.sbom import SbomInputs
 from poetry_ci_image.image.sbom import sbom_artifact
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from poetry_ci_image.image.base_image import BaseImage
     from poetry_ci_image.image.cache.build_cache import BuildCache
     from poetry_ci_image.image.layer_context import Sources
+    from poetry_ci_image.image.layer_writer import PlatformLayers
     from poetry_ci_image.image.spec import BuildSpec
     from poetry_ci_image.image.tarball import LayerBlob
     from poetry_ci_image.image.venv import BasePython
@@ -156,13 +158,22 @@ def assemble_image(
         archive = Archive(cache.directory("apt"), run.reporter, run.cancelled)
         request = SystemRequest(spec.system_packages, spec.system_sources)
         system = SystemPackages(request, roots, archive, cache.facts, run.reporter, workdir)
+
+    def packages() -> SystemPackages:  # the base's archive, for what provides a library
+        archive = Archive(cache.directory("apt"), run.reporter, run.cancelled)
+        request = SystemRequest(spec.system_packages, spec.system_sources)
+        return system or SystemPackages(request, roots, archive, cache.facts, run.reporter, workdir)
+
     try:
         context = LayerContext(spec, sources, cache, run, workdir, bytecode, roots)
         writer = LayerWriter(context, system)
-        images = [
-            _platform_image(spec, writer, build, base, python, facts_of[build.target.platform])
-            for build, base, python in bases
-        ]
+        images = []
+        for build, base, python in bases:
+            facts = facts_of[build.target.platform]
+            written = writer.layers(build, base, python)
+            with run.timeline.step("check that compiled files find their libraries"):
+                check_libraries(written, facts, build.target, packages)
+            images.append(_platform_image(spec, written, build, base, facts))
     finally:
         bytecode.close()
     cache.prune()
@@ -179,14 +190,12 @@ def _layers(registry: Registry, base: BaseImage) -> list[Iterator[bytes]]:
 
 def _platform_image(
     spec: BuildSpec,
-    writer: LayerWriter,
+    written: PlatformLayers,
     build: TargetPlan,
     base: BaseImage,
-    python: BasePython,
     facts: BaseFacts,
 ) -> PlatformImage:
     target = build.target
-    written = writer.layers(build, base, python)
     layers, system = written.layers, written.system
     added = [AddedLayer(blob.digest, blob.diff_id, blob.size, comment) for blob, comment in layers]
     labels = {

@@ -55,6 +55,7 @@ class DependencyLayers:
         self.context = context
         self._staged: dict[str, PackageFiles] = {}  # by wheel key
         self._lock = threading.Lock()
+        self.installed: dict[str, list[PackageFiles]] = {}  # by platform: every package's files
 
     def layers(self, build: TargetPlan) -> list[tuple[LayerBlob, str]]:
         """The layers of `build`'s plan, in image order, with their history comments."""
@@ -66,6 +67,7 @@ class DependencyLayers:
             for name, package in packages.items()
         }
         lists = self._file_lists(packages, keys, target)
+        self.installed[target.platform] = [lists[name] for name in sorted(lists)]
         groups = assign_layers(
             [Weighed(name, lists[name].size, native(packages[name])) for name in sorted(packages)],
             self.context.spec.layers,

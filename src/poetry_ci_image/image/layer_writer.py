@@ -37,6 +37,7 @@ from poetry_ci_image.tag.recipe import VENV
 
 if TYPE_CHECKING:
     from poetry_ci_image.image.base_image import BaseImage
+    from poetry_ci_image.image.files import PackageFiles
     from poetry_ci_image.image.layer_context import LayerContext
     from poetry_ci_image.image.system.packages import SystemPackages
     from poetry_ci_image.image.tarball import LayerBlob
@@ -52,6 +53,7 @@ class PlatformLayers:
     layers: list[tuple[LayerBlob, str]]
     system: SystemPart
     poetry: tuple[tuple[str, str], ...] = ()  # Poetry's venv: (name, version) of each package
+    installed: tuple[PackageFiles, ...] = ()  # the dependencies' files
 
 
 class LayerWriter:
@@ -90,7 +92,11 @@ class LayerWriter:
             except BaseException:
                 context.run.cancelled.set()
                 raise
-        return PlatformLayers([*part.layers, skeleton, *ours, *dependencies], part)
+        return PlatformLayers(
+            [*part.layers, skeleton, *ours, *dependencies],
+            part,
+            installed=tuple(self._dependencies.installed.get(target.platform, ())),
+        )
 
     def _skeleton(self, python: BasePython) -> LayerBlob:
         spec = self.context.spec

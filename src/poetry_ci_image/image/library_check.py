@@ -17,13 +17,21 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from poetry_ci_image.errors import CiImageError
+from poetry_ci_image.errors import LibraryError
+
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from collections.abc import Iterable
     from collections.abc import Mapping
     from collections.abc import Sequence
 
+    from poetry_ci_image.image.base_files import BaseFacts
     from poetry_ci_image.image.elf import ElfFacts
+    from poetry_ci_image.image.layer_writer import PlatformLayers
+    from poetry_ci_image.image.system.packages import SystemPackages
+    from poetry_ci_image.settings.target import Target
 
 
 # The loader's own search, by libc and machine (Debian's multiarch glibc; musl's default path).
@@ -109,3 +117,59 @@ def _real(path: str, aliases: Mapping[str, str]) -> str:
         if path == link or path.startswith(link + "/"):
             return target + path[len(link) :]
     return path
+
+
+def check_libraries(
+    written: PlatformLayers,
+    facts: BaseFacts,
+    target: Target,
+    packages: Callable[[], SystemPackages],
+) -> None:
+    """Refuse, before anything is pushed, an image whose compiled files need a library it
+    lacks (library_check.py), naming the package of the base's archive that has it."""
+    compiled = [
+        (files.name, "/" + path, elf)
+        for files in written.installed
+        for path, elf in sorted(files.elf.items())
+    ]
+    if not compiled:
+        return
+    present = [
+        *facts.libraries,
+        *written.system.libraries,
+        *("/" + entry.path for files in written.installed for entry in files.entries),
+    ]
+    directories = loader_directories(
+        target.libc.family, target.machine, [*facts.loader_conf, *written.system.loader_conf]
+    )
+    missing = missing_libraries(compiled, present, directories, dict(facts.links))
+    if not missing:
+        return
+    libraries = sorted({item.library for item in missing})
+    providers: dict[str, str] = {}
+    if facts.os_id in ("debian", "ubuntu"):
+        try:
+            providers = packages().providers(target.platform, libraries)
+        except CiImageError:
+            providers = {}  # the archive cannot say: the message says what is missing anyway
+    lines = []
+    for library in libraries:
+        users = sorted(
+            {
+                f"{item.package} ({item.file.rsplit('/', 1)[-1]})"
+                for item in missing
+                if item.library == library
+            }
+        )
+        way = f": add {providers[library]} to system-packages" if library in providers else ""
+        lines.append(f"  {library}, needed by {', '.join(users)}{way}")
+    raise LibraryError(
+        f"Compiled files of the image need shared libraries the image does not have "
+        f"({target.describe()}):\n" + "\n".join(lines),
+        "Add the packages that provide them to system-packages in [tool.poetry-ci-image] "
+        "(their run-time packages, not the -dev ones), or use a base that has them. Nothing "
+        "was pushed."
+        if providers or facts.os_id in ("debian", "ubuntu")
+        else "Use a base that has them, or your own Dockerfile that installs them. Nothing was "
+        "pushed.",
+    )

@@ -60,6 +60,8 @@ class SystemPart:
     layers: list[tuple[LayerBlob, str]]
     installed: tuple[tuple[str, str], ...]  # (name, version), every package added
     debs: tuple[DebPackage, ...] = ()  # the same, with architecture and the .deb's sha256
+    libraries: tuple[str, ...] = ()  # every path of a shared library's name they add
+    loader_conf: tuple[tuple[str, str], ...] = ()  # (path, text) of their ld.so.conf.d files
 
 
 class SystemLayers:
@@ -131,6 +133,21 @@ class SystemLayers:
             layers,
             tuple((c.name, str(c.version)) for c in chosen),
             tuple(DebPackage(c.name, str(c.version), c.architecture, c.sha256) for c in chosen),
+            tuple(
+                sorted(
+                    f"{directory}/{name}"
+                    for record in complete.values()
+                    for directory, names in record["libraries"].items()
+                    for name in names
+                )
+            ),
+            tuple(
+                sorted(
+                    (path, text)
+                    for record in complete.values()
+                    for path, text in record["loader_conf"].items()
+                )
+            ),
         )
 
     def _record(self, candidate: Candidate) -> dict[str, Any] | None:

@@ -197,6 +197,13 @@ class SystemPackages:
         status: bytes,
         architecture: str,
     ) -> Resolution:
+        universe = self._universe(releases, sources, architecture)
+        where = ", ".join(dict.fromkeys(s.label for s in sources))
+        return resolve(self.request.relations(), universe, installed_packages(status), where)
+
+    def _universe(
+        self, releases: Sequence[Release], sources: Sequence[AptSource], architecture: str
+    ) -> Universe:
         universe = Universe()
         self.reporter.status(
             f"Reading the package indexes of {', '.join(s.label for s in sources)} ({architecture})"
@@ -205,8 +212,32 @@ class SystemPackages:
             for component in verified.source.components:
                 text = load_index(self.archive, verified, component, architecture)
                 universe.add_index(text, verified, architecture)
-        where = ", ".join(dict.fromkeys(s.label for s in sources))
-        return resolve(self.request.relations(), universe, installed_packages(status), where)
+        return universe
+
+    def providers(self, platform: str, libraries: Sequence[str]) -> dict[str, str]:
+        """The package of the base's archive that installs each of `libraries` (sonames), where
+        one is found: named by Debian's policy for library packages (libpq.so.5 -> libpq5,
+        libldap-2.5.so.0 -> libldap-2.5-0), and checked by its .deb's file list."""
+        root = self.root(platform)
+        architecture = ARCHITECTURES[platform]
+        sources = [s for s in self._sources(root, self.base(platform)) if s.serves(architecture)]
+        releases = [self._release(source, root, self.base(platform)) for source in sources]
+        universe = self._universe(releases, sources, architecture)
+        found = {}
+        for library in libraries:
+            for name in library_packages(library):
+                candidates = universe.named(name)
+                if candidates and library in self._library_names(candidates[0], platform):
+                    found[library] = name
+                    break
+        return found
+
+    def _library_names(self, candidate: Candidate, platform: str) -> set[str]:
+        return {
+            entry.path.rsplit("/", 1)[-1]
+            for entry in self.contents(candidate, platform).entries
+            if entry.kind in ("file", "symlink")
+        }
 
     def _sources(self, root: BaseRoot, base: str) -> Sequence[AptSource]:
         if self.request.sources:
@@ -248,3 +279,17 @@ def _load_resolution(text: str | None) -> Resolution | None:
         )
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def library_packages(soname: str) -> list[str]:
+    """The names Debian's policy gives the package of a shared library (`libfoo.so.1` ->
+    `libfoo1`; `libfoo-2.5.so.0` -> `libfoo-2.5-0`), then the usual exceptions (the name
+    without its version, underscores as dashes, the 64-bit time transition's `t64`)."""
+    stem, _, version = soname.partition(".so.")
+    version = version.split(".")[0]
+    if not stem.startswith("lib") or not version:
+        return []
+    names = [f"{stem}-{version}" if stem[-1].isdigit() else f"{stem}{version}", stem]
+    names += [name.replace("_", "-") for name in names]
+    names += [f"{name}t64" for name in names]
+    return list(dict.fromkeys(name.lower() for name in names))
