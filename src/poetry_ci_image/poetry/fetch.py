@@ -41,7 +41,10 @@ from poetry_ci_image.poetry.boundary import poetry_boundary
 from poetry_ci_image.poetry.builds import BUILD_ERRORS
 from poetry_ci_image.poetry.builds import build_failure
 from poetry_ci_image.poetry.builds import build_wheel
-from poetry_ci_image.poetry.builds import check_pure
+from poetry_ci_image.poetry.builds import check_built
+from poetry_ci_image.poetry.builds import failed_before
+from poetry_ci_image.poetry.builds import pythons_with_wheels
+from poetry_ci_image.poetry.builds import remember_failure
 from poetry_ci_image.poetry.planner import canonical_name
 
 
@@ -83,15 +86,20 @@ def fetch_distributions(
     build_sdists: bool,
     workdir: Path,
     cancelled: threading.Event | None = None,
+    failures: Path | None = None,
 ) -> Iterator[FetchedFile]:
     """The planned files, each as soon as it is there: downloaded through Poetry's cache and
     credentials, hash-checked.
 
     sdists and git dependencies are built into wheels on the host (in `workdir`) when
-    `build_sdists` is true; a wheel that comes out platform-specific is refused, since the host
-    is not the target. Setting `cancelled` stops the downloads at their next chunk.
+    `build_sdists` is true; a wheel that comes out platform-specific is refused unless the host
+    builds for the target (builds.py). A failed build is remembered in `failures` for that file
+    and this host (its Python, architecture, C library and installed packages), and said again
+    at once next time instead of built again. Setting `cancelled` stops the downloads at their
+    next chunk.
     """
     fetcher = _Fetcher(poetry, workdir, cancelled or threading.Event())
+    planned = list(packages)
     workers = max(1, min(8, int(poetry.config.get("installer.max-workers") or 8)))
 
     def fetch_one(package: PlannedPackage) -> FetchedFile:
@@ -103,18 +111,24 @@ def fetch_distributions(
         if ready:
             reporter.detail(f"{package.name} {package.version}: {archive.name}")
             return FetchedFile(package.name, archive)
+        remembered = failed_before(failures, package, target)
+        if remembered is not None:
+            raise remembered
         reporter.detail(f"{package.name} {package.version}: building a wheel from {archive.name}")
         with poetry_boundary("building a wheel on the host"):
             try:
                 wheel = build_wheel(poetry, archive, fetcher.directory("wheel"))
             except BUILD_ERRORS as error:  # the package's build, not Poetry, failed
-                raise build_failure(error, archive, package, target) from error
-        check_pure(wheel, package, target)
+                wheels = pythons_with_wheels(_locked_files(poetry, planned), target, MINORS)
+                failure = build_failure(error, archive, package, target, wheels)
+                remember_failure(failures, package, target, failure)
+                raise failure from error
+        check_built(wheel, package, target)
         return FetchedFile(package.name, wheel)
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch")
     try:
-        for done in as_completed([pool.submit(fetch_one, package) for package in packages]):
+        for done in as_completed([pool.submit(fetch_one, package) for package in planned]):
             yield done.result()
     except BaseException:
         fetcher.cancelled.set()
@@ -283,6 +297,23 @@ def _check_hash(archive: Path, package: PlannedPackage) -> None:
             "Clear Poetry's cache (`poetry cache clear --all <source>`), or run "
             "`poetry lock --regenerate` if the file really changed.",
         )
+
+
+# The CPython minors a cheaper target could be (Poetry 2 runs on 3.9 and later).
+MINORS = tuple(f"3.{minor}" for minor in range(9, 15))
+
+
+def _locked_files(poetry: Poetry, planned: Iterable[PlannedPackage]) -> dict[str, list[str]]:
+    """The file names the lock records for each planned package that has no wheel here."""
+    names = {
+        p.name for p in planned if p.distribution and not p.distribution.filename.endswith(".whl")
+    }
+    files: dict[str, list[str]] = {}
+    for locked in poetry.locker.locked_repository().packages:
+        name = canonical_name(locked.name)
+        if name in names:
+            files[name] = [str(entry["file"]) for entry in locked.files]
+    return files
 
 
 def _locked_git_url(poetry: Poetry, name: str) -> str | None:

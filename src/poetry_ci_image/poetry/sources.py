@@ -71,5 +71,6 @@ class PoetrySources:
             build_sdists=build_sdists,
             workdir=self.workdir,
             cancelled=self.run.cancelled,
+            failures=self.run.cache_root / "builds" if self.run.cache_root else None,
         ):
             yield fetched.name, fetched.path

@@ -50,8 +50,9 @@ def sdist_warnings(resolved: Resolved) -> list[str]:
             warnings.append(
                 f"Warning: {package.name} {package.version} has no wheel for "
                 f"{platform.target.describe()}: `poetry image push` builds one from its "
-                f"sdist ({package.distribution.filename}) on the host, which works for "
-                "pure-Python code only. If it compiles code, use a version (or an index) "
-                "with a wheel for the target, or your own Dockerfile."
+                f"sdist ({package.distribution.filename}) on the host: pure-Python code builds "
+                "anywhere; compiled code only where the deps job runs in the base image with "
+                "its build packages (the recipe for compiled dependencies), or use a version "
+                "(or an index) with a wheel for the target."
             )
     return warnings

@@ -12,6 +12,7 @@ pruning.py      what no run used for `KEEP_DAYS` days goes
 The other directories under the root are kept by their owners, and pruned here too: `bases/`
 (the facts of each base's files), `roots/` (the base's files that run on the host:
 image/base_root.py), `poetry/` (Poetry's wheels for a target), `places/` (where this runner
-pushed each blob), `apt/` (the system packages' release files, indexes and .debs, by sha256);
+pushed each blob), `apt/` (the system packages' release files, indexes and .debs, by sha256),
+`builds/` (the sdists whose build failed on this host, so they are not built again);
 `interpreters/` held the bases' CPythons before `roots/`.
 """

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # The directories other parts of the plugin keep under the root (see __init__.py);
 # `interpreters` is where roots were kept before `roots` (pruned as it ages).
-KEPT_ELSEWHERE = ("bases", "roots", "interpreters", "poetry", "places", "apt")
+KEPT_ELSEWHERE = ("bases", "roots", "interpreters", "poetry", "places", "apt", "builds")
 
 
 class BuildCache:
