@@ -6,6 +6,7 @@ Every import counts: at module level, under TYPE_CHECKING and inside functions.
 from __future__ import annotations
 
 import ast
+import re
 
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -204,3 +205,29 @@ def test_the_benchmarks_import_no_conftest_and_no_private_name() -> None:
         or (alias.name.startswith("_") and not alias.name.startswith("__"))
     )
     assert taken == []
+
+
+DOCUMENT = PACKAGE.parents[1] / "ARCHITECTURE.md"
+
+
+def test_the_architecture_document_names_every_module() -> None:
+    """A reader finds each module of the package in ARCHITECTURE.md (by its file name)."""
+    text = DOCUMENT.read_text()
+    unnamed = sorted(
+        name
+        for name, path in MODULES.items()
+        if path.name != "__init__.py"
+        and f"`{path.name}`" not in text
+        and f"{path.parent.name}/{path.name}" not in text
+    )
+    assert unnamed == []
+
+
+def test_the_architecture_document_names_no_module_that_is_not_there() -> None:
+    """Every `*.py` it names is a module of the package (or a script of the repository)."""
+    text = DOCUMENT.read_text()
+    names = {path.name for path in MODULES.values()}
+    others = {path.name for path in (PACKAGE.parents[1] / "scripts").glob("*.py")}
+    others.add(Path(__file__).name)  # the page names the test that checks it
+    named = set(re.findall(r"([A-Za-z_]+\.py)\b", text))
+    assert sorted(named - names - others) == []

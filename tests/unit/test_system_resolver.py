@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import pytest
 
 from poetry_ci_image.errors import SystemPackageError
+from poetry_ci_image.image.system.apt_sources import AptSource
 from poetry_ci_image.image.system.control import relation_of
 from poetry_ci_image.image.system.index import Universe
 from poetry_ci_image.image.system.index import installed_packages
 from poetry_ci_image.image.system.resolver import resolve
-from poetry_ci_image.image.system.sources import AptSource
 
 
 ARCHIVE = """\

@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 
 from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.image.system.apt_sources import AptSource
+from poetry_ci_image.image.system.apt_sources import configured_sources
+from poetry_ci_image.image.system.apt_sources import deb822_sources
+from poetry_ci_image.image.system.apt_sources import one_line_sources
 from poetry_ci_image.image.system.control import ControlError
 from poetry_ci_image.image.system.control import Relation
 from poetry_ci_image.image.system.control import paragraphs
 from poetry_ci_image.image.system.control import relation_of
 from poetry_ci_image.image.system.control import relations
 from poetry_ci_image.image.system.control import render
-from poetry_ci_image.image.system.sources import AptSource
-from poetry_ci_image.image.system.sources import configured_sources
-from poetry_ci_image.image.system.sources import deb822_sources
-from poetry_ci_image.image.system.sources import one_line_sources
 from poetry_ci_image.image.system.versions import Version
 
 

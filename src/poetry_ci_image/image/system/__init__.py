@@ -2,7 +2,7 @@
 the way apko and rules_distroless do it, from the base's own archive and checked by its own
 keyrings. The layers they make are image/system_layers.py's.
 
-sources.py    the archives and suites: the base's apt sources, or `system-sources`
+apt_sources.py the archives and suites: the base's apt sources, or `system-sources`
 archive.py    HTTP(S) access to them, every file checked against a signed hash, kept by hash
 release.py    a suite's release file, its signature checked by the base's gpgv
 index.py      the Packages indexes (what can be installed) and dpkg's database (what is)

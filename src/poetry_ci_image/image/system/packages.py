@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 from poetry_ci_image.errors import SystemPackageError
 from poetry_ci_image.image.base_root import RootUnavailable
 from poetry_ci_image.image.cache.keys import cache_key
+from poetry_ci_image.image.system.apt_sources import base_sources
+from poetry_ci_image.image.system.apt_sources import configured_sources
 from poetry_ci_image.image.system.control import ControlError
 from poetry_ci_image.image.system.control import relation_of
 from poetry_ci_image.image.system.deb import read_deb
@@ -31,8 +33,6 @@ from poetry_ci_image.image.system.index import load_index
 from poetry_ci_image.image.system.release import release
 from poetry_ci_image.image.system.resolver import Resolution
 from poetry_ci_image.image.system.resolver import resolve
-from poetry_ci_image.image.system.sources import base_sources
-from poetry_ci_image.image.system.sources import configured_sources
 
 
 if TYPE_CHECKING:
@@ -42,11 +42,11 @@ if TYPE_CHECKING:
     from poetry_ci_image.image.base_root import BaseRoot
     from poetry_ci_image.image.base_root import BaseRoots
     from poetry_ci_image.image.cache.facts import Facts
+    from poetry_ci_image.image.system.apt_sources import AptSource
     from poetry_ci_image.image.system.archive import Archive
     from poetry_ci_image.image.system.control import Relation
     from poetry_ci_image.image.system.deb import DebContents
     from poetry_ci_image.image.system.release import Release
-    from poetry_ci_image.image.system.sources import AptSource
     from poetry_ci_image.plumbing.progress import Reporter
 
 

@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING
 from poetry_ci_image.errors import SystemPackageError
 from poetry_ci_image.image.base_runtime import RuntimeUnavailable
 from poetry_ci_image.image.base_runtime import program_of
+from poetry_ci_image.image.system.apt_sources import keyrings
 from poetry_ci_image.image.system.control import ControlError
 from poetry_ci_image.image.system.control import field
 from poetry_ci_image.image.system.control import paragraphs
-from poetry_ci_image.image.system.sources import keyrings
 
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from poetry_ci_image.image.base_root import BaseRoot
+    from poetry_ci_image.image.system.apt_sources import AptSource
     from poetry_ci_image.image.system.archive import Archive
-    from poetry_ci_image.image.system.sources import AptSource
 
 
 GPGV = "/usr/bin/gpgv"
