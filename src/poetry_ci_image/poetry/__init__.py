@@ -9,6 +9,8 @@ package only. What leaves it is plain data (`ProjectFacts`, `InstallPlan`, paths
 - `planner.py`: what `poetry install` would install on the target, from the lock alone;
 - `fetch.py`: the plan's files, through Poetry's cache and credentials, built on the host if needed;
 - `wheels.py`: Poetry's own wheels for the target, and a pip for the target;
+- `pins.py`: the set of Poetry's dependencies the image gets, per Poetry version and target
+  (pins.json, written by scripts/pin_poetry.py); plain data, no Poetry import;
 - `lock_shape.py`: a damaged poetry.lock, named before Poetry's locker trips on it;
 - `boundary.py`: what the seam turns an unexpected Poetry failure into.
 
