@@ -2,29 +2,47 @@
 
 What these pin: every Poetry version the suite tests has a set for every CPython minor it runs on,
 each architecture and libc; each set holds that Poetry and satisfies its requirements for the
-target; the pins ship in the plugin's wheel.
+target; with pins, what goes into the image reads nothing of the host; without them, the host's
+versions are taken as before, and the run says so once.
 """
 
 from __future__ import annotations
 
 import re
 
+from dataclasses import dataclass
+from dataclasses import field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
 from packaging.specifiers import SpecifierSet
+from tests.support.distributions import build_wheel
+from tests.support.fake_registry import FakeRegistry
 
+from poetry_ci_image.errors import ConfigError
+from poetry_ci_image.errors import FetchError
 from poetry_ci_image.poetry import pins as pins_module
+from poetry_ci_image.poetry import wheels
 from poetry_ci_image.poetry.pins import PINNED_LIBC
 from poetry_ci_image.poetry.pins import pin_key
 from poetry_ci_image.poetry.pins import pinned_set
 from poetry_ci_image.poetry.pins import pins_data
 from poetry_ci_image.poetry.pins import unmet_requirements
+from poetry_ci_image.poetry.sources import PoetrySources
+from poetry_ci_image.run import Run
 from poetry_ci_image.settings.target import PLATFORMS
 from poetry_ci_image.settings.target import Libc
 from poetry_ci_image.settings.target import Target
+
+
+if TYPE_CHECKING:
+    import threading
+
+    from poetry_ci_image.poetry.project import Project
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,6 +164,137 @@ def test_an_unmet_requirement_is_caught() -> None:
 def test_which_targets_have_pins(poetry_version: str, target: Target) -> None:
     expected = poetry_version == "2.5.1" and target == AMD64
     assert (pinned_set(poetry_version, target) is not None) == expected
+
+
+# What wheels.py reads of the host, made up: another host, other versions.
+@dataclass
+class FakeDistribution:
+    version: str
+    metadata: dict[str, str] = field(default_factory=lambda: {"Requires-Python": ">=3.10"})
+    requires: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Host:
+    """The host's installed distributions as wheels.py sees them; records what was read."""
+
+    version: str
+    read: list[str] = field(default_factory=list)
+
+    def installed(self, name: str) -> FakeDistribution:
+        self.read.append(name)
+        return FakeDistribution(self.version)
+
+
+@pytest.fixture
+def pip(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """pip, made up: each download writes a wheel per `name==version` asked; the requests."""
+    asked: list[list[str]] = []
+
+    def download(
+        target: Target, requirements: list[str], destination: Path, cancelled: threading.Event
+    ) -> None:
+        asked.append(list(requirements))
+        for requirement in requirements:
+            name, _, version = requirement.partition("==")
+            build_wheel(destination, name, version or "1.0")
+
+    monkeypatch.setattr(wheels, "_pip_download", download)
+    return asked
+
+
+@dataclass
+class Lines:
+    status_lines: list[str] = field(default_factory=list)
+
+    def status(self, message: str) -> None:
+        self.status_lines.append(message)
+
+    def detail(self, message: str) -> None:
+        pass
+
+
+@pytest.mark.parametrize("host_version", ["1.0", "9.9"])
+def test_with_pins_the_download_is_the_set_whatever_the_host_has(
+    host_version: str, monkeypatch: pytest.MonkeyPatch, pip: list[list[str]], tmp_path: Path
+) -> None:
+    """Whatever versions the host's Poetry runs with, pip is asked for the pinned set, once."""
+    host = Host(host_version)
+    monkeypatch.setattr(wheels, "_installed", host.installed)
+    monkeypatch.setattr(wheels, "running_poetry_version", lambda: "2.5.1")
+
+    pins = wheels.poetry_pins(AMD64)
+    assert pins == pinned_set("2.5.1", AMD64)
+    assert pins is not None
+    directory = wheels.poetry_wheels(AMD64, tmp_path, Lines(), pins=pins)
+
+    assert pip == [list(pins)]
+    assert host.read == ["poetry"]  # its Requires-Python, nothing else
+    assert len(list(directory.glob("*.whl"))) == len(pins)
+
+
+def test_a_pure_wheel_of_another_platforms_download_is_copied(
+    monkeypatch: pytest.MonkeyPatch, pip: list[list[str]], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(wheels, "running_poetry_version", lambda: "2.5.1")
+    pins = ("alpha==1.0", "beta==2.0")
+
+    wheels.poetry_wheels(AMD64, tmp_path, Lines(), pins=pins)
+    wheels.poetry_wheels(ARM64, tmp_path, Lines(), pins=pins)
+
+    assert pip == [list(pins)]  # the made-up pip makes pure wheels only
+
+
+def test_a_download_that_is_not_the_set_is_refused(
+    monkeypatch: pytest.MonkeyPatch, pip: list[list[str]], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(wheels, "running_poetry_version", lambda: "2.5.1")
+    other = build_wheel(tmp_path / "other", "alpha", "1.1")  # a pip that gives another version
+    monkeypatch.setattr(wheels, "_pure_wheels", lambda _: {"alpha==1.0": other})
+
+    with pytest.raises(FetchError, match=r"did not give the pinned set \(differing: alpha=="):
+        wheels.poetry_wheels(AMD64, tmp_path, Lines(), pins=("alpha==1.0",))
+
+
+def test_a_target_the_running_poetry_does_not_run_on_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(wheels, "_installed", Host("1.0").installed)  # Requires-Python >=3.10
+    monkeypatch.setattr(wheels, "running_poetry_version", lambda: "2.5.1")
+    old = Target((3, 9, 0), "linux/amd64", Libc("glibc", (2, 36)))
+
+    with pytest.raises(
+        ConfigError, match=r"Poetry 2.5.1 runs on Python >=3.10, and the target is 3.9"
+    ):
+        wheels.poetry_pins(old)
+
+
+def test_without_pins_the_hosts_versions_are_taken_and_said_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A Poetry newer than the plugin's pins: the walk over the host's versions, as before."""
+    walked: list[Target] = []
+
+    def walk(target: Target, destination: Path, *args: Any) -> None:
+        walked.append(target)
+        build_wheel(destination, "poetry", "9.9.9")
+
+    monkeypatch.setattr(pins_module, "pins_data", lambda: {"poetry": {}, "sets": {}})
+    monkeypatch.setattr(wheels, "_download_closure", walk)
+    lines = Lines()
+    run = Run(lines, FakeRegistry(), tmp_path)
+    project: Project = None  # type: ignore[assignment]  # not read for Poetry's wheels
+    sources = PoetrySources(project, tmp_path / "work", run, tmp_path / "poetry")
+
+    assert sources.poetry_pins(AMD64) is None
+    amd64 = sources.poetry_wheels(AMD64)
+    arm64 = sources.poetry_wheels(ARM64)
+
+    assert walked == [AMD64, ARM64]
+    assert [path.name for path in amd64] == [path.name for path in arm64]
+    said = [line for line in lines.status_lines if "no pins" in line]
+    assert len(said) == 1
+    assert "the image's Poetry can change under the same tag" in said[0]
 
 
 def test_the_pins_ship_in_the_plugins_wheel(tmp_path: Path) -> None:

@@ -1,17 +1,22 @@
 """Poetry itself for the image: its wheels for the target, and a pip for the target's Python.
 
-The image gets the Poetry running the plugin, with its dependencies at the versions the host's
-Poetry runs with. Which dependencies: those the *target* needs, by Poetry's requirements and
-their environment markers evaluated for the target (a host on CPython 3.10 needs `tomli`, a
-3.11 target does not). pip cannot be told another interpreter's markers, so the plugin walks the
-requirements itself and asks pip for exactly those wheels (`--no-deps`). A requirement the host
-does not have installed (the target is older than the host) is taken at the newest version that
-fits, and its own requirements are read from its wheel.
+The image gets the Poetry running the plugin. Its dependencies, when the plugin has pins for
+this Poetry version and the target (pins.py), are exactly the pinned `name==version` set: pip
+fetches those wheels for the target's tags (`--no-deps`), nothing of the host is read, and the
+image's Poetry is a function of the Poetry version and the target.
+
+Without pins (a Poetry release newer than the plugin), the dependencies are those the host's
+Poetry runs with, for the *target's* markers (a host on CPython 3.10 needs `tomli`, a 3.11 target
+does not). pip cannot be told another interpreter's markers, so the plugin walks the requirements
+itself and asks pip for exactly those wheels. A requirement the host does not have installed
+(the target is older than the host) is taken at the newest version that fits, and its own
+requirements are read from its wheel.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import sys
@@ -21,8 +26,11 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.errors import FetchError
 from poetry_ci_image.plumbing.urls import hide_credentials
+from poetry_ci_image.poetry.boundary import running_poetry_version
+from poetry_ci_image.poetry.pins import pinned_set
 
 
 if TYPE_CHECKING:
@@ -35,21 +43,41 @@ if TYPE_CHECKING:
     from poetry_ci_image.settings.target import Target
 
 
+def poetry_pins(target: Target) -> tuple[str, ...] | None:
+    """The running Poetry's pinned set for the target (None: the plugin has none); a target the
+    running Poetry does not run on is refused."""
+    from packaging.specifiers import SpecifierSet
+
+    version = running_poetry_version()
+    distribution = _installed("poetry")
+    requires_python = distribution.metadata["Requires-Python"] if distribution else None
+    python = ".".join(map(str, target.python))
+    if requires_python and not SpecifierSet(requires_python).contains(python, prereleases=True):
+        raise ConfigError(
+            f"Poetry {version} runs on Python {requires_python}, and the target is "
+            f"{target.python_minor}: it cannot go into the image.",
+            "Set poetry = false in [tool.poetry-ci-image] (or --no-poetry), or a newer python.",
+        )
+    return pinned_set(version, target)
+
+
 def poetry_wheels(
     target: Target,
     cache: Path,
     reporter: Reporter,
     cancelled: threading.Event | None = None,
+    pins: tuple[str, ...] | None = None,
 ) -> Path:
     """A directory of wheels of this Poetry and its dependencies for the target, kept under
     `cache` (`<cache-dir>/ci-image/poetry/<key>`; the run's directory with --no-cache), made
-    once per Poetry version and target."""
+    once per Poetry version, target and pinned set (`pins`; None: the host's versions)."""
     import tempfile
 
-    from poetry.__version__ import __version__ as version
-
+    version = running_poetry_version()
     libc = f"{target.libc.family}{target.libc.version[0]}.{target.libc.version[1]}"
-    key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.arch}-{libc}-2"
+    key = f"poetry-{version}-cp{target.python[0]}{target.python[1]}-{target.arch}-{libc}-" + (
+        "2" if pins is None else hashlib.sha256("\n".join(pins).encode()).hexdigest()[:16]
+    )
     directory = cache / key
     if (directory / ".complete").is_file():
         with contextlib.suppress(OSError):  # in use: the build cache's pruning keeps it
@@ -67,7 +95,10 @@ def poetry_wheels(
         if other != directory and (other / ".complete").is_file()
     ]
     try:
-        _download_closure(target, staging, cancelled or threading.Event(), siblings)
+        if pins is None:
+            _download_closure(target, staging, cancelled or threading.Event(), siblings)
+        else:
+            _download_pinned(target, pins, staging, cancelled or threading.Event(), siblings)
         (staging / ".complete").touch()
         try:
             staging.rename(directory)
@@ -77,6 +108,34 @@ def poetry_wheels(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return directory
+
+
+def _download_pinned(
+    target: Target,
+    pins: tuple[str, ...],
+    destination: Path,
+    cancelled: threading.Event,
+    siblings: list[Path],
+) -> None:
+    """Exactly the pinned wheels, in one pip round; a pure-Python wheel another platform's
+    download has is copied from there."""
+    pure = _pure_wheels(siblings)
+    fetch = []
+    for pin in pins:
+        if pin in pure:
+            shutil.copyfile(pure[pin], destination / pure[pin].name)
+        else:
+            fetch.append(pin)
+    if fetch:
+        _pip_download(target, fetch, destination, cancelled)
+    got = sorted(_wheels_by_pin(destination.glob("*.whl")))
+    if got != sorted(pins):
+        raise FetchError(
+            f"Downloading Poetry's pinned wheels for {target.describe()} did not give the "
+            f"pinned set (differing: {', '.join(sorted(set(got) ^ set(pins)))}).",
+            "Check the host's pip configuration (a constraint or an index that rewrites "
+            "versions), or set poetry = false in [tool.poetry-ci-image].",
+        )
 
 
 def _download_closure(
@@ -103,14 +162,22 @@ def _download_closure(
 
 def _pure_wheels(directories: list[Path]) -> dict[str, Path]:
     """`name==version` -> a pure-Python wheel of it, in `directories`."""
+    found: dict[str, Path] = {}
+    for directory in directories:
+        for pin, wheel in _wheels_by_pin(directory.glob("*-none-any.whl")).items():
+            found.setdefault(pin, wheel)
+    return found
+
+
+def _wheels_by_pin(wheels: Iterable[Path]) -> dict[str, Path]:
+    """`name==version` -> its wheel, of `wheels`."""
     from packaging.utils import canonicalize_name
     from packaging.utils import parse_wheel_filename
 
     found: dict[str, Path] = {}
-    for directory in directories:
-        for wheel in sorted(directory.glob("*-none-any.whl")):
-            name, version, _, _ = parse_wheel_filename(wheel.name)
-            found.setdefault(f"{canonicalize_name(name)}=={version}", wheel)
+    for wheel in sorted(wheels):
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+        found.setdefault(f"{canonicalize_name(name)}=={version}", wheel)
     return found
 
 
