@@ -69,6 +69,9 @@ class Wheels:
             assert package.distribution is not None
             yield package.name, self.directory / package.distribution.filename
 
+    def poetry_pins(self, target: Target) -> tuple[str, ...] | None:
+        raise AssertionError("Poetry stays out of these images")
+
     def poetry_wheels(self, target: Target) -> list[Path]:
         raise AssertionError("Poetry stays out of these images")
 

@@ -44,8 +44,13 @@ class Sources(Protocol):
         soon as it is there."""
         ...
 
+    def poetry_pins(self, target: Target) -> tuple[str, ...] | None:
+        """Poetry and its dependencies for the target as the plugin pins them (sorted
+        `name==version`, which fixes the wheels for the target's tags); None without pins."""
+        ...
+
     def poetry_wheels(self, target: Target) -> list[Path]:
-        """Poetry's wheels (and its dependencies') for the target."""
+        """Poetry's wheels (and its dependencies') for the target: the pinned set, if any."""
         ...
 
 

@@ -3,6 +3,12 @@
 Its pure-Python distributions go in one layer (the same on every platform of one Python, so
 written and sent once), its compiled ones in another. The wheels are Poetry's own for the
 target (poetry/wheels.py), installed on the host like the dependencies, with their bytecode.
+
+Each layer is kept under a key of its wheels' digests, which is what lets two platforms share the
+pure-Python one. When the plugin pins Poetry's dependencies for the target, the pinned set (with
+the target and how layers are made) is a key known before any download: it names the layers
+found for it, so a warm cache gives Poetry's layers without fetching a wheel. Without pins, the
+wheels must be fetched to know the key.
 """
 
 from __future__ import annotations
@@ -31,19 +37,52 @@ if TYPE_CHECKING:
 def poetry_layers(context: LayerContext, target: Target) -> list[tuple[LayerBlob, str]]:
     """Poetry's layers for `target`, with their history comments."""
     timeline = context.run.timeline
-    with timeline.step("fetch Poetry's wheels for the image", track="poetry"):
-        wheels = sorted(context.sources.poetry_wheels(target), key=lambda path: path.name)
-    with timeline.step("write Poetry's layers", track="poetry"):
-        return _parts(context, wheels, target)
+    pins = context.sources.poetry_pins(target)
+    group = pinned_key(context, target, pins) if pins is not None else None
+    found = context.cache.layers.get_group(group) if group is not None else None
+    if found is None:
+        with timeline.step("fetch Poetry's wheels for the image", track="poetry"):
+            wheels = sorted(context.sources.poetry_wheels(target), key=lambda path: path.name)
+        with timeline.step("write Poetry's layers", track="poetry"):
+            parts = _parts(context, wheels, target)
+        found = [(part, blob) for part, _, blob in parts]
+        if group is not None:
+            context.cache.layers.remember_group(group, [(part, key) for part, key, _ in parts])
+    layers = []
+    for part, blob in found:
+        context.run.reporter.detail(f"layer Poetry ({part}): {size_text(blob.size)}")
+        comment = f"Poetry {context.spec.poetry_version} in {POETRY_HOME}: {part} distributions"
+        layers.append((blob, comment))
+    return layers
+
+
+def pinned_key(context: LayerContext, target: Target, pins: tuple[str, ...]) -> str:
+    """The key of Poetry's layers for `target` from the pinned set, known before any download:
+    the set fixes the wheels for the target's tags; the rest is how the layers are made."""
+    spec = context.spec
+    return cache_key(
+        "poetry-pinned",
+        BUILDER_FORMAT,
+        LEVEL,
+        spec.epoch,
+        POETRY_HOME,
+        target.python_minor,
+        target.platform,
+        str(target.libc),
+        target.platform_tags(),
+        context.bytecode_key(target),
+        list(pins),
+    )
 
 
 def _parts(
     context: LayerContext, wheels: list[Path], target: Target
-) -> list[tuple[LayerBlob, str]]:
+) -> list[tuple[str, str, LayerBlob]]:
+    """Each part's name, key (its wheels' digests) and layer."""
     pure = [wheel for wheel in wheels if wheel.name.endswith("-none-any.whl")]
     native = [wheel for wheel in wheels if wheel not in pure]
     installed: dict[str, list[Entry]] = {}
-    layers: list[tuple[LayerBlob, str]] = []
+    parts: list[tuple[str, str, LayerBlob]] = []
     spec = context.spec
     for part, part_wheels in (("pure-Python", pure), ("compiled", native)):
         if not part_wheels:
@@ -64,10 +103,8 @@ def _parts(
                 installed = _install(context, wheels, target)
             entries = [e for wheel in part_wheels for e in installed[wheel.name]]
             blob = context.cache.layers.write(key, entries, spec.epoch)
-        context.run.reporter.detail(f"layer Poetry ({part}): {size_text(blob.size)}")
-        comment = f"Poetry {spec.poetry_version} in {POETRY_HOME}: {part} distributions"
-        layers.append((blob, comment))
-    return layers
+        parts.append((part, key, blob))
+    return parts
 
 
 def _install(context: LayerContext, wheels: list[Path], target: Target) -> dict[str, list[Entry]]:

@@ -36,7 +36,11 @@ class BuildCache:
         self.blobs = BlobStore(self.root / "blobs" / "sha256", self.used)
         self.files = FileLists(Records(self.root / "files", self.used, remote))
         self.layers = LayerStore(
-            Records(self.root / "layers", self.used), self.blobs, self.used, remote
+            Records(self.root / "layers", self.used),
+            self.blobs,
+            self.used,
+            remote,
+            Records(self.root / "groups", self.used, remote),
         )
         self.facts = Facts(Records(self.root / "facts", self.used, remote))
 
@@ -49,5 +53,5 @@ class BuildCache:
         """Forget what no run used for KEEP_DAYS days (a run directory's cache goes with it)."""
         if not self.persistent:
             return []
-        kept = ["files", "layers", "facts", "blobs/sha256", *KEPT_ELSEWHERE]
+        kept = ["files", "layers", "groups", "facts", "blobs/sha256", *KEPT_ELSEWHERE]
         return prune([self.root / name for name in kept], self.used.paths)

@@ -1,7 +1,10 @@
 """Layers by key: `layers/<key>.json` names the blob a key's entries were written to, so a
 runner that keeps Poetry's cache writes only the layers whose inputs changed; and, on a runner
 that keeps nothing, the registry's layer cache (registry/layer_cache.py) names the blob the
-repository already has for the key, so the layer is neither written nor sent."""
+repository already has for the key, so the layer is neither written nor sent. A group key names
+several layers by their own keys: what a set of inputs known before any download (Poetry's pinned
+set) was found to be, once downloaded (kept, like the file lists, where the registry's cache
+finds it too)."""
 
 from __future__ import annotations
 
@@ -25,9 +28,15 @@ if TYPE_CHECKING:
 
 class LayerStore:
     def __init__(
-        self, records: Records, blobs: BlobStore, used: Used, remote: Remote | None = None
+        self,
+        records: Records,
+        blobs: BlobStore,
+        used: Used,
+        remote: Remote | None = None,
+        groups: Records | None = None,
     ) -> None:
         self._records = records
+        self._groups = groups
         self._blobs = blobs
         self._used = used
         self._remote = remote
@@ -87,3 +96,24 @@ class LayerStore:
             return LayerBlob(path, data["digest"], data["diff_id"], data["size"])
         except (KeyError, TypeError, OSError):
             return None
+
+    def get_group(self, key: str) -> list[tuple[str, LayerBlob]] | None:
+        """The layers remembered under the group `key`, each with its name, if all are there."""
+        data = self._groups.load(key) if self._groups is not None else None
+        members = data.get("group") if data else None
+        if not isinstance(members, list):
+            return None
+        found = []
+        for member in members:
+            if not (isinstance(member, list) and len(member) == 2):
+                return None
+            blob = self.get(str(member[1]))
+            if blob is None:
+                return None
+            found.append((str(member[0]), blob))
+        return found
+
+    def remember_group(self, key: str, members: list[tuple[str, str]]) -> None:
+        """Remember layers (name, layer key), in order, under the group `key`."""
+        if self._groups is not None:
+            self._groups.store(key, {"group": [list(member) for member in members]})
