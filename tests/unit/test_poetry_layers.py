@@ -127,7 +127,7 @@ def test_a_layer_gone_from_the_cache_is_a_miss(tmp_path: Path) -> None:
     """Pruned (or lost) blobs: the pinned key finds no layers, the wheels are fetched again."""
     sources = PoetryWheels(tmp_path / "wheels")
     first = poetry_layers(context(tmp_path, sources, "one", Lines()), AMD64)
-    first[1][0].path.unlink()
+    first[1][0].file.unlink()
     again = poetry_layers(context(tmp_path, sources, "two", Lines()), AMD64)
 
     assert sources.fetched == [AMD64, AMD64]
