@@ -1,10 +1,11 @@
 """The fingerprint: a hash of exactly what goes into the image, and the tag made from it.
 
 In: for each platform, the install plan (every package with its version, source and the hash
-of the file the target installs) and the target; the base image reference; the recipe (for the
-built-in one: the builder's format, the layer budget, the epoch; for your own Dockerfile: its
-text, the `hash-files`, the build arguments); the version of Poetry when it goes into the image;
-and `SCHEMA_VERSION`.
+of the file the target installs), the target, and the pinned set of Poetry's venv when Poetry
+goes into the image (the plugin's pins for that Poetry version and target); the base image
+reference; the recipe (for the built-in one: the builder's format, the layer budget, the epoch,
+the system packages asked for; for your own Dockerfile: its text, the `hash-files`, the build
+arguments); the version of Poetry when it goes into the image; and `SCHEMA_VERSION`.
 
 Not in: anything else. The document is canonical JSON of plain values, so key order, comments,
 paths and the host never reach it.
@@ -44,8 +45,12 @@ class Fingerprint:
 
 
 def fingerprint(
-    platforms: Sequence[tuple[Target, InstallPlan]], recipe: ImageRecipe
+    platforms: Sequence[tuple[Target, InstallPlan]],
+    recipe: ImageRecipe,
+    poetry_sets: Sequence[tuple[str, ...] | None] = (),
 ) -> Fingerprint:
+    """`poetry_sets`: per platform, the pinned set of Poetry's venv (`name==version`) when
+    Poetry goes into the image and the plugin has pins for it (poetry/pins.py)."""
     document: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "image": recipe.as_dict(),
@@ -57,6 +62,9 @@ def fingerprint(
             for target, plan in platforms
         ],
     }
+    for entry, pinned in zip(document["platforms"], poetry_sets, strict=False):
+        if pinned is not None and recipe.poetry_version is not None:
+            entry["poetry"] = list(pinned)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     return Fingerprint(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.poetry.boundary import running_poetry_version
+from poetry_ci_image.poetry.pins import pinned_set
 from poetry_ci_image.poetry.project import ProjectFacts
 from poetry_ci_image.poetry.project import global_config_file
 from poetry_ci_image.reference import parse_image
@@ -117,7 +118,11 @@ def resolve(
             "Use a Debian or Ubuntu base (for example python:3.12-slim), or your own Dockerfile "
             "that runs `apk add`.",
         )
-    fingerprinted = fingerprint([(p.target, p.plan) for p in planned], recipe)
+    poetry_sets = [
+        pinned_set(recipe.poetry_version, p.target) if recipe.poetry_version else None
+        for p in planned
+    ]
+    fingerprinted = fingerprint([(p.target, p.plan) for p in planned], recipe, poetry_sets)
     return Resolved(
         settings=settings,
         project_name=facts.name,
