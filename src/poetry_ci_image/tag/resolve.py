@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from poetry_ci_image.errors import ConfigError
 from poetry_ci_image.poetry.boundary import running_poetry_version
-from poetry_ci_image.poetry.pins import pinned_set
 from poetry_ci_image.poetry.project import ProjectFacts
 from poetry_ci_image.poetry.project import global_config_file
+from poetry_ci_image.poetry.wheels import poetry_pins
 from poetry_ci_image.reference import parse_image
 from poetry_ci_image.reference import parse_repository
 from poetry_ci_image.settings.merge import resolve_settings
@@ -118,10 +118,9 @@ def resolve(
             "Use a Debian or Ubuntu base (for example python:3.12-slim), or your own Dockerfile "
             "that runs `apk add`.",
         )
-    poetry_sets = [
-        pinned_set(recipe.poetry_version, p.target) if recipe.poetry_version else None
-        for p in planned
-    ]
+    # Poetry's pinned set per platform (a target the running Poetry does not run on is
+    # refused here, offline, rather than in `push`).
+    poetry_sets = [poetry_pins(p.target) if recipe.poetry_version else None for p in planned]
     fingerprinted = fingerprint([(p.target, p.plan) for p in planned], recipe, poetry_sets)
     return Resolved(
         settings=settings,
