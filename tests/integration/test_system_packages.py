@@ -21,6 +21,9 @@ from tests.integration.conftest import lock
 from tests.integration.conftest import run_in_image
 from tests.integration.conftest import write_project
 from tests.integration.test_push import engine_free
+from tests.integration.test_sbom import Image
+from tests.integration.test_sbom import base_dpkg_packages
+from tests.integration.test_sbom import components
 from tests.support.archive_proxy import ArchiveProxy
 from tests.support.base_images import rootfs_tarball
 from tests.support.poetry_cli import run_poetry
@@ -140,6 +143,24 @@ def test_the_run_time_lists_work_in_the_image_with_no_network(
         ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n", *EVERY],
     )
     assert sorted(line.split()[0] for line in status.splitlines() if line.endswith("ii ")) == EVERY
+
+
+def test_the_sbom_names_each_system_package_and_its_deb(
+    every: dict[str, Any], registry: Registry
+) -> None:
+    """Besides the base's packages, each package installed (listed or pulled in) is a Debian
+    component with the sha256 of the .deb installed; the base's have none (not ours to say)."""
+    _, sbom = Image(registry, every["reference"]).sbom()
+    debs = {c["name"]: c for c in components(sbom) if c["purl"].startswith("pkg:deb/")}
+    base = {name for name, _ in base_dpkg_packages()}
+
+    assert set(EVERY) <= set(debs)
+    added = set(debs) - base
+    assert set(EVERY) - base <= added
+    for name in added:
+        (sha,) = [h["content"] for h in debs[name]["hashes"]]
+        assert len(sha) == 64, name
+    assert all("hashes" not in debs[name] for name in base if name not in EVERY)
 
 
 def test_the_image_installs_what_apt_would(

@@ -22,6 +22,7 @@ from poetry_ci_image.image.base_root import BaseRoots
 from poetry_ci_image.image.bytecode.maker import BytecodeMaker
 from poetry_ci_image.image.cache.build_cache import BuildCache
 from poetry_ci_image.image.layer_context import LayerContext
+from poetry_ci_image.image.poetry_layers import PoetryLayers
 from poetry_ci_image.image.poetry_layers import pinned_key
 from poetry_ci_image.image.poetry_layers import poetry_layers
 from poetry_ci_image.image.spec import BuildSpec
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from poetry_ci_image.image.tarball import LayerBlob
     from poetry_ci_image.tag.plan import PlannedPackage
 
 
@@ -107,8 +107,8 @@ def context(tmp_path: Path, sources: PoetryWheels, run_name: str, lines: Lines) 
     )
 
 
-def digests(layers: list[tuple[LayerBlob, str]]) -> list[str]:
-    return [blob.digest for blob, _ in layers]
+def digests(poetry: PoetryLayers) -> list[str]:
+    return [blob.digest for blob, _ in poetry.layers]
 
 
 def test_a_warm_cache_gives_poetrys_layers_without_a_download(tmp_path: Path) -> None:
@@ -119,7 +119,7 @@ def test_a_warm_cache_gives_poetrys_layers_without_a_download(tmp_path: Path) ->
 
     assert sources.fetched == [AMD64]
     assert digests(again) == digests(first)
-    assert len(first) == 2  # pure-Python and compiled
+    assert len(first.layers) == 2  # pure-Python and compiled
     assert not any(line.startswith("Writing") for line in lines.status_lines)
 
 
@@ -127,7 +127,7 @@ def test_a_layer_gone_from_the_cache_is_a_miss(tmp_path: Path) -> None:
     """Pruned (or lost) blobs: the pinned key finds no layers, the wheels are fetched again."""
     sources = PoetryWheels(tmp_path / "wheels")
     first = poetry_layers(context(tmp_path, sources, "one", Lines()), AMD64)
-    first[1][0].file.unlink()
+    first.layers[1][0].file.unlink()
     again = poetry_layers(context(tmp_path, sources, "two", Lines()), AMD64)
 
     assert sources.fetched == [AMD64, AMD64]
@@ -140,7 +140,7 @@ def test_another_pinned_set_is_a_miss(tmp_path: Path) -> None:
     layers = poetry_layers(context(tmp_path, bumped, "two", Lines()), AMD64)
 
     assert bumped.fetched == [AMD64]
-    assert len(layers) == 2
+    assert len(layers.layers) == 2
 
 
 def test_two_platforms_share_the_pure_python_layer(tmp_path: Path) -> None:
@@ -208,3 +208,18 @@ def test_pinned_or_not_the_same_wheels_give_the_same_layers(tmp_path: Path) -> N
     )
 
     assert digests(pinned) == digests(unpinned)
+
+
+@pytest.mark.parametrize("pins", [PINS, None], ids=["pinned", "unpinned"])
+def test_the_venvs_packages_are_named_for_the_sbom(
+    pins: tuple[str, ...] | None, tmp_path: Path
+) -> None:
+    """From the pins (even when the layers come from the cache with no wheel in hand), else
+    from the wheels fetched."""
+    sources = PoetryWheels(tmp_path / "wheels", pins=pins)
+    first = poetry_layers(context(tmp_path, sources, "one", Lines()), AMD64)
+    again = poetry_layers(context(tmp_path, sources, "two", Lines()), AMD64)
+
+    expected = (("cleo", "2.1.0"), ("poetry", "2.5.1"), ("rapidfuzz", "3.14.6"))
+    assert first.packages == expected
+    assert again.packages == expected

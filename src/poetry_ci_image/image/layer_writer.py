@@ -23,6 +23,7 @@ from poetry_ci_image.image.bytecode.stdlib import missing_pycs
 from poetry_ci_image.image.bytecode.stdlib import pyc_path
 from poetry_ci_image.image.cache.keys import cache_key
 from poetry_ci_image.image.dependency_layers import DependencyLayers
+from poetry_ci_image.image.poetry_layers import PoetryLayers
 from poetry_ci_image.image.poetry_layers import poetry_layers
 from poetry_ci_image.image.system_layers import SystemLayers
 from poetry_ci_image.image.system_layers import SystemPart
@@ -86,7 +87,8 @@ class LayerWriter:
             try:
                 dependencies = self._dependencies.layers(build)
                 with context.run.timeline.step("wait for Poetry's layers"):
-                    ours = stdlib.result() + (poetry.result() if poetry else [])
+                    poetry_part = poetry.result() if poetry else PoetryLayers([], ())
+                    ours = stdlib.result() + poetry_part.layers
                 with context.run.timeline.step("wait for the system packages' layers"):
                     part = system.result() if system else SystemPart([], ())
             except BaseException:
@@ -95,6 +97,7 @@ class LayerWriter:
         return PlatformLayers(
             [*part.layers, skeleton, *ours, *dependencies],
             part,
+            poetry=poetry_part.packages,
             installed=tuple(self._dependencies.installed.get(target.platform, ())),
         )
 

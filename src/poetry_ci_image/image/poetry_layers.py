@@ -13,7 +13,10 @@ wheels must be fetched to know the key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from packaging.utils import canonicalize_name
 
 from poetry_ci_image.image.cache.keys import cache_key
 from poetry_ci_image.image.files import install_wheel
@@ -34,12 +37,22 @@ if TYPE_CHECKING:
     from poetry_ci_image.settings.target import Target
 
 
-def poetry_layers(context: LayerContext, target: Target) -> list[tuple[LayerBlob, str]]:
-    """Poetry's layers for `target`, with their history comments."""
+@dataclass(frozen=True)
+class PoetryLayers:
+    """Poetry's layers for one target, with their history comments, and what its venv holds:
+    (name, version) of each distribution, for the SBOM."""
+
+    layers: list[tuple[LayerBlob, str]]
+    packages: tuple[tuple[str, str], ...]
+
+
+def poetry_layers(context: LayerContext, target: Target) -> PoetryLayers:
+    """Poetry's layers for `target`, with their history comments, and its venv's packages."""
     timeline = context.run.timeline
     pins = context.sources.poetry_pins(target)
     group = pinned_key(context, target, pins) if pins is not None else None
     found = context.cache.layers.get_group(group) if group is not None else None
+    packages = tuple(_pinned(pin) for pin in pins) if pins is not None else ()
     if found is None:
         with timeline.step("fetch Poetry's wheels for the image", track="poetry"):
             wheels = sorted(context.sources.poetry_wheels(target), key=lambda path: path.name)
@@ -48,12 +61,24 @@ def poetry_layers(context: LayerContext, target: Target) -> list[tuple[LayerBlob
         found = [(part, blob) for part, _, blob in parts]
         if group is not None:
             context.cache.layers.remember_group(group, [(part, key) for part, key, _ in parts])
+        else:
+            packages = tuple(_wheel_package(wheel.name) for wheel in wheels)
     layers = []
     for part, blob in found:
         context.run.reporter.detail(f"layer Poetry ({part}): {size_text(blob.size)}")
         comment = f"Poetry {context.spec.poetry_version} in {POETRY_HOME}: {part} distributions"
         layers.append((blob, comment))
-    return layers
+    return PoetryLayers(layers, tuple(sorted(packages)))
+
+
+def _pinned(pin: str) -> tuple[str, str]:
+    name, _, version = pin.partition("==")
+    return canonicalize_name(name), version
+
+
+def _wheel_package(filename: str) -> tuple[str, str]:
+    name, version, *_ = filename.split("-")
+    return canonicalize_name(name), version
 
 
 def pinned_key(context: LayerContext, target: Target, pins: tuple[str, ...]) -> str:
