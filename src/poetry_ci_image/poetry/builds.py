@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import subprocess
+import warnings
 
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from poetry.console.exceptions import PoetryConsoleError
 from poetry.installation.chef import Chef
 from poetry.installation.chef import ChefError
 from poetry.utils.env import EnvManager
+from pyproject_hooks import BuildBackendWarning
 
 from poetry_ci_image.errors import FetchError
 from poetry_ci_image.plumbing.atomic import write_atomically
@@ -66,7 +68,11 @@ _MARKUP = re.compile(r"</?(?:[a-z][a-z0-9_;=,-]*)?>")
 
 def build_wheel(poetry: Poetry, archive: Path, directory: Path) -> Path:
     """A wheel built in `directory` from `archive` (an sdist or a checkout). Poetry's errors
-    pass through: the caller says what they mean (`build_failure`)."""
+    pass through: the caller says what they mean (`build_failure`). The build backend's warnings
+    (setuptools' deprecation banners), which the hooks re-raise in this process, are not shown:
+    they are the package's business, and a failure quotes the build's own last lines."""
+    # Process-wide, not catch_warnings(): builds run in threads, and that is not thread-safe.
+    warnings.filterwarnings("ignore", category=BuildBackendWarning)
     host_env = EnvManager.get_system_env(naive=True)
     chef = Chef(poetry.pool.artifact_cache, host_env, poetry.pool)
     wheel: Path = chef.prepare(archive, output_dir=directory)
