@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import html
 import re
+import sys
 import threading
 import urllib.parse
 
@@ -94,7 +95,7 @@ class PackageIndex:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
         if self._server is not None:
             raise RuntimeError("the index is already started")
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        server = _Server(("127.0.0.1", 0), _make_handler(self))
         server.daemon_threads = True
         thread = threading.Thread(
             target=server.serve_forever, name="package-index", kwargs={"poll_interval": 0.05}
@@ -217,6 +218,13 @@ def _page(title: str, body: str) -> str:
         f"    <title>{html.escape(title)}</title>\n  </head>\n  <body>\n"
         f"    <h1>{html.escape(title)}</h1>\n{body}\n  </body>\n</html>\n"
     )
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (a download cancelled, a retry) is not news; the rest is."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _make_handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:

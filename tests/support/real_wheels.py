@@ -1,5 +1,5 @@
 """Real wheels from the package index, for CPython 3.11 on manylinux (glibc) x86_64 and aarch64,
-and on musllinux.
+and on musllinux; and real sdists and pure-Python wheels.
 
 Tests that build for linux/amd64, linux/arm64 or a musl system need a package with a compiled
 extension for each; pip downloads them on the host, with the machine's pip configuration (its index,
@@ -76,6 +76,36 @@ def real_wheels(
     return copied
 
 
+def real_distribution(destination: Path, requirement: str, kind: str) -> Path:
+    """Copy the distribution of ``requirement`` (pinned) into ``destination``: its sdist
+    (``kind="sdist"``) or its pure-Python wheel (``kind="wheel"``); return its path."""
+    options = {"sdist": "--no-binary=:all:", "wheel": "--only-binary=:all:"}
+    if kind not in options:
+        raise ValueError(f"unknown kind {kind!r}; known: {', '.join(options)}")
+    slot = wheel_cache() / kind / re.sub(r"[^A-Za-z0-9._=-]+", "_", requirement)
+    found = sorted(slot.glob("*"))
+    if not found:
+        slot.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=slot.parent, prefix=".download-") as scratch:
+            downloaded = Path(scratch) / "files"
+            _pip(["download", options[kind], "--no-deps", "--dest", str(downloaded), requirement])
+            files = sorted(downloaded.iterdir())
+            if len(files) != 1 or (kind == "wheel" and not files[0].name.endswith("-any.whl")):
+                raise WheelDownloadError(
+                    f"pip download of the {kind} of {requirement} gave {[f.name for f in files]}"
+                )
+            try:
+                downloaded.rename(slot)
+            except OSError:
+                if not any(slot.iterdir()):  # not filled by someone else meanwhile
+                    raise
+        found = sorted(slot.glob("*"))
+    destination.mkdir(parents=True, exist_ok=True)
+    target = destination / found[0].name
+    shutil.copy2(found[0], target)
+    return target
+
+
 def _cached_wheels(requirement: str, arch: str, libc: str) -> list[Path]:
     """The wheels of ``requirement`` for ``arch`` and ``libc`` in the cache, downloaded if
     absent."""
@@ -112,30 +142,31 @@ def _cached_wheels(requirement: str, arch: str, libc: str) -> list[Path]:
     return sorted(slot.glob("*.whl"))
 
 
-def _download(requirement: str, platforms: Sequence[str], directory: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--only-binary=:all:",
-        "--no-deps",
-        "--implementation",
-        "cp",
-        "--python-version",
-        PYTHON_VERSION,
-        "--abi",
-        ABI,
-        *(option for platform in platforms for option in ("--platform", platform)),
-        "--dest",
-        str(directory),
-        requirement,
-    ]
+def _pip(arguments: list[str]) -> None:
+    command = [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check", *arguments]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise WheelDownloadError(
-            f"pip could not download {requirement} for {' '.join(platforms)}"
-            f" (exit {result.returncode}):\n{result.stderr.strip() or result.stdout.strip()}"
+            f"pip {' '.join(arguments)} failed (exit {result.returncode}):\n"
+            + (result.stderr.strip() or result.stdout.strip())
         )
+
+
+def _download(requirement: str, platforms: Sequence[str], directory: Path) -> None:
+    _pip(
+        [
+            "download",
+            "--only-binary=:all:",
+            "--no-deps",
+            "--implementation",
+            "cp",
+            "--python-version",
+            PYTHON_VERSION,
+            "--abi",
+            ABI,
+            *(option for platform in platforms for option in ("--platform", platform)),
+            "--dest",
+            str(directory),
+            requirement,
+        ]
+    )
