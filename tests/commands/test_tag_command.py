@@ -357,6 +357,20 @@ def test_dotenv_and_github_output_hand_the_reference_on(
     assert github.read_text() == f"earlier=1\nimage={BASE_REFERENCE}\ntag={BASE_TAG}\n"
 
 
+def test_a_check_hands_the_reference_on_only_when_it_passes(project: Path, tmp_path: Path) -> None:
+    """`--check --dotenv FILE`: a job can hand on the reference it checked; a failed check
+    writes no dotenv (a stale reference handed on would test in the wrong image)."""
+    dotenv = tmp_path / "ci-image.dotenv"
+    code, _, _ = tag(project, f"--tag-file ci-image.env --check --dotenv {dotenv}")
+    assert code == 1
+    assert not dotenv.exists()
+
+    tag(project, "--tag-file ci-image.env")
+    code, _, _ = tag(project, f"--tag-file ci-image.env --check --dotenv {dotenv}")
+    assert code == 0
+    assert dotenv.read_text() == f"CI_IMAGE={BASE_REFERENCE}\n"
+
+
 def test_an_output_that_cannot_be_written_is_refused_first(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

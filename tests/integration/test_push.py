@@ -181,20 +181,33 @@ def test_second_push_is_a_no_op_without_an_engine(
 def test_remote_check_after_push(
     pushed: tuple[str, str], project: Path, tool_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """`tag --remote` is green after the push, without an engine."""
+    """`tag --remote` is green after the push, without an engine, and hands the reference
+    on (`--dotenv`) as push would."""
     reference, _ = pushed
-    result = run_poetry(project, "image", "tag", "--remote", env=engine_free(tool_env, tmp_path))
+    dotenv = tmp_path / "ci-image.env"
+    result = run_poetry(
+        project, "image", "tag", "--remote", "--dotenv", str(dotenv),
+        env=engine_free(tool_env, tmp_path),
+    )  # fmt: skip
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
         f"{reference}\n",
         f"{reference} is in the registry.\n",
     )
+    assert dotenv.read_text() == f"CI_IMAGE={reference}\n"
 
 
-def test_remote_check_of_a_missing_image(project: Path, tool_env: dict[str, str]) -> None:
-    """Another fingerprint is not in the registry: exit 1 and the remedy."""
-    result = run_poetry(project, "image", "tag", "--remote", "--layers", "7", env=tool_env)
+def test_remote_check_of_a_missing_image(
+    project: Path, tool_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Another fingerprint is not in the registry: exit 1 and the remedy, no dotenv."""
+    dotenv = tmp_path / "ci-image.env"
+    result = run_poetry(
+        project, "image", "tag", "--remote", "--layers", "7", "--dotenv", str(dotenv),
+        env=tool_env,
+    )  # fmt: skip
     assert result.returncode == 1, result.stderr
+    assert not dotenv.exists()
     assert result.stdout == ""
     assert result.stderr.endswith(
         " is not in the registry.\nRun `poetry image push` to build and push it.\n"

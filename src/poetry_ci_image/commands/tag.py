@@ -30,7 +30,7 @@ class TagCommand(ImageCommand):
         *ImageCommand.options,
         option("json", None, "Print the reference, the fingerprint and its inputs as JSON."),
         option(
-            "check", None, "Exit 1 unless the tag-file records this reference (writes nothing)."
+            "check", None, "Exit 1 unless the tag-file records this reference (leaves it as it is)."
         ),
         option("remote", None, "Exit 1 unless the registry has this reference (no engine needed)."),
         *output_options(),
@@ -42,6 +42,7 @@ With <comment>tag-file</> configured it also records the reference there.
 
 <info>--check</>   exit 0 when the tag-file records this reference, 1 when not (git pre-push hook).
 <info>--remote</>  exit 0 when the registry has this reference, 1 when not.
+With either, <info>--dotenv</> and <info>--github-output</> are written only on exit 0.
 Errors exit 2.
 """
 
@@ -61,7 +62,10 @@ Errors exit 2.
         run = self.run_context()
         resolved = self.resolve(run)
         if checks:
-            return self._check(resolved, run)
+            status = self._check(resolved, run)
+            if status == 0:  # the reference is good: a job can hand it on
+                tag_job.hand_on(resolved, outputs)
+            return status
         if self.option("json"):
             self.out(json.dumps(describe(resolved), indent=2))
             return 0

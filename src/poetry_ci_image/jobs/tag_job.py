@@ -30,6 +30,12 @@ def record(resolved: Resolved, outputs: Outputs) -> bool | None:
     return changed
 
 
+def hand_on(resolved: Resolved, outputs: Outputs) -> None:
+    """Write the reference to the outputs only (a check that passed: the tag-file is left as
+    it is)."""
+    write_outputs(outputs, resolved.settings.variable, resolved.reference)
+
+
 def check_recorded(resolved: Resolved) -> TagFileCheck:
     """Whether the tag-file records the reference (a ConfigError when none is configured)."""
     settings = resolved.settings
