@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.recipes.conftest import GITHUB_WORKFLOW
+from tests.recipes.conftest import GITLAB_CHANGES_EXAMPLE
+from tests.recipes.conftest import GITLAB_COMPILED_EXAMPLE
 from tests.recipes.conftest import GITLAB_EXAMPLE
 from tests.recipes.conftest import GITLAB_TAG_FILE_EXAMPLE
 from tests.recipes.conftest import PRE_COMMIT_CONFIG
@@ -32,7 +34,9 @@ def versions_under_test() -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "example", [GITLAB_EXAMPLE, GITLAB_TAG_FILE_EXAMPLE], ids=lambda path: path.name
+    "example",
+    [GITLAB_EXAMPLE, GITLAB_TAG_FILE_EXAMPLE, GITLAB_CHANGES_EXAMPLE, GITLAB_COMPILED_EXAMPLE],
+    ids=lambda path: path.name,
 )
 def test_the_gitlab_recipes_install_the_versions_under_test(example: Path) -> None:
     """The deps job pins this Poetry (its version is in the tag) and this plugin."""
@@ -76,6 +80,16 @@ def test_the_example_tag_file_records_the_image_of_its_lock(
             GITLAB_TAG_FILE_EXAMPLE / ".gitlab-ci.yml",
             RECIPES_DOC,
             id="gitlab-tag-file/.gitlab-ci.yml in docs/recipes.md",
+        ),
+        pytest.param(
+            GITLAB_CHANGES_EXAMPLE / ".gitlab-ci.yml",
+            RECIPES_DOC,
+            id="gitlab-changes/.gitlab-ci.yml in docs/recipes.md",
+        ),
+        pytest.param(
+            GITLAB_COMPILED_EXAMPLE / ".gitlab-ci.yml",
+            RECIPES_DOC,
+            id="gitlab-compiled/.gitlab-ci.yml in docs/recipes.md",
         ),
         pytest.param(
             PRE_COMMIT_CONFIG,
