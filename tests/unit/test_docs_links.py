@@ -50,3 +50,8 @@ def test_every_link_reaches_its_file_and_heading(document: Path) -> None:
         elif anchor and target.suffix == ".md" and anchor not in anchors(target):
             broken.append(f"{link}: no such heading")
     assert not broken
+
+
+def test_the_readme_is_what_a_newcomer_reads_to_the_end() -> None:
+    """Under 350 lines: the reference lives in docs/, linked from it."""
+    assert len((ROOT / "README.md").read_text().splitlines()) < 350
