@@ -107,6 +107,7 @@ def test_a_library_the_image_lacks_is_named_before_anything_is_pushed(
 
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
+    assert "Building a wheel of python-ldap 3.4.4 from python-ldap-3.4.4.tar.gz" in result.stderr
     assert "Warning" not in result.stderr  # setuptools' banners, re-raised by the build hooks
     assert (
         "libldap-2.5.so.0, needed by python-ldap (_ldap.cpython-311-x86_64-linux-gnu.so): "

@@ -123,7 +123,7 @@ def test_a_run_leaves_nothing_in_the_temporary_directory(
     }
     result = run_poetry(project, "-v", "image", "push", env=env)
     assert result.returncode == 0, result.stderr
-    assert "building a wheel from delta-1.0.tar.gz" in result.stderr
+    assert "Building a wheel of delta 1.0 from delta-1.0.tar.gz" in result.stderr
     assert list(temporary.iterdir()) == []
 
     failing = write_project(

@@ -43,6 +43,12 @@ from poetry_ci_image.image.elf import is_elf
 from poetry_ci_image.image.tarball import Entry
 
 
+# installer skips the __pycache__ files some wheels ship, as pip does; no need to say so. Set
+# once for the process: wheels are installed on several threads, and catch_warnings() is not
+# thread-safe (leaving one block restores the filters another thread had changed meanwhile).
+warnings.filterwarnings("ignore", "Skip installing", RuntimeWarning)
+
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from collections.abc import Sequence
@@ -231,9 +237,7 @@ def install_wheel(
     pycs of its modules when `compiler` is given.
 
     `metadata` adds dist-info files (e.g. `direct_url.json`)."""
-    with WheelFile.open(wheel) as source, warnings.catch_warnings():
-        # installer skips __pycache__ files some wheels ship, as pip does; no need to say so.
-        warnings.filterwarnings("ignore", "Skip installing", RuntimeWarning)
+    with WheelFile.open(wheel) as source:
         destination = EntriesDestination(
             venv=venv,
             python=python,

@@ -63,16 +63,17 @@ BUILD_ERRORS: tuple[type[Exception], ...] = (
     *ISOLATED,
 )
 TAIL_LINES = 8
+# The build backend's warnings (setuptools' deprecation banners), which the build hooks re-raise
+# in this process, are the package's business: a failure quotes the build's own lines. Set for
+# the process at import, before any build thread starts; a catch_warnings() block on another
+# thread would undo a filter set while it is open.
+warnings.filterwarnings("ignore", category=BuildBackendWarning)
 _MARKUP = re.compile(r"</?(?:[a-z][a-z0-9_;=,-]*)?>")
 
 
 def build_wheel(poetry: Poetry, archive: Path, directory: Path) -> Path:
     """A wheel built in `directory` from `archive` (an sdist or a checkout). Poetry's errors
-    pass through: the caller says what they mean (`build_failure`). The build backend's warnings
-    (setuptools' deprecation banners), which the hooks re-raise in this process, are not shown:
-    they are the package's business, and a failure quotes the build's own last lines."""
-    # Process-wide, not catch_warnings(): builds run in threads, and that is not thread-safe.
-    warnings.filterwarnings("ignore", category=BuildBackendWarning)
+    pass through: the caller says what they mean (`build_failure`)."""
     host_env = EnvManager.get_system_env(naive=True)
     chef = Chef(poetry.pool.artifact_cache, host_env, poetry.pool)
     wheel: Path = chef.prepare(archive, output_dir=directory)

@@ -114,7 +114,8 @@ def fetch_distributions(
         remembered = failed_before(failures, package, target)
         if remembered is not None:
             raise remembered
-        reporter.detail(f"{package.name} {package.version}: building a wheel from {archive.name}")
+        # A status, not a detail: a compiled build takes a while (python-ldap: about 20 s).
+        reporter.status(f"Building a wheel of {package.name} {package.version} from {archive.name}")
         with poetry_boundary("building a wheel on the host"):
             try:
                 wheel = build_wheel(poetry, archive, fetcher.directory("wheel"))
