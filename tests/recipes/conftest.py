@@ -14,6 +14,7 @@ import base64
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
+import tomllib
 
 from tests.integration import conftest as integration
 from tests.integration.conftest import unavailable
@@ -212,11 +214,14 @@ def job_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert built.returncode == 0, built.stderr
     versions = host_versions()
+    # The plugin's own requirements (as pyproject.toml has them, which the wheel was built
+    # from), at the versions under test; Poetry's come with it.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requires = [re.split(r"[ ;<>=!~(\[]", item, maxsplit=1)[0] for item in project["dependencies"]]
     _pip_download(
         wheels,
         *_target_wheel_options(),
-        f"poetry=={versions['poetry']}",
-        f"docker=={versions['docker']}",
+        *(f"{name}=={versions[name]}" for name in sorted(set(requires))),
     )
     # The example's image is for both platforms: Poetry goes into the arm64 one too.
     _pip_download(wheels, *_target_wheel_options("linux/arm64"), f"poetry=={versions['poetry']}")
