@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 import pytest
-import tomllib
+import tomlkit
 
 from tests.integration import conftest as integration
 from tests.integration.conftest import unavailable
@@ -216,8 +216,8 @@ def job_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     versions = host_versions()
     # The plugin's own requirements (as pyproject.toml has them, which the wheel was built
     # from), at the versions under test; Poetry's come with it.
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requires = [re.split(r"[ ;<>=!~(\[]", item, maxsplit=1)[0] for item in project["dependencies"]]
+    project: Any = tomlkit.parse((ROOT / "pyproject.toml").read_text())["project"]
+    requires = [re.split(r"[ ;<>=!~(\[]", str(d), maxsplit=1)[0] for d in project["dependencies"]]
     _pip_download(
         wheels,
         *_target_wheel_options(),
