@@ -238,14 +238,15 @@ def private_index(
 
 
 @pytest.fixture(scope="session")
-def tool_env(
+def services_env(
     tmp_path_factory: pytest.TempPathFactory,
     docker_host: str,
     private_password: str,
     docker_hub: RegistryProxy,
 ) -> dict[str, str]:
-    """The environment Poetry runs in: isolated home, the engine, credentials for `private`,
-    and the stand-in Docker Hub for base images named on Docker Hub."""
+    """The environment Poetry runs in, but its cache directory: isolated home, the engine,
+    credentials for `private`, and the stand-in Docker Hub for base images named on Docker Hub.
+    Tests take it with a cache: `tool_env` (the test's own) or `module_env` (the module's)."""
     home = tmp_path_factory.mktemp("home")
     docker_config = home / "docker-config"
     docker_config.mkdir()
@@ -258,10 +259,25 @@ def tool_env(
         POETRY_HTTP_BASIC_PRIVATE_PASSWORD=private_password,
         POETRY_CI_IMAGE_DOCKER_HUB_MIRROR=docker_hub.host,
     )
+    del env["POETRY_CACHE_DIR"]
     # The plugin's pip downloads Poetry's own wheels for the image with the machine's pip setup.
     del env["PIP_CONFIG_FILE"]
     env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_")})
     return env
+
+
+@pytest.fixture
+def tool_env(services_env: dict[str, str], poetry_cache: Path) -> dict[str, str]:
+    """The environment Poetry runs in, with this test's own cache (tests/conftest.py's
+    `poetry_cache`: only content-addressed inputs are shared with other tests)."""
+    return {**services_env, "POETRY_CACHE_DIR": str(poetry_cache)}
+
+
+@pytest.fixture(scope="module")
+def module_env(services_env: dict[str, str], module_poetry_cache: Path) -> dict[str, str]:
+    """The environment Poetry runs in, with the module's own cache: for the module-scoped
+    fixtures that build once for the module's tests (each says so)."""
+    return {**services_env, "POETRY_CACHE_DIR": str(module_poetry_cache)}
 
 
 def write_project(

@@ -58,8 +58,9 @@ def shop(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> Built:
+    """The project built into the engine, with the module's cache."""
     project = write_project(
         tmp_path_factory.mktemp("shop") / "shop",
         index_url=index.url,
@@ -69,10 +70,10 @@ def shop(
         f'base = "{BASE_IMAGE}"\n'
         'tag-file = "ci-image.env"',
     )
-    lock(project, tool_env)
-    result = run_poetry(project, "image", "build", env=tool_env)
+    lock(project, module_env)
+    result = run_poetry(project, "image", "build", env=module_env)
     assert result.returncode == 0, result.stderr
-    plan = run_poetry(project, "image", "tag", "--json", env=tool_env)
+    plan = run_poetry(project, "image", "tag", "--json", env=module_env)
     assert plan.returncode == 0, plan.stderr
     return Built(project, result.stdout.strip(), result.stderr, json.loads(plan.stdout))
 

@@ -90,19 +90,21 @@ def project(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> Path:
-    return make_project(tmp_path_factory.mktemp("push") / "shop", index, registry, tool_env)
+    """The project the module's tests push, locked with the module's cache."""
+    return make_project(tmp_path_factory.mktemp("push") / "shop", index, registry, module_env)
 
 
 @pytest.fixture(scope="module")
 def pushed(
-    project: Path, tool_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    project: Path, module_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, str]:
-    """The push, with no engine anywhere and a runner that never pushed before (its own cache,
-    so nothing is mounted from what other tests pushed): the reference, and what it said."""
+    """The push, with no engine anywhere and a runner that never pushed before (an empty cache
+    of its own, so nothing is mounted from what other tests pushed): the reference, and what it
+    said."""
     where = tmp_path_factory.mktemp("no-engine")
-    env = {**engine_free(tool_env, where), "POETRY_CACHE_DIR": str(where / "cache")}
+    env = {**engine_free(module_env, where), "POETRY_CACHE_DIR": str(where / "cache")}
     result = run_poetry(project, "image", "push", env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip(), result.stderr
@@ -353,9 +355,10 @@ def private(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     auth_registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> Path:
-    return make_project(tmp_path_factory.mktemp("auth") / "shop", index, auth_registry, tool_env)
+    """The project pushed to the registry with authentication, locked with the module's cache."""
+    return make_project(tmp_path_factory.mktemp("auth") / "shop", index, auth_registry, module_env)
 
 
 class TestAuthenticatedRegistry:

@@ -80,8 +80,9 @@ def first(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> Pushed:
+    """The first push, with no engine and the module's cache."""
     where = tmp_path_factory.mktemp("first")
     project = write_project(
         where / "shop",
@@ -89,8 +90,8 @@ def first(
         dependencies=DEPENDENCIES,
         table=f'repository = "{registry.host}/repro/ci-image"\nbase = "{BASE_IMAGE}"',
     )
-    lock(project, tool_env)
-    reference = push(project, engine_free(tool_env, where))
+    lock(project, module_env)
+    reference = push(project, engine_free(module_env, where))
     return Pushed(project, reference, digest_of(registry, reference), time.monotonic())
 
 
