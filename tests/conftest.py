@@ -1,5 +1,5 @@
 """Shared fixtures: every test runs with an isolated Poetry home, a Poetry cache of its own and no
-CI environment.
+CI environment; and the options that run the suite in another order.
 
 The fixtures that need real services (Docker engine, registry, package index) live in
 tests/integration/conftest.py.
@@ -12,10 +12,55 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.caches import cache_sharing_inputs
+from tests.support.order import arranged
+from tests.support.order import reversed_order
+from tests.support.order import shuffled
 
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("order", "the order the tests run in")
+    group.addoption(
+        "--shuffle",
+        type=int,
+        metavar="SEED",
+        help="run the modules, and the tests within each, in an order shuffled by SEED; a "
+        "module's (and a class's) tests stay together, so their fixtures are made once",
+    )
+    group.addoption(
+        "--reverse",
+        action="store_true",
+        help="run the modules, and the tests within each, in the reverse of the files' order",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest groups the tests of a parametrized fixture
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seed, reverse = config.getoption("shuffle"), config.getoption("reverse")
+    if seed is not None and reverse:
+        raise pytest.UsageError("--shuffle and --reverse are two orders: give one.")
+    if seed is not None:
+        items[:] = arranged(items, scopes, shuffled(seed))
+    elif reverse:
+        items[:] = arranged(items, scopes, reversed_order)
+
+
+def scopes(item: pytest.Item) -> Sequence[pytest.Module | pytest.Class]:
+    """The module and the classes `item` is in, outermost first."""
+    return [node for node in item.listchain() if isinstance(node, (pytest.Module, pytest.Class))]
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    seed = config.getoption("shuffle")
+    if seed is not None:
+        return f"test order: shuffled (--shuffle {seed} runs it again)"
+    if config.getoption("reverse"):
+        return "test order: reversed"
+    return None
 
 
 @pytest.fixture(scope="session")
