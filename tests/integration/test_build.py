@@ -60,7 +60,8 @@ def shop(
     registry: Registry,
     module_env: dict[str, str],
 ) -> Built:
-    """The project built into the engine, with the module's cache."""
+    """The project built into the engine, with the module's cache (whose layers `pushed` and
+    the OCI layout's test then read)."""
     project = write_project(
         tmp_path_factory.mktemp("shop") / "shop",
         index_url=index.url,
@@ -196,23 +197,35 @@ def packages(built: Built) -> list[dict[str, Any]]:
     return packages
 
 
-def test_the_engines_image_is_the_registrys(
-    shop: Built, docker_api: Any, tool_env: dict[str, str], registry: Registry
-) -> None:
-    """The same lock pushed with no engine: the registry's config digest is the engine's ID."""
-    pushed = run_poetry(
-        shop.project, "image", "push", "--no-tag-file", env={**tool_env, "DOCKER_HOST": NO_ENGINE}
+@dataclass(frozen=True)
+class Pushed:
+    manifest: dict[str, Any]
+    digest: str  # the manifest's, as the registry names it
+
+
+@pytest.fixture(scope="module")
+def pushed(shop: Built, module_env: dict[str, str], registry: Registry) -> Pushed:
+    """The same lock pushed with no engine, with the module's cache (the layers `shop`'s build
+    wrote): the registry's manifest."""
+    result = run_poetry(
+        shop.project, "image", "push", "--no-tag-file", env={**module_env, "DOCKER_HOST": NO_ENGINE}
     )
-    assert pushed.returncode == 0, pushed.stderr
+    assert result.returncode == 0, result.stderr
     repository, tag = shop.reference.removeprefix(f"{registry.host}/").split(":")
-    manifest = json.loads(http_get(f"{registry.url}/v2/{repository}/manifests/{tag}"))
-    assert docker_api.inspect_image(shop.reference)["Id"] == manifest["config"]["digest"]
+    url = f"{registry.url}/v2/{repository}/manifests/{tag}"
+    return Pushed(json.loads(http_get(url)), http_head_digest(url))
+
+
+def test_the_engines_image_is_the_registrys(shop: Built, pushed: Pushed, docker_api: Any) -> None:
+    """The same lock pushed with no engine: the registry's config digest is the engine's ID."""
+    assert docker_api.inspect_image(shop.reference)["Id"] == pushed.manifest["config"]["digest"]
 
 
 def test_an_oci_layout_without_an_engine_that_skopeo_reads(
-    shop: Built, tool_env: dict[str, str], registry: Registry, tmp_path: Path
+    shop: Built, pushed: Pushed, module_env: dict[str, str], registry: Registry, tmp_path: Path
 ) -> None:
-    """--output DIR: an OCI image layout, no engine; skopeo copies it to the registry unchanged."""
+    """--output DIR: an OCI image layout, no engine (with the module's cache, as `shop` and
+    `pushed` left it); skopeo copies it to the registry unchanged, as the push sent it."""
     layout = tmp_path / "layout"
     result = run_poetry(
         shop.project,
@@ -220,7 +233,7 @@ def test_an_oci_layout_without_an_engine_that_skopeo_reads(
         "build",
         "--output",
         str(layout),
-        env={**tool_env, "DOCKER_HOST": NO_ENGINE},
+        env={**module_env, "DOCKER_HOST": NO_ENGINE},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == shop.reference
@@ -230,10 +243,8 @@ def test_an_oci_layout_without_an_engine_that_skopeo_reads(
     assert inspected["Labels"]["io.github.poetry-ci-image.fingerprint"] == shop.plan["fingerprint"]
     copy = f"{registry.host}/shop/copied:{tag}"
     skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:{tag}", f"docker://{copy}")
-    repository, _ = shop.reference.removeprefix(f"{registry.host}/").split(":")
-    original = http_head_digest(f"{registry.url}/v2/{repository}/manifests/{tag}")
     copied = http_head_digest(f"{registry.url}/v2/shop/copied/manifests/{tag}")
-    assert copied == original
+    assert copied == pushed.digest
 
 
 def skopeo(*arguments: str) -> str:
