@@ -39,6 +39,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 DEPENDENCIES = (
     '"alpha (==1.0)", "delta (>=1)", "native (>=1)", "winonly (>=1) ; sys_platform == \'win32\'"'
 )
+# No other test's lock of these packages asks for this layer budget (the default is 64).
+LAYERS = 63
 LIST_DISTRIBUTIONS = (
     "import importlib.metadata as m, json; "
     "print(json.dumps(sorted([d.metadata['Name'].lower(), d.version] for d in m.distributions())))"
@@ -61,7 +63,9 @@ def shop(
     module_env: dict[str, str],
 ) -> Built:
     """The project built into the engine, with the module's cache (whose layers `pushed` and
-    the OCI layout's test then read)."""
+    the OCI layout's test then read). Its layer budget is its own, so no other test's image
+    has its fingerprint: the engine is the session's, and `build` tags an image of the same
+    fingerprint it finds there (test_push pulls one of the same packages) instead of building."""
     project = write_project(
         tmp_path_factory.mktemp("shop") / "shop",
         index_url=index.url,
@@ -69,7 +73,8 @@ def shop(
         dev_dependencies='devtool = "^1.0"',
         table=f'repository = "{registry.host}/shop/ci-image"\n'
         f'base = "{BASE_IMAGE}"\n'
-        'tag-file = "ci-image.env"',
+        'tag-file = "ci-image.env"\n'
+        f"layers = {LAYERS}",
     )
     lock(project, module_env)
     result = run_poetry(project, "image", "build", env=module_env)
