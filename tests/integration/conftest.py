@@ -59,8 +59,11 @@ def unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def docker_host() -> str:
-    """DOCKER_HOST of a running engine that has the base image."""
+def docker_host() -> Iterator[str]:
+    """DOCKER_HOST of a running engine that has the base image. What the session adds to the
+    engine (images, containers, volumes) is removed at the end, and an image left behind fails
+    the session. Whatever reaches the engine takes this fixture (Poetry's environments, the
+    client, the GitLab runner), so the engine is taken as found before any test adds to it."""
     import docker
 
     host = os.environ.get("DOCKER_HOST") or ENGINE_SOCKET
@@ -74,20 +77,11 @@ def docker_host() -> str:
         api.inspect_image(BASE_IMAGE)
     except Exception:
         unavailable(f"the base image {BASE_IMAGE} is missing; run .ci/setup")
-    return host
-
-
-@pytest.fixture(scope="session")
-def docker_client(docker_host: str) -> Iterator[Any]:
-    """The engine; what the session adds to it (images, containers, volumes) is removed at the
-    end, and an image left behind fails the session."""
-    import docker
-
-    client = docker.DockerClient(base_url=docker_host, version="auto")
+    client = docker.DockerClient(base_url=host, version="auto")
     images_before = {str(image.id) for image in client.images.list(all=True)}
     containers_before = {c.id for c in client.containers.list(all=True)}
     volumes_before = {v.name for v in client.volumes.list()}
-    yield client
+    yield host
     for container in client.containers.list(all=True):
         if container.id not in containers_before:
             container.remove(force=True)
@@ -99,6 +93,14 @@ def docker_client(docker_host: str) -> Iterator[Any]:
     if left:
         problems.append(f"images left in the engine: {sorted(left)}")
     assert not problems, "cleaning the engine failed:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_host: str) -> Any:
+    """A client of the engine (`docker_host` leaves the engine as it found it)."""
+    import docker
+
+    return docker.DockerClient(base_url=docker_host, version="auto")
 
 
 def remove_images_added(client: Any, before: set[str]) -> list[str]:
