@@ -59,8 +59,11 @@ def unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def docker_host() -> str:
-    """DOCKER_HOST of a running engine that has the base image."""
+def docker_host() -> Iterator[str]:
+    """DOCKER_HOST of a running engine that has the base image. What the session adds to the
+    engine (images, containers, volumes) is removed at the end, and an image left behind fails
+    the session. Whatever reaches the engine takes this fixture (Poetry's environments, the
+    client, the GitLab runner), so the engine is taken as found before any test adds to it."""
     import docker
 
     host = os.environ.get("DOCKER_HOST") or ENGINE_SOCKET
@@ -74,20 +77,11 @@ def docker_host() -> str:
         api.inspect_image(BASE_IMAGE)
     except Exception:
         unavailable(f"the base image {BASE_IMAGE} is missing; run .ci/setup")
-    return host
-
-
-@pytest.fixture(scope="session")
-def docker_client(docker_host: str) -> Iterator[Any]:
-    """The engine; what the session adds to it (images, containers, volumes) is removed at the
-    end, and an image left behind fails the session."""
-    import docker
-
-    client = docker.DockerClient(base_url=docker_host, version="auto")
+    client = docker.DockerClient(base_url=host, version="auto")
     images_before = {str(image.id) for image in client.images.list(all=True)}
     containers_before = {c.id for c in client.containers.list(all=True)}
     volumes_before = {v.name for v in client.volumes.list()}
-    yield client
+    yield host
     for container in client.containers.list(all=True):
         if container.id not in containers_before:
             container.remove(force=True)
@@ -99,6 +93,14 @@ def docker_client(docker_host: str) -> Iterator[Any]:
     if left:
         problems.append(f"images left in the engine: {sorted(left)}")
     assert not problems, "cleaning the engine failed:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_host: str) -> Any:
+    """A client of the engine (`docker_host` leaves the engine as it found it)."""
+    import docker
+
+    return docker.DockerClient(base_url=docker_host, version="auto")
 
 
 def remove_images_added(client: Any, before: set[str]) -> list[str]:
@@ -238,14 +240,15 @@ def private_index(
 
 
 @pytest.fixture(scope="session")
-def tool_env(
+def services_env(
     tmp_path_factory: pytest.TempPathFactory,
     docker_host: str,
     private_password: str,
     docker_hub: RegistryProxy,
 ) -> dict[str, str]:
-    """The environment Poetry runs in: isolated home, the engine, credentials for `private`,
-    and the stand-in Docker Hub for base images named on Docker Hub."""
+    """The environment Poetry runs in, but its cache directory: isolated home, the engine,
+    credentials for `private`, and the stand-in Docker Hub for base images named on Docker Hub.
+    Tests take it with a cache: `tool_env` (the test's own) or `module_env` (the module's)."""
     home = tmp_path_factory.mktemp("home")
     docker_config = home / "docker-config"
     docker_config.mkdir()
@@ -258,10 +261,25 @@ def tool_env(
         POETRY_HTTP_BASIC_PRIVATE_PASSWORD=private_password,
         POETRY_CI_IMAGE_DOCKER_HUB_MIRROR=docker_hub.host,
     )
+    del env["POETRY_CACHE_DIR"]
     # The plugin's pip downloads Poetry's own wheels for the image with the machine's pip setup.
     del env["PIP_CONFIG_FILE"]
     env.update({k: v for k, v in os.environ.items() if k.startswith("PIP_")})
     return env
+
+
+@pytest.fixture
+def tool_env(services_env: dict[str, str], poetry_cache: Path) -> dict[str, str]:
+    """The environment Poetry runs in, with this test's own cache (tests/conftest.py's
+    `poetry_cache`: only content-addressed inputs are shared with other tests)."""
+    return {**services_env, "POETRY_CACHE_DIR": str(poetry_cache)}
+
+
+@pytest.fixture(scope="module")
+def module_env(services_env: dict[str, str], module_poetry_cache: Path) -> dict[str, str]:
+    """The environment Poetry runs in, with the module's own cache: for the module-scoped
+    fixtures that build once for the module's tests (each says so)."""
+    return {**services_env, "POETRY_CACHE_DIR": str(module_poetry_cache)}
 
 
 def write_project(

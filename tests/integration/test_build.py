@@ -39,6 +39,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 DEPENDENCIES = (
     '"alpha (==1.0)", "delta (>=1)", "native (>=1)", "winonly (>=1) ; sys_platform == \'win32\'"'
 )
+# No other test's lock of these packages asks for this layer budget (the default is 64).
+LAYERS = 63
 LIST_DISTRIBUTIONS = (
     "import importlib.metadata as m, json; "
     "print(json.dumps(sorted([d.metadata['Name'].lower(), d.version] for d in m.distributions())))"
@@ -58,8 +60,12 @@ def shop(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> Built:
+    """The project built into the engine, with the module's cache (whose layers `pushed` and
+    the OCI layout's test then read). Its layer budget is its own, so no other test's image
+    has its fingerprint: the engine is the session's, and `build` tags an image of the same
+    fingerprint it finds there (test_push pulls one of the same packages) instead of building."""
     project = write_project(
         tmp_path_factory.mktemp("shop") / "shop",
         index_url=index.url,
@@ -67,12 +73,13 @@ def shop(
         dev_dependencies='devtool = "^1.0"',
         table=f'repository = "{registry.host}/shop/ci-image"\n'
         f'base = "{BASE_IMAGE}"\n'
-        'tag-file = "ci-image.env"',
+        'tag-file = "ci-image.env"\n'
+        f"layers = {LAYERS}",
     )
-    lock(project, tool_env)
-    result = run_poetry(project, "image", "build", env=tool_env)
+    lock(project, module_env)
+    result = run_poetry(project, "image", "build", env=module_env)
     assert result.returncode == 0, result.stderr
-    plan = run_poetry(project, "image", "tag", "--json", env=tool_env)
+    plan = run_poetry(project, "image", "tag", "--json", env=module_env)
     assert plan.returncode == 0, plan.stderr
     return Built(project, result.stdout.strip(), result.stderr, json.loads(plan.stdout))
 
@@ -195,23 +202,35 @@ def packages(built: Built) -> list[dict[str, Any]]:
     return packages
 
 
-def test_the_engines_image_is_the_registrys(
-    shop: Built, docker_api: Any, tool_env: dict[str, str], registry: Registry
-) -> None:
-    """The same lock pushed with no engine: the registry's config digest is the engine's ID."""
-    pushed = run_poetry(
-        shop.project, "image", "push", "--no-tag-file", env={**tool_env, "DOCKER_HOST": NO_ENGINE}
+@dataclass(frozen=True)
+class Pushed:
+    manifest: dict[str, Any]
+    digest: str  # the manifest's, as the registry names it
+
+
+@pytest.fixture(scope="module")
+def pushed(shop: Built, module_env: dict[str, str], registry: Registry) -> Pushed:
+    """The same lock pushed with no engine, with the module's cache (the layers `shop`'s build
+    wrote): the registry's manifest."""
+    result = run_poetry(
+        shop.project, "image", "push", "--no-tag-file", env={**module_env, "DOCKER_HOST": NO_ENGINE}
     )
-    assert pushed.returncode == 0, pushed.stderr
+    assert result.returncode == 0, result.stderr
     repository, tag = shop.reference.removeprefix(f"{registry.host}/").split(":")
-    manifest = json.loads(http_get(f"{registry.url}/v2/{repository}/manifests/{tag}"))
-    assert docker_api.inspect_image(shop.reference)["Id"] == manifest["config"]["digest"]
+    url = f"{registry.url}/v2/{repository}/manifests/{tag}"
+    return Pushed(json.loads(http_get(url)), http_head_digest(url))
+
+
+def test_the_engines_image_is_the_registrys(shop: Built, pushed: Pushed, docker_api: Any) -> None:
+    """The same lock pushed with no engine: the registry's config digest is the engine's ID."""
+    assert docker_api.inspect_image(shop.reference)["Id"] == pushed.manifest["config"]["digest"]
 
 
 def test_an_oci_layout_without_an_engine_that_skopeo_reads(
-    shop: Built, tool_env: dict[str, str], registry: Registry, tmp_path: Path
+    shop: Built, pushed: Pushed, module_env: dict[str, str], registry: Registry, tmp_path: Path
 ) -> None:
-    """--output DIR: an OCI image layout, no engine; skopeo copies it to the registry unchanged."""
+    """--output DIR: an OCI image layout, no engine (with the module's cache, as `shop` and
+    `pushed` left it); skopeo copies it to the registry unchanged, as the push sent it."""
     layout = tmp_path / "layout"
     result = run_poetry(
         shop.project,
@@ -219,7 +238,7 @@ def test_an_oci_layout_without_an_engine_that_skopeo_reads(
         "build",
         "--output",
         str(layout),
-        env={**tool_env, "DOCKER_HOST": NO_ENGINE},
+        env={**module_env, "DOCKER_HOST": NO_ENGINE},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == shop.reference
@@ -229,10 +248,8 @@ def test_an_oci_layout_without_an_engine_that_skopeo_reads(
     assert inspected["Labels"]["io.github.poetry-ci-image.fingerprint"] == shop.plan["fingerprint"]
     copy = f"{registry.host}/shop/copied:{tag}"
     skopeo("copy", "--dest-tls-verify=false", f"oci:{layout}:{tag}", f"docker://{copy}")
-    repository, _ = shop.reference.removeprefix(f"{registry.host}/").split(":")
-    original = http_head_digest(f"{registry.url}/v2/{repository}/manifests/{tag}")
     copied = http_head_digest(f"{registry.url}/v2/shop/copied/manifests/{tag}")
-    assert copied == original
+    assert copied == pushed.digest
 
 
 def skopeo(*arguments: str) -> str:

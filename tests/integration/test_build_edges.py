@@ -51,8 +51,9 @@ def private_project(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     private_index: PackageIndex,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> Path:
+    """A project with a dependency from the private index, locked with the module's cache."""
     project = write_project(
         tmp_path_factory.mktemp("private") / "vault",
         name="vault",
@@ -63,7 +64,7 @@ def private_project(
         table=f'repository = "registry.example/vault/ci-image"\nbase = "{BASE_IMAGE}"\n'
         "poetry = false",
     )
-    lock(project, tool_env)
+    lock(project, module_env)
     return project
 
 

@@ -84,11 +84,12 @@ def image(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
     markupsafe: None,
     docker_client: Any,
 ) -> str:
-    """An image with bytecode (the default), pushed with no engine, pulled by the engine."""
+    """An image with bytecode (the default), pushed with no engine and the module's cache,
+    pulled by the engine."""
     where = tmp_path_factory.mktemp("bytecode")
     project = write_project(
         where / "compiled",
@@ -96,8 +97,8 @@ def image(
         dependencies=f'"alpha (==1.0)", "{MARKUPSAFE}"',
         table=f'repository = "{registry.host}/bytecode/ci-image"\nbase = "{BASE_IMAGE}"',
     )
-    lock(project, tool_env)
-    result = run_poetry(project, "image", "push", env=engine_free(tool_env, where))
+    lock(project, module_env)
+    result = run_poetry(project, "image", "push", env=engine_free(module_env, where))
     assert result.returncode == 0, result.stderr
     reference = result.stdout.strip()
     docker_client.images.pull(reference)

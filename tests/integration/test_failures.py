@@ -43,28 +43,38 @@ def test_ctrl_c_says_so_exits_130_and_leaves_no_tag_and_no_files(
     tmp_path: Path, index: PackageIndex, registry: Registry, tool_env: dict[str, str]
 ) -> None:
     """SIGINT while the push waits for the registry to take its manifest (the registry holds
-    it, so the push cannot finish first): a message, exit 130, the tag-file as it was, no tag in
-    the registry, nothing in the temporary directory; the next push finishes the job."""
+    it, so the push cannot finish first): a message, exit 130, no --dotenv file and nothing
+    added to $GITHUB_OUTPUT, no tag in the registry, nothing in the temporary directory; the
+    next push finishes the job and hands the reference on."""
     with RegistryProxy(registry.host) as proxy:
         project = write_project(
             tmp_path / "slow",
             index_url=index.url,
             dependencies='"beta (==2.0)"',
             table=f'repository = "{proxy.host}/slow/ci-image"\nbase = "{BASE_IMAGE}"\n'
-            'tag-file = "ci-image.env"\npoetry = false',
+            "poetry = false",
         )
         lock(project, tool_env)
-        assert run_poetry(project, "image", "tag", env=tool_env).returncode == 0
-        recorded = (project / "ci-image.env").read_text()
-        tag = recorded.strip().rsplit(":", 1)[1]
+        tagged = run_poetry(project, "image", "tag", env=tool_env)
+        assert tagged.returncode == 0, tagged.stderr
+        reference = tagged.stdout.strip()
+        tag = reference.rsplit(":", 1)[1]
         temporary = tmp_path / "tmp"
         temporary.mkdir()
-        env = {**engine_free(tool_env, tmp_path), "TMPDIR": str(temporary)}
+        dotenv = tmp_path / "ci-image.env"
+        github = tmp_path / "github-output"
+        github.write_text("earlier=step\n")
+        env = {
+            **engine_free(tool_env, tmp_path),
+            "TMPDIR": str(temporary),
+            "GITHUB_OUTPUT": str(github),
+        }
+        outputs = ["--dotenv", str(dotenv), "--github-output"]
         # Should the push not stop, SIGABRT then makes it print where each thread is.
         env_held = {**env, "PYTHONFAULTHANDLER": "1"}
         proxy.fail(Fault("hold", method="PUT", path="/manifests/"))
         job = subprocess.Popen(
-            [str(POETRY), "--no-ansi", "image", "push"],
+            [str(POETRY), "--no-ansi", "image", "push", *outputs],
             cwd=project,
             env=env_held,
             stdout=subprocess.PIPE,
@@ -90,14 +100,17 @@ def test_ctrl_c_says_so_exits_130_and_leaves_no_tag_and_no_files(
             "it.\nRun the command again to finish the work.\n"
         )
         assert out == ""
-        assert (project / "ci-image.env").read_text() == recorded
+        assert not dotenv.exists()
+        assert github.read_text() == "earlier=step\n"
         assert manifest_status(registry.host, "slow/ci-image", tag) == 404
         assert list(temporary.iterdir()) == []
 
         proxy.clear_faults()
-        again = run_poetry(project, "image", "push", env=env)
+        again = run_poetry(project, "image", "push", *outputs, env=env)
         assert again.returncode == 0, again.stderr
         assert manifest_status(registry.host, "slow/ci-image", tag) == 200
+        assert dotenv.read_text() == f"CI_IMAGE={reference}\n"
+        assert github.read_text() == f"earlier=step\nimage={reference}\ntag={tag}\n"
 
 
 def test_a_run_leaves_nothing_in_the_temporary_directory(

@@ -50,9 +50,10 @@ def project(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
     markupsafe: None,
 ) -> Path:
+    """The two-platform project, locked with the module's cache."""
     project = write_project(
         tmp_path_factory.mktemp("multi") / "site",
         name="site",
@@ -60,15 +61,16 @@ def project(
         dependencies='"markupsafe (==3.0.2)", "beta (==2.0)"',
         table=f'repository = "{registry.host}/site/ci-image"\nbase = "{BASE_IMAGE}"\n{TWO}',
     )
-    lock(project, tool_env)
+    lock(project, module_env)
     return project
 
 
 @pytest.fixture(scope="module")
 def pushed(
-    project: Path, tool_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    project: Path, module_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> str:
-    env = engine_free(tool_env, tmp_path_factory.mktemp("no-engine"))
+    """The push of both platforms, with no engine and the module's cache: the reference."""
+    env = engine_free(module_env, tmp_path_factory.mktemp("no-engine"))
     result = run_poetry(project, "image", "push", env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()

@@ -83,13 +83,14 @@ def pushed(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
     alpine: BaseImage,
     markupsafe: None,
 ) -> str:
-    """`poetry image push` of the musl project, with no engine reachable."""
-    project = musl_project(tmp_path_factory.mktemp("musl") / "edge", index, registry, tool_env)
-    env = engine_free(tool_env, tmp_path_factory.mktemp("no-engine"))
+    """`poetry image push` of the musl project, with no engine reachable and the module's
+    cache."""
+    project = musl_project(tmp_path_factory.mktemp("musl") / "edge", index, registry, module_env)
+    env = engine_free(module_env, tmp_path_factory.mktemp("no-engine"))
     result = run_poetry(project, "image", "push", env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()

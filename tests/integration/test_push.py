@@ -90,19 +90,22 @@ def project(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> Path:
-    return make_project(tmp_path_factory.mktemp("push") / "shop", index, registry, tool_env)
+    """The project the module's tests push, locked with the module's cache."""
+    return make_project(tmp_path_factory.mktemp("push") / "shop", index, registry, module_env)
 
 
 @pytest.fixture(scope="module")
 def pushed(
-    project: Path, tool_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    project: Path, module_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, str]:
-    """The push, with no engine anywhere and a runner that never pushed before (its own cache,
-    so nothing is mounted from what other tests pushed): the reference, and what it said."""
+    """The push, with no engine anywhere, by a runner that never pushed before (an empty cache
+    of its own, so nothing is mounted from what other tests pushed), the only push to the
+    project's repository (the others name their own, so none put the base there before): the
+    reference, and what it said."""
     where = tmp_path_factory.mktemp("no-engine")
-    env = {**engine_free(tool_env, where), "POETRY_CACHE_DIR": str(where / "cache")}
+    env = {**engine_free(module_env, where), "POETRY_CACHE_DIR": str(where / "cache")}
     result = run_poetry(project, "image", "push", env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip(), result.stderr
@@ -350,13 +353,20 @@ def test_a_base_missing_from_the_docker_hub_mirror_names_the_mirror(
 
 
 def test_a_base_from_another_registry_is_copied_once(
-    project: Path, tool_env: dict[str, str], tmp_path: Path
+    project: Path, registry: Registry, tool_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """From Docker Hub to the test registry: copied the first time, there the next."""
+    """From Docker Hub to a repository of its own in the test registry: copied the first time,
+    there the next."""
     env = engine_free(tool_env, tmp_path)
-    first = run_poetry(project, "image", "push", "--layers", "11", env=env)
+    repository = f"{registry.host}/copied-once/ci-image"
+    first = run_poetry(
+        project, "image", "push", "--layers", "11", "--repository", repository, env=env
+    )
     assert first.returncode == 0, first.stderr
-    second = run_poetry(project, "image", "push", "--layers", "13", env=env)
+    assert "1 copied from the base's registry" in first.stderr
+    second = run_poetry(
+        project, "image", "push", "--layers", "13", "--repository", repository, env=env
+    )
     assert second.returncode == 0, second.stderr
     assert "0 copied from the base's registry" in second.stderr
 
@@ -366,9 +376,10 @@ def private(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     auth_registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> Path:
-    return make_project(tmp_path_factory.mktemp("auth") / "shop", index, auth_registry, tool_env)
+    """The project pushed to the registry with authentication, locked with the module's cache."""
+    return make_project(tmp_path_factory.mktemp("auth") / "shop", index, auth_registry, module_env)
 
 
 class TestAuthenticatedRegistry:
@@ -435,10 +446,11 @@ class TestAuthenticatedRegistry:
 def test_four_jobs_pushing_the_same_new_tag_all_succeed(
     project: Path, tool_env: dict[str, str], registry: Registry, tmp_path: Path
 ) -> None:
-    """Four pipelines racing on one new fingerprint: all assemble, all push, all exit 0 (two of
-    them on one runner, sharing Poetry's cache)."""
+    """Four pipelines racing on one new fingerprint, in a repository of their own: all
+    assemble, all push, all exit 0 (two of them on one runner, sharing Poetry's cache)."""
     env = engine_free(tool_env, tmp_path)
     command = [str(POETRY), "--no-ansi", "-v", "image", "push", "--no-poetry", "--layers", "5"]
+    command += ["--repository", f"{registry.host}/four-jobs/ci-image"]
     jobs = [
         subprocess.Popen(
             command,
@@ -462,7 +474,7 @@ def test_transient_faults_are_retried_and_the_push_completes(
     project: Path, tool_env: dict[str, str], registry: Registry, tmp_path: Path
 ) -> None:
     """Resets, 500s, a 429 and an upload cut off half-way, on every kind of request: retried
-    with back-off (said with -v), and the push completes."""
+    with back-off (said with -v), and the push (to a repository of its own) completes."""
 
     with RegistryProxy(registry.host) as proxy:
         proxy.fail(Fault("status", method="HEAD", path=r"/manifests/", times=2, status=500))
@@ -478,7 +490,7 @@ def test_transient_faults_are_retried_and_the_push_completes(
             "--layers",
             "6",
             "--repository",
-            f"{proxy.host}/push/ci-image",
+            f"{proxy.host}/transient/ci-image",
             env=engine_free(tool_env, tmp_path),
         )
         faulted = [request for request in proxy.requests if request.faulted]
@@ -492,7 +504,8 @@ def test_transient_faults_are_retried_and_the_push_completes(
 def test_a_persistent_failure_is_one_message_and_leaves_no_tag(
     project: Path, tool_env: dict[str, str], registry: Registry, tmp_path: Path
 ) -> None:
-    """A registry that keeps answering 500 to manifest PUTs: exit 2, one message, no tag."""
+    """A registry that keeps answering 500 to manifest PUTs (of a repository of the test's
+    own): exit 2, one message, no tag."""
 
     with RegistryProxy(registry.host) as proxy:
         host = proxy.host
@@ -504,17 +517,18 @@ def test_a_persistent_failure_is_one_message_and_leaves_no_tag(
             "--layers",
             "8",
             "--repository",
-            f"{proxy.host}/push/ci-image",
+            f"{proxy.host}/persistent/ci-image",
             env=engine_free(tool_env, tmp_path),
         )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+    tag = tag_of(project, tool_env, "8")
     assert result.stderr.splitlines()[-2:] == [
         f"Error: The registry {host} answered HTTP 500 (injected) for PUT "
-        f"/v2/push/ci-image/manifests/{tag_of(project, tool_env, '8')}, 5 times.",
+        f"/v2/persistent/ci-image/manifests/{tag}, 5 times.",
         "Try again later, or check the registry's status.",
     ]
-    assert manifest_status(registry.host, "push/ci-image", tag_of(project, tool_env, "8")) == 404
+    assert manifest_status(registry.host, "persistent/ci-image", tag) == 404
 
 
 def tag_of(project: Path, env: dict[str, str], layers: str) -> str:
@@ -533,15 +547,30 @@ def test_proxy_is_used_for_registries_the_hub_mirror_serves(
 
 
 def test_a_failing_token_service_is_retried(
-    project: Path, tool_env: dict[str, str], docker_hub: RegistryProxy, tmp_path: Path
+    project: Path,
+    registry: Registry,
+    tool_env: dict[str, str],
+    docker_hub: RegistryProxy,
+    tmp_path: Path,
 ) -> None:
-    """Docker Hub's token service answers 503 twice, then a reset: the push gets its token."""
+    """Docker Hub's token service answers 503 twice, then a reset: the push (to a repository
+    of its own) gets its token."""
 
     docker_hub.fail(Fault("status", method="GET", path=r"^/token", times=2, status=503))
     docker_hub.fail(Fault("reset", method="GET", path=r"^/token", times=1))
     env = {**engine_free(tool_env, tmp_path), "POETRY_CACHE_DIR": str(tmp_path / "cache")}
     try:
-        result = run_poetry(project, "-v", "image", "push", "--layers", "15", env=env)
+        result = run_poetry(
+            project,
+            "-v",
+            "image",
+            "push",
+            "--layers",
+            "15",
+            "--repository",
+            f"{registry.host}/token-retried/ci-image",
+            env=env,
+        )
     finally:
         docker_hub.clear_faults()
     assert result.returncode == 0, result.stderr

@@ -294,9 +294,16 @@ def serve_example_index(
 
 
 @pytest.fixture(scope="session")
-def host_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of a developer's Poetry (with the plugin): isolated home, no CI variables."""
-    return clean_env(tmp_path_factory.mktemp("developer"))
+def developer_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A developer's home: Poetry's config and data directories (no test writes them)."""
+    return tmp_path_factory.mktemp("developer")
+
+
+@pytest.fixture
+def host_env(developer_home: Path, poetry_cache: Path) -> dict[str, str]:
+    """The environment of a developer's Poetry (with the plugin): isolated home, this test's own
+    Poetry cache (tests/conftest.py's `poetry_cache`), no CI variables."""
+    return {**clean_env(developer_home), "POETRY_CACHE_DIR": str(poetry_cache)}
 
 
 @pytest.fixture(scope="session")
@@ -326,7 +333,7 @@ def gitlab_runner(
     job_index: PackageIndex,
     uv_image: str,
     helper_image: str,
-    host_env: dict[str, str],
+    developer_home: Path,
     gitlab_ci_local: str,
     docker_host: str,
     docker_hub: RegistryProxy,
@@ -353,7 +360,7 @@ def gitlab_runner(
     for name, value in variables.items():
         command += ["--variable", f"{name}={value}"]
     env = {
-        "PATH": host_env["PATH"],
+        "PATH": clean_env(developer_home)["PATH"],
         "HOME": str(where),
         "DOCKER_HOST": docker_host,
         "DOCKER_CONFIG": str(where),
@@ -361,22 +368,26 @@ def gitlab_runner(
     return Runner(command, env)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def adopt(
     auth_registry: Registry,
     example_wheels: Path,
-    host_env: dict[str, str],
+    developer_home: Path,
+    module_poetry_cache: Path,
     gitlab_runner: Runner,
     docker_client: Any,
 ) -> Callable[[Path, Path], contextlib.AbstractContextManager[Project]]:
-    """`adopt(example, where)`: tests/recipes/gitlab.py's `adopted` on this session's services."""
+    """`adopt(example, where)`: tests/recipes/gitlab.py's `adopted` on this session's services,
+    with a developer's Poetry whose cache is the module's (the module's project is locked,
+    tagged and updated with it)."""
     from tests.recipes.gitlab import adopted
 
+    env = {**clean_env(developer_home), "POETRY_CACHE_DIR": str(module_poetry_cache)}
     return functools.partial(
         adopted,
         registry=auth_registry,
         wheels=example_wheels,
-        env=host_env,
+        env=env,
         runner=gitlab_runner,
         docker_client=docker_client,
     )

@@ -44,13 +44,16 @@ TEST_JOBS = ("test: [saas-linux-small-amd64]", "test: [saas-linux-small-arm64]")
 
 @dataclass(frozen=True)
 class Pipeline:
-    """One run of gitlab-ci-local: its exit status, its output, each job's log, and the deps
-    job's dotenv report (what the test jobs got through `needs`), if it wrote one."""
+    """One run of gitlab-ci-local: its exit status, its output, each job's log, the deps job's
+    dotenv report (what the test jobs got through `needs`), if it wrote one, and the reference
+    of the image of the commit's poetry.lock, computed on the host before the run (so that a
+    later change to the project does not move it)."""
 
     returncode: int
     output: str
     jobs: dict[str, str]
     handed_on: dict[str, str]
+    lock_reference: str
 
     def job(self, name: str) -> str:
         """A job's log; a matrix job by its variable's value (gitlab-ci-local mangles the name)."""
@@ -77,7 +80,8 @@ class Runner:
     command: list[str]
     env: dict[str, str]
 
-    def run(self, directory: Path) -> Pipeline:
+    def run(self, directory: Path, lock_reference: str) -> Pipeline:
+        """The pipeline of `directory`'s commit, whose lock's image is `lock_reference`."""
         state = directory / ".gitlab-ci-local"
         shutil.rmtree(state, ignore_errors=True)
         result = subprocess.run(
@@ -96,7 +100,8 @@ class Runner:
             for line in report.read_text().splitlines():
                 name, _, value = line.partition("=")
                 handed_on[name] = value
-        return Pipeline(result.returncode, result.stdout + result.stderr, jobs, handed_on)
+        output = result.stdout + result.stderr
+        return Pipeline(result.returncode, output, jobs, handed_on, lock_reference)
 
 
 @dataclass(frozen=True)
@@ -134,7 +139,7 @@ class Project:
         return git(self.directory, "show", "--name-only", "--format=", "HEAD").splitlines()
 
     def run_pipeline(self) -> Pipeline:
-        return self.runner.run(self.directory)
+        return self.runner.run(self.directory, self.lock_reference())
 
 
 @contextlib.contextmanager

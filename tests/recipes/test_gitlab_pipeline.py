@@ -98,7 +98,7 @@ def test_the_first_pipeline_pushes_the_image_and_hands_its_reference_to_the_test
     """deps installs Poetry and the plugin with uv, assembles the lock's image with no engine,
     pushes it with GitLab's registry login and reports CI_IMAGE; the test jobs run in it."""
     assert first.returncode == 0, first.output
-    reference = project.lock_reference()
+    reference = first.lock_reference
     assert first.handed_on == {"CI_IMAGE": reference}
     deps = first.job("deps")
     assert UV_INSTALLED.search(deps), deps
@@ -128,14 +128,14 @@ def test_the_second_pipeline_installs_nothing_pushes_nothing_and_pulls_the_image
 
 
 def test_a_bots_lock_only_commit_is_green_and_tested_in_the_new_locks_image(
-    first: Pipeline, bot_files: list[str], bot: Pipeline, project: Project
+    first: Pipeline, bot_files: list[str], bot: Pipeline
 ) -> None:
     """The bot's commit changes poetry.lock alone; its pipeline pushes the new lock's image,
     fetching and sending only packaging's layer (the rest is in the job's cache and the
     registry), and tests in it."""
     assert bot_files == ["poetry.lock"]
     assert bot.returncode == 0, bot.output
-    reference = project.lock_reference()
+    reference = bot.lock_reference
     assert reference != first.handed_on["CI_IMAGE"]
     assert bot.handed_on == {"CI_IMAGE": reference}
     deps = bot.job("deps")

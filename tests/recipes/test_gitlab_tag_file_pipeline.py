@@ -113,7 +113,7 @@ def test_a_committed_dependency_change_pushes_its_image_and_tests_in_it(
     the test jobs run in it."""
     assert dependency_change.returncode == 0, dependency_change.output
     reference = project.tag_file_reference()
-    assert reference == project.lock_reference()
+    assert reference == dependency_change.lock_reference
     assert f"Pushed {reference} in " in dependency_change.job("deps")
     assert_tested_in(dependency_change, reference)
     assert all("2 passed" in dependency_change.job(name) for name in TEST_JOBS)

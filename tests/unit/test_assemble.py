@@ -191,17 +191,31 @@ def test_a_bump_changes_one_layer_and_the_config(
 def test_a_warm_cache_fetches_and_writes_nothing(
     registry: FakeRegistry, wheel_dir: Path, tmp_path: Path
 ) -> None:
-    """The runner kept Poetry's cache: no wheel is fetched, no layer written, same image."""
+    """The runner kept Poetry's cache: no wheel is fetched, no file of the cache written (no
+    layer, no record; none says so), same image."""
     plan = planned(
         [wheel_dir / "beta-2.0-py3-none-any.whl", wheel_dir / "gamma-1.0-py3-none-any.whl"]
     )
     first = assemble(registry, Wheels(wheel_dir), plan, tmp_path / "a", cache=tmp_path / "c")
+    kept = files_of(tmp_path / "c")
+    assert any(name.startswith("layers/") for name in kept)  # the first build filled it
     again = Wheels(wheel_dir)
     lines = Lines()
     second = assemble(registry, again, plan, tmp_path / "b", cache=tmp_path / "c", lines=lines)
     assert again.asked == []
+    assert files_of(tmp_path / "c") == kept
     assert not any(line.startswith("Writing") for line in lines.status_lines)
     assert second.digest == first.digest
+
+
+def files_of(directory: Path) -> dict[str, int]:
+    """Every file under `directory`, by its path there, with its inode: a file written again,
+    even with the same bytes, is a new file (the cache writes beside and renames)."""
+    return {
+        str(path.relative_to(directory)): path.stat().st_ino
+        for path in directory.rglob("*")
+        if path.is_file()
+    }
 
 
 def test_the_config_says_where_the_venv_is_and_what_each_layer_holds(

@@ -245,11 +245,17 @@ def test_wheels_for_a_newer_glibc_than_the_base_has_are_refused() -> None:
 
 
 def test_a_newer_assumption_whose_wheels_all_run_is_fine() -> None:
-    """glibc 2.41 assumed, 2.36 there, every wheel needs at most 2.17: nothing to refuse."""
+    """glibc 2.41 assumed, 2.36 there, every wheel needs at most 2.17: nothing to refuse, and
+    the venv gets the base's Python."""
     assumed = Target((3, 11, 0), "linux/amd64", Libc("glibc", (2, 41)))
     base, found = base_and_facts(Libc("glibc", (2, 36)))
     wheels = plan("orjson-3.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
-    check_base(base, found, assumed, wheels)  # type: ignore[arg-type]
+    python = check_base(base, found, assumed, wheels)  # type: ignore[arg-type]
+    assert (python.executable, python.version, python.home) == (
+        "/usr/bin/python3.11",
+        "3.11.2",
+        "/usr/bin",
+    )
 
 
 def test_a_musl_base_for_a_glibc_tag_is_refused() -> None:
