@@ -123,11 +123,11 @@ def pushed(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> tuple[Path, Image]:
     where = tmp_path_factory.mktemp("sbom")
-    project = make_project(where / "shop", index, registry, tool_env, name="sbom")
-    return project, Image(registry, push(project, tool_env, where / "first"))
+    project = make_project(where / "shop", index, registry, module_env, name="sbom")
+    return project, Image(registry, push(project, module_env, where / "first"))
 
 
 def components(sbom: bytes) -> list[dict[str, Any]]:

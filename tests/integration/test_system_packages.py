@@ -94,12 +94,12 @@ def every(
     tmp_path_factory: pytest.TempPathFactory,
     index: PackageIndex,
     registry: Registry,
-    tool_env: dict[str, str],
+    module_env: dict[str, str],
 ) -> dict[str, Any]:
     """The four lists in one image, pushed with no engine by a runner with its own cache."""
     where = tmp_path_factory.mktemp("every")
-    project = system_project(where / "project", index, registry, tool_env, EVERY)
-    env = {**engine_free(tool_env, where), "POETRY_CACHE_DIR": str(where / "cache")}
+    project = system_project(where / "project", index, registry, module_env, EVERY)
+    env = {**engine_free(module_env, where), "POETRY_CACHE_DIR": str(where / "cache")}
     report = push(project, env)
     report["project"] = project
     return report
