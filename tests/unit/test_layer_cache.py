@@ -28,9 +28,13 @@ if TYPE_CHECKING:
 REPOSITORY = "team/app/ci-image"
 
 
+def no_pause() -> None:
+    """No settling pause: the tests make the races happen where they want them."""
+
+
 def pushed(registry: FakeRegistry, tmp_path: Path, name: str, content: bytes) -> BuildCache:
     """A push from an empty cache: its layer written, its blob sent, the cache updated."""
-    remote = RegistryCache(registry, REPOSITORY, SILENT)
+    remote = RegistryCache(registry, REPOSITORY, SILENT, settle=no_pause)
     remote.load()
     cache = BuildCache(tmp_path / name, tmp_path / f"{name}-run", remote)
     blob = cache.layers.get(name) or cache.layers.write(name, [file_entry("a", content)], 0)
@@ -42,7 +46,7 @@ def pushed(registry: FakeRegistry, tmp_path: Path, name: str, content: bytes) ->
 
 
 def fresh(registry: FakeRegistry, tmp_path: Path, name: str) -> BuildCache:
-    remote = RegistryCache(registry, REPOSITORY, SILENT)
+    remote = RegistryCache(registry, REPOSITORY, SILENT, settle=no_pause)
     remote.load()
     return BuildCache(tmp_path / name, tmp_path / f"{name}-run", remote)
 
@@ -100,13 +104,53 @@ def test_a_writer_that_loses_the_race_merges_again(tmp_path: Path) -> None:
     and merges: the other push's entry survives."""
     registry = FakeRegistry()
     pushed(registry, tmp_path, "layer-a", b"a")
-    slow = RegistryCache(registry, REPOSITORY, SILENT)
+    slow = RegistryCache(registry, REPOSITORY, SILENT, settle=no_pause)
     slow.load()  # reads the table with layer-a ...
     pushed(registry, tmp_path, "layer-b", b"b")  # ... another push writes layer-b meanwhile
     cache = BuildCache(tmp_path / "slow", tmp_path / "slow-run", slow)
     blob = cache.layers.write("layer-c", [file_entry("c", b"c")], 0)
     registry.upload_blob(REPOSITORY, blob.digest, blob.size, lambda: [blob.file.read_bytes()])
     slow.save(cache.used.layers, cache.used.records)
+    later = fresh(registry, tmp_path, "empty")
+    assert [later.layers.get(k) is not None for k in ("layer-a", "layer-b", "layer-c")] == [
+        True,
+        True,
+        True,
+    ]
+
+
+def test_a_write_overwritten_by_a_writer_that_read_before_it_is_merged_back(
+    tmp_path: Path,
+) -> None:
+    """The registry has no compare-and-swap: a writer that read the table before this push
+    wrote it overwrites it. After its pause this push finds its entry gone, merges again, and
+    both entries are there in the end; the overwriting push, checking in turn, finds its own."""
+    registry = FakeRegistry()
+    pushed(registry, tmp_path, "layer-a", b"a")
+    before = registry.manifests[(REPOSITORY, CACHE_TAG)]  # the table the late writer reads
+    late = RegistryCache(registry, REPOSITORY, SILENT, settle=no_pause)
+    late_cache = BuildCache(tmp_path / "late", tmp_path / "late-run", late)
+    late_blob = late_cache.layers.write("layer-b", [file_entry("b", b"b")], 0)
+    registry.upload_blob(
+        REPOSITORY, late_blob.digest, late_blob.size, lambda: [late_blob.file.read_bytes()]
+    )
+    overwritten: list[bool] = []
+
+    def overwrite_once() -> None:
+        """Right after the early write: the late writer, having read the table before it,
+        writes its merge of that old table (as if its read and check had come first)."""
+        if not overwritten:
+            overwritten.append(True)
+            registry.manifests[(REPOSITORY, CACHE_TAG)] = before
+            late.save(late_cache.used.layers, late_cache.used.records)
+
+    early = RegistryCache(registry, REPOSITORY, SILENT, settle=overwrite_once)
+    early.load()
+    cache = BuildCache(tmp_path / "early", tmp_path / "early-run", early)
+    blob = cache.layers.write("layer-c", [file_entry("c", b"c")], 0)
+    registry.upload_blob(REPOSITORY, blob.digest, blob.size, lambda: [blob.file.read_bytes()])
+    early.save(cache.used.layers, cache.used.records)
+
     later = fresh(registry, tmp_path, "empty")
     assert [later.layers.get(k) is not None for k in ("layer-a", "layer-b", "layer-c")] == [
         True,
@@ -136,7 +180,7 @@ def test_a_cache_that_cannot_be_read_is_none(tmp_path: Path) -> None:
     no error."""
     registry = FakeRegistry()
     registry.put_manifest(REPOSITORY, CACHE_TAG, b'{"schemaVersion": 2}', "application/json")
-    remote = RegistryCache(registry, REPOSITORY, SILENT)
+    remote = RegistryCache(registry, REPOSITORY, SILENT, settle=no_pause)
     remote.load()
     assert remote.empty
     assert remote.layers(["x"]) == {}
@@ -145,7 +189,7 @@ def test_a_cache_that_cannot_be_read_is_none(tmp_path: Path) -> None:
 def test_saving_writes_a_table_a_registry_accepts(tmp_path: Path) -> None:
     """The saved manifest's config is the table, its layers the blobs the registry has."""
     registry = FakeRegistry()
-    remote = RegistryCache(registry, REPOSITORY, SILENT)
+    remote = RegistryCache(registry, REPOSITORY, SILENT, settle=no_pause)
     remote.load()
     layer = digest(b"x")
     registry.upload_blob(REPOSITORY, layer, 1, lambda: [b"x"])

@@ -14,8 +14,10 @@ is read, and an entry is used only once the registry says its blob is there (HEA
 deleted since is rebuilt, not trusted.
 
 Writers: a push adds what its image used and leaves the rest; entries not used by the last
-`KEEP_GENERATIONS` pushes go. Two pushes at once read, merge and write the table; a writer that
-finds the tag changed under it merges again (`SAVE_TRIES` times). A lost entry costs a rebuild,
+`KEEP_GENERATIONS` pushes go. Two pushes at once read, merge and write the table. The registry
+API has no compare-and-swap for a tag, so a writer that read before another wrote can overwrite
+it: each writer, after a short random pause, reads the table again and, when its entries are
+not all there, merges and writes again (`SAVE_TRIES` times). A lost entry costs a rebuild,
 never a wrong layer. Nothing here fails a push: a cache that cannot be read or written is said
 (as detail) and the push goes on without it.
 """
@@ -24,7 +26,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import threading
+import time
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +44,7 @@ from poetry_ci_image.oci import digest_of
 
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from collections.abc import Iterable
     from collections.abc import Mapping
 
@@ -53,7 +58,11 @@ BUNDLE_TYPE = "application/vnd.poetry-ci-image.records.v1+json+gzip"
 TABLE_FORMAT = 1
 KEEP_GENERATIONS = 30  # pushes an entry survives unused
 KEEP_LAYERS = 4000
-SAVE_TRIES = 3
+SAVE_TRIES = 4
+SETTLE = (
+    0.2,
+    0.5,
+)  # seconds, drawn at random: how long a write is left to settle before it is checked
 CHECKS = 8  # blob checks in flight at once
 
 
@@ -100,8 +109,15 @@ class _Table:
 class RegistryCache:
     """The cache of one repository, for one push."""
 
-    def __init__(self, registry: Registry, repository: str, reporter: Reporter) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        repository: str,
+        reporter: Reporter,
+        settle: Callable[[], None] | None = None,
+    ) -> None:
         self.registry = registry
+        self._settle = settle or (lambda: time.sleep(random.uniform(*SETTLE)))
         self.repository = repository
         self.reporter = reporter
         self._table = _Table()
@@ -155,14 +171,19 @@ class RegistryCache:
                 self.registry.upload_blob(
                     self.repository, bundle_digest, len(bundle), lambda: [bundle]
                 )
-            for _ in range(SAVE_TRIES):
+            for attempt in range(SAVE_TRIES + 1):
                 current = self._read() or _Table()
+                if attempt and _holds(current, layers, records):
+                    return  # our write held, or another writer merged our entries in
+                if attempt == SAVE_TRIES:
+                    break
                 table = _merged(current, layers, records, bundle_digest, len(bundle))
                 read = digest_of(self._manifest) if self._manifest else None
-                if self.registry.manifest_digest(self.repository, CACHE_TAG) != read:
-                    continue  # written meanwhile: read it again
-                self._write(table)
-                return
+                if self.registry.manifest_digest(self.repository, CACHE_TAG) == read:
+                    self._write(table)
+                # A writer that read before this write may still overwrite it: let it land,
+                # then check (and merge again if it did).
+                self._settle()
             self.reporter.detail(
                 f"The layer cache ({self.repository}:{CACHE_TAG}) changed under every try to "
                 "update it; this push's entries are not kept (a later push adds them)."
@@ -239,6 +260,13 @@ class RegistryCache:
         with self._lock:
             self._bundles[digest] = found
         return found
+
+
+def _holds(current: _Table, layers: Mapping[str, CachedLayer], records: Mapping[str, Any]) -> bool:
+    """Whether `current` has each of this push's entries."""
+    return all(
+        str(current.layers.get(key, [""])[0]) == layer.digest for key, layer in layers.items()
+    ) and all(key in current.records for key in records)
 
 
 def _merged(
