@@ -93,6 +93,22 @@ def manifest_status(
     )
 
 
+def manifest_digest(
+    host: str, repository: str, reference: str, auth: tuple[str, str] | None = None
+) -> str:
+    """The digest the registry gives for ``/v2/<repository>/manifests/<reference>`` (its
+    ``Docker-Content-Digest`` to a ``HEAD``)."""
+    request = urllib.request.Request(
+        f"http://{host}/v2/{repository}/manifests/{reference}",
+        method="HEAD",
+        headers={"Accept": MANIFEST_ACCEPT},
+    )
+    if auth is not None:
+        request.add_header("Authorization", _basic(auth))
+    with _OPENER.open(request, timeout=5.0) as response:
+        return str(response.headers["Docker-Content-Digest"])
+
+
 def _yaml(value: str) -> str:
     # A JSON string is a valid YAML double-quoted scalar.
     return json.dumps(value)
