@@ -223,8 +223,20 @@ def job_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
         *_target_wheel_options(),
         *(f"{name}=={versions[name]}" for name in sorted(set(requires))),
     )
-    # The example's image is for both platforms: Poetry goes into the arm64 one too.
-    _pip_download(wheels, *_target_wheel_options("linux/arm64"), f"poetry=={versions['poetry']}")
+    # Poetry goes into the images, for both platforms: the set the plugin pins for the target
+    # (poetry/pins.json), which the plugin downloads in the deps job.
+    from poetry_ci_image.poetry.pins import pinned_set
+    from poetry_ci_image.settings.target import Libc
+    from poetry_ci_image.settings.target import Target
+
+    for platform in ("linux/amd64", "linux/arm64"):
+        target = Target(python=TARGET_PYTHON, platform=platform, libc=Libc("glibc", TARGET_GLIBC))
+        pins = pinned_set(versions["poetry"], target)
+        options = _target_wheel_options(platform)
+        if pins is None:  # no pins for this Poetry: the plugin takes the host's versions
+            _pip_download(wheels, *options, f"poetry=={versions['poetry']}")
+        else:
+            _pip_download(wheels, *options, "--no-deps", *pins, pinned=False)
     return wheels
 
 

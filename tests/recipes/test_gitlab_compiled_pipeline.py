@@ -76,13 +76,13 @@ def project(
     with PackageIndex(files) as index:
         directory = new_project(
             GITLAB_COMPILED_EXAMPLE,
-            where / "ci-image-example",
+            where / "ci-image-compiled",
             registry=auth_registry,
             index=index,
             env=env,
         )
         yield Project(directory, auth_registry, index, env, runner)
-    for image in docker_client.images.list(name=f"{auth_registry.host}/group/ci-image-example/*"):
+    for image in docker_client.images.list(name=f"{auth_registry.host}/group/ci-image-compiled/*"):
         for tag in image.tags:
             docker_client.images.remove(tag, force=True)
 
