@@ -27,12 +27,18 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 MAIN_STEPS = [
     "resolve the lock to its tag",
     "ask the registry for the tag",
+    "read the registry's layer cache",
     "read the base image's manifest and config",
     "read the base image's files",
     "fetch and install the locked files",
     "write the dependency layers",
     "wait for Poetry's layers",
+    "wait for the system packages' layers",
+    "check that compiled files find their libraries",
     "send the blobs and the manifest",
+    "attach the SBOMs",
+    "put the tags",
+    "update the registry's layer cache",
 ]
 POETRY_STEPS = ["fetch Poetry's wheels for the image", "write Poetry's layers"]
 
