@@ -14,9 +14,11 @@ from benchmarks import profiling
 from benchmarks.analysis import analyse
 from benchmarks.analysis import every_part
 from benchmarks.history import Layer
+from benchmarks.history import debian_packages
 from benchmarks.history import holding
 from benchmarks.history import label
 from benchmarks.history import packages_in
+from benchmarks.history import system_layers
 from benchmarks.profiling import Timeline
 from benchmarks.profiling import missing_functions
 from benchmarks.push_record import read_push_record
@@ -479,3 +481,59 @@ def test_profiling_names_only_functions_that_exist(monkeypatch: pytest.MonkeyPat
     moved = ("poetry_ci_image/resolve.py", "resolve", "plugin: resolve (settings to tag)")
     monkeypatch.setattr(profiling, "PROFILED", (*profiling.PROFILED, moved))
     assert missing_functions(python) == ["poetry_ci_image/resolve.py:resolve"]
+
+
+# A warm push with system-packages, as `push --json` reports it: the system packages' part runs
+# on a background thread (image/layer_writer.py) but its steps come on the main track, while the
+# main path fetches the dependencies; the main path then waits for it.
+SYSTEM_PUSH = {
+    **PUSHED,
+    "elapsed": 3.0,
+    "steps": [
+        step("resolve the lock to its tag", 0.0, 0.1),
+        step("ask the registry for the tag", 0.1, 0.05),
+        step("read the base image's manifest and config", 0.15, 0.05),
+        step("fetch and install the locked files", 0.3, 1.0),
+        step("fetch and read the system packages", 0.6, 0.9),
+        step("write the system packages' layers", 1.5, 0.4),
+        step("write the dependency layers", 1.3, 0.2),
+        step("wait for Poetry's layers", 1.5, 0.0),
+        step("wait for the system packages' layers", 1.5, 0.4),
+        step("send the blobs and the manifest", 2.0, 0.5),
+        step("attach the SBOMs", 2.5, 0.2),
+    ],
+}
+
+
+def test_the_system_packages_part_is_read_as_made_in_parallel() -> None:
+    """The system packages' fetch and layers are background work, whatever track the plugin
+    names; the main path's wait for them is a part of it; the parts still sum to the command."""
+    log = read_push_record(json.dumps(SYSTEM_PUSH), 3.5)
+    assert sum(part.value for part in log.parts) == pytest.approx(3.5)
+    labels = [part.label for part in log.parts]
+    assert "wait for the system packages' layers (made in parallel)" in labels
+    assert not any("fetch the system packages" in label for label in labels)
+    assert [(part.label, part.group) for part in log.background] == [
+        ("fetch the system packages' .debs, check and read them", "system"),
+        ("write the system packages' layers (tar + gzip)", "system"),
+    ]
+    between = next(part for part in log.parts if part.label == "the plugin, between its steps")
+    assert between.value == pytest.approx(3.0 - 2.5)
+
+
+def test_the_layers_of_the_system_packages_and_what_they_hold() -> None:
+    """Debian's versions are no Python versions: a system layer holds no Python package, and
+    names its Debian packages."""
+    layers = [
+        Layer(digest("1"), 3_000_000, "system packages: libssl3 3.0.17-1~deb12u2"),
+        Layer(digest("2"), 900_000, "system packages: libpq5 15.14-0+deb12u1, media-types 10.0.0"),
+        Layer(digest("3"), 40_000, "dpkg's and apt's records of the system packages"),
+        Layer(digest("4"), 16_600_000, "numpy 2.4.6"),
+    ]
+    assert [layer.digest for layer in system_layers(layers)] == [digest(n) for n in "123"]
+    assert debian_packages(layers[1].comment) == {
+        "libpq5": "15.14-0+deb12u1",
+        "media-types": "10.0.0",
+    }
+    assert debian_packages(layers[3].comment) == {}
+    assert [layer.packages for layer in layers[:3]] == [{}, {}, {}]
