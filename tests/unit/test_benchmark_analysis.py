@@ -34,6 +34,7 @@ from benchmarks.results import Sides
 from benchmarks.results import account
 from benchmarks.timing import Ratio
 from benchmarks.timing import Samples
+from benchmarks.timing import paired_difference
 
 
 PLUGIN = [
@@ -537,3 +538,17 @@ def test_the_layers_of_the_system_packages_and_what_they_hold() -> None:
     }
     assert debian_packages(layers[3].comment) == {}
     assert [layer.packages for layer in layers[:3]] == [{}, {}, {}]
+
+
+def test_a_difference_of_alternated_commands_is_a_goal_in_seconds() -> None:
+    """What one push adds to another: the median of the per-round differences, with their
+    interquartile range, shown and judged in seconds."""
+    difference = paired_difference([(1.9, 1.0), (2.1, 1.0), (1.4, 1.1), (1.8, 0.9), (3.0, 1.0)])
+    assert difference.median == pytest.approx(0.9)
+    check = Check("adds at most 1 s", difference, 1.0, False, "s")
+    assert (check.met, check.show(check.ratio.median), check.show_target()) == (
+        True,
+        "+0.90 s",
+        "<= +1 s",
+    )
+    assert check.within_noise
