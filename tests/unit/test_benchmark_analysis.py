@@ -540,6 +540,40 @@ def test_the_layers_of_the_system_packages_and_what_they_hold() -> None:
     assert [layer.packages for layer in layers[:3]] == [{}, {}, {}]
 
 
+def test_the_baseline_apt_installs_the_system_packages_before_poetry() -> None:
+    """With system packages, one RUN of apt-get before Poetry's install step, its lists removed
+    in the same layer; without, the plain recipe byte for byte, so figures 1 to 11 keep their
+    md5 tags."""
+    plain = baseline.dockerfile("2.5.1", "base")
+    assert "apt-get" not in plain
+    with_system = baseline.dockerfile("2.5.1", "base", ["libpq5", "media-types"])
+    run = (
+        "RUN apt-get update \\\n"
+        " && apt-get install -y --no-install-recommends libpq5 media-types \\\n"
+        " && rm -rf /var/lib/apt/lists/*\n"
+    )
+    assert run in with_system
+    assert with_system.index(run) < with_system.index('RUN python3 -m venv "$POETRY_HOME"')
+    assert with_system.replace(run, "").replace(
+        "# The system packages the project needs at run time, from the base's own apt sources.\n",
+        "",
+    ) == plain.replace("# The recipe:", "\n# The recipe:")
+
+
+def test_the_apt_step_of_a_build_is_a_system_part() -> None:
+    """The build's apt-get step is its own part, of the group the analysis calls the system
+    packages, and the parts still sum to the build."""
+    lines = list(CLASSIC_BUILD)
+    apt = "Step 5/11 : RUN apt-get update  && apt-get install -y --no-install-recommends libpq5"
+    lines.insert(7, (3.22, apt))
+    parts = baseline.build_parts(Timeline(21.75, tuple(lines)))
+    system = [part for part in parts if part.group == "system"]
+    assert [(part.label, round(part.value, 2)) for part in system] == [
+        ("engine: RUN apt-get update + install the system packages (from the archive)", 0.06)
+    ]
+    assert sum(part.value for part in parts) == pytest.approx(21.75)
+
+
 def test_a_difference_of_alternated_commands_is_a_goal_in_seconds() -> None:
     """What one push adds to another: the median of the per-round differences, with their
     interquartile range, shown and judged in seconds."""
