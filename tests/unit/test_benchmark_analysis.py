@@ -22,16 +22,21 @@ from benchmarks.history import system_layers
 from benchmarks.profiling import Timeline
 from benchmarks.profiling import missing_functions
 from benchmarks.push_record import read_push_record
+from benchmarks.report import RunFacts
+from benchmarks.report import render
+from benchmarks.report import splice
 from benchmarks.results import BASELINE_PARTS
 from benchmarks.results import NOT_COVERED
 from benchmarks.results import PLUGIN_BACKGROUND
 from benchmarks.results import PLUGIN_PARTS
 from benchmarks.results import Check
+from benchmarks.results import Compared
 from benchmarks.results import Figure
 from benchmarks.results import Row
 from benchmarks.results import Segment
 from benchmarks.results import Sides
 from benchmarks.results import account
+from benchmarks.system import warm_overhead
 from benchmarks.timing import Ratio
 from benchmarks.timing import Samples
 from benchmarks.timing import paired_difference
@@ -586,3 +591,86 @@ def test_a_difference_of_alternated_commands_is_a_goal_in_seconds() -> None:
         "<= +1 s",
     )
     assert check.within_noise
+
+
+def overhead_figure(added: float) -> Figure:
+    """Figure 12's warm push with and without system packages, `added` seconds apart."""
+    alone, with_system = Samples((0.7, 0.8, 0.7)), Samples((0.7 + added, 0.8 + added, 0.7 + added))
+    figure = Figure(
+        12,
+        "System packages",
+        "canned",
+        [Row("alone", alone), Row("with", with_system)],
+        [
+            warm_overhead(
+                with_system, alone, Compared("with: parts", "alone: parts", "with: in parallel")
+            )
+        ],
+    )
+    common = [Segment("Poetry start-up and exit", 0.4, group="poetry")]
+    figure.breakdowns["with: parts"] = [
+        *common,
+        Segment("wait for the system packages' layers (made in parallel)", added, group="system"),
+    ]
+    figure.breakdowns["alone: parts"] = list(common)
+    figure.breakdowns["with: in parallel"] = [
+        Segment("fetch the system packages' .debs, check and read them", 1.4, group="system")
+    ]
+    figure.totals |= {"with: parts": 0.4 + added, "alone: parts": 0.4}
+    return figure
+
+
+def test_a_missed_overhead_says_which_parts_make_the_difference() -> None:
+    """Figure 12: the push with system packages against the same push without, read from the
+    goal's `compared` titles: the parts that differ, every part, what ran in parallel."""
+    figure = overhead_figure(1.3)
+    analyse([figure])
+    text = "\n".join(figure.analysis)
+    assert figure.analysis[0].startswith(
+        "the system packages add at most 1 s to a warm push: +1.30 s (the median of the "
+        "per-round differences"
+    )
+    assert "what makes the difference: wait for the system packages' layers (made in " in text
+    assert "parallel) +1.30 s; Poetry start-up and exit +0.00 s." in text
+    assert "fetch the system packages' .debs, check and read them 1.40 s" in text
+    met = overhead_figure(0.2)
+    analyse([met])
+    assert met.analysis == []
+
+
+def rendered(*figures: Figure) -> str:
+    facts = RunFacts(
+        command="python -m benchmarks.run --index-url URL",
+        date="2026-12-03 18:58 UTC",
+        minutes=22,
+        machine={"CPU": "2 cores"},
+        builds=3,
+        pairs=10,
+        baseline_dockerfile="FROM base\n",
+        again="Figure 11 was measured again by `run --only 11` on 2026-12-03 (commit 1; load 2.0).",
+    )
+    return render(facts, figures)
+
+
+def test_a_figure_measured_alone_is_spliced_into_the_results_as_written() -> None:
+    """`--only 12` without the last run's figures: figure 12's section and summary rows go
+    where a full render puts them; every other part stays as written; the note of when it was
+    measured replaces that of an earlier splice of the same figure, and keeps the others."""
+    one, eight = cold_figure(9.8, 27.2), cold_figure(9.8, 27.2)
+    eight.number = 8
+    twelve = overhead_figure(0.2)
+    written = rendered(one, eight)
+    note = "Figure 12 was measured by `run --only 12` on 2026-12-07 (commit 2; load 0.5)."
+    spliced = splice(written, note, [twelve])
+    whole = rendered(one, eight, twelve)
+    assert spliced == whole.replace(" (commit 1; load 2.0).", f" (commit 1; load 2.0). {note}")
+    again = "Figure 12 was measured by `run --only 12` on 2026-12-08 (commit 3; load 0.4)."
+    twice = splice(spliced, again, [overhead_figure(0.3)])
+    assert twice.count("Figure 12 was measured") == 1
+    assert "Figure 11 was measured again" in twice
+    assert twice.count("## 12. ") == 1
+    assert (
+        "| 12 | the system packages add at most 1 s to a warm push (<= +1 s) | +0.30 s |" in twice
+    )
+    assert twice.index("| 8 |") < twice.index("| 12 |")
+    assert twice.index("## 8. ") < twice.index("## 12. ") < twice.index("## The baseline")
