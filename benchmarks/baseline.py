@@ -21,6 +21,7 @@ from benchmarks.workspace import HOST_CA_BUNDLE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from collections.abc import Sequence
     from pathlib import Path
 
     from benchmarks.profiling import Timeline
@@ -42,7 +43,7 @@ ENV PIP_CERT=/etc/ssl/certs/{ca_file} \\
 # The index pip installs Poetry from: the one the benchmark was given, as for the plugin.
 ARG PIP_INDEX_URL
 
-# The recipe: Poetry in its own venv (the base image has no pip; a venv brings one), the
+{system}# The recipe: Poetry in its own venv (the base image has no pip; a venv brings one), the
 # project's dependencies in an in-project venv, Poetry's and pip's caches left out.
 ENV POETRY_VERSION={poetry_version} \\
     POETRY_HOME=/opt/poetry \\
@@ -58,17 +59,41 @@ RUN poetry install --no-root --no-interaction && rm -rf "$POETRY_CACHE_DIR"
 """
 
 
-def dockerfile(poetry_version: str, base: str) -> str:
-    return DOCKERFILE.format(base=base, ca_file=CA_FILE, poetry_version=poetry_version)
+# Debian packages, the way teams' Dockerfiles install them (figure 12): from the base's own apt
+# sources, before Poetry is installed, the lists removed in the same layer.
+SYSTEM_PACKAGES = """\
+# The system packages the project needs at run time, from the base's own apt sources.
+RUN apt-get update \\
+ && apt-get install -y --no-install-recommends {packages} \\
+ && rm -rf /var/lib/apt/lists/*
+
+"""
 
 
-def prepare_context(project: Path, context: Path, poetry_version: str, base: str) -> Path:
-    """The build context a team has: the project's pyproject.toml and poetry.lock, a Dockerfile."""
+def dockerfile(poetry_version: str, base: str, system_packages: Sequence[str] = ()) -> str:
+    """The plain recipe; with `system_packages`, a step that apt-installs them first."""
+    system = SYSTEM_PACKAGES.format(packages=" ".join(system_packages)) if system_packages else ""
+    return DOCKERFILE.format(
+        base=base, ca_file=CA_FILE, poetry_version=poetry_version, system=system
+    )
+
+
+def prepare_context(
+    project: Path,
+    context: Path,
+    poetry_version: str,
+    base: str,
+    system_packages: Sequence[str] = (),
+) -> Path:
+    """The build context a team has: the project's pyproject.toml and poetry.lock, a Dockerfile
+    (that apt-installs `system_packages` too, when given)."""
     shutil.rmtree(context, ignore_errors=True)
     context.mkdir(parents=True)
     for name in ("pyproject.toml", "poetry.lock"):
         shutil.copy2(project / name, context / name)
-    (context / "Dockerfile").write_text(dockerfile(poetry_version, base), encoding="utf-8")
+    (context / "Dockerfile").write_text(
+        dockerfile(poetry_version, base, system_packages), encoding="utf-8"
+    )
     shutil.copy2(HOST_CA_BUNDLE, context / CA_FILE)
     return context
 
@@ -81,12 +106,21 @@ def md5_tag(context: Path) -> str:
     return digest.hexdigest()
 
 
-def build(context: Path, reference: str, *, index_url: str, env: Mapping[str, str]) -> Timeline:
-    """`docker build` of the context, timed line by line."""
+def build(
+    context: Path,
+    reference: str,
+    *,
+    index_url: str,
+    env: Mapping[str, str],
+    network: str | None = None,
+) -> Timeline:
+    """`docker build` of the context, timed line by line; `network`: that of its RUN steps'
+    containers (`--network`), else the engine's default bridge."""
     return run_streamed(
         [
             "docker",
             "build",
+            *(["--network", network] if network else []),
             "--build-arg",
             f"PIP_INDEX_URL={index_url}",
             "--tag",
@@ -137,6 +171,7 @@ def _describe(instruction: str) -> str:
     known = (
         ('install --no-cache-dir "poetry==', "RUN venv + pip install poetry (from the index)"),
         ("poetry install --no-root", "RUN poetry install --no-root (from the index)"),
+        (_APT_INSTALL, "RUN apt-get update + install the system packages (from the archive)"),
     )
     for needle, name in known:
         if needle in instruction:
@@ -145,10 +180,13 @@ def _describe(instruction: str) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_APT_INSTALL = "apt-get install"
+
+
 def _build_step(line: str) -> tuple[str, str] | None:
     if line.startswith("Successfully built"):
         return "docker CLI: tag, exit", "docker"
     step = _step_name(line)
     if step is None:
         return None
-    return f"engine: {step}", "engine"
+    return f"engine: {step}", "system" if _APT_INSTALL in line else "engine"

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from benchmarks import baseline
 from benchmarks.profiling import profile_command
 from benchmarks.push_record import read_push_record
 from benchmarks.results import Check
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from benchmarks.engine import Engine
+    from benchmarks.profiling import Timeline
     from benchmarks.push_record import PushLog
     from benchmarks.results import ProfileRow
     from benchmarks.workspace import PoetryVenv
@@ -52,6 +54,7 @@ class Bench:
     webservice: Path
     large: Path
     repeats: Repeats
+    build_network: str | None = None  # the baseline's `docker build --network`: None, the bridge
 
     def repository(self, project: Path, suffix: str = "") -> str:
         """The plugin's image repository for the project; `suffix` names a fresh one."""
@@ -59,6 +62,12 @@ class Bench:
 
     def baseline_repository(self, project: Path, suffix: str = "") -> str:
         return f"{self.registry_host}/bench/{project.name}-baseline{suffix}"
+
+    def build_baseline(self, context: Path, reference: str) -> Timeline:
+        """The baseline's `docker build` of `context`, tagged `reference`, timed by its lines."""
+        return baseline.build(
+            context, reference, index_url=self.index_url, env=self.env, network=self.build_network
+        )
 
     def image_args(
         self,

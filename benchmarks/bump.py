@@ -54,6 +54,7 @@ from benchmarks.workspace import rehash
 
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from benchmarks.bench import Bench
@@ -169,27 +170,40 @@ def figure8(bench: Bench, bumps: list[BumpProject]) -> Figure:
         [],
     )
     for item in bumps:
-        runs = _bump_runs(bench, item)
-        _add(figure, runs)
+        runs = bump_runs(bench, item, bench.webservice)
+        add_bump(figure, runs)
     return figure
 
 
-def _bump_runs(bench: Bench, item: BumpProject) -> BumpRuns:
-    workspace, project, name = bench.workspace, bench.webservice, item.bump.package
+def bump_runs(
+    bench: Bench, item: BumpProject, project: Path, system_packages: Sequence[str] = ()
+) -> BumpRuns:
+    """The rounds of one bump: `project` is the bumped commit's working copy, `item.previous`
+    the previous commit's; `system_packages`, what both install besides the lock (the plugin's
+    from their pyproject.toml, the baseline's Dockerfile apt-installs them)."""
+    workspace, name = bench.workspace, item.bump.package
     log(f"bump of {name}: the previous commit's image, pushed and built (not timed)")
     workspace.empty_host_caches()
     bench.push(item.previous, bench.repository(project, f"-before-{name}"))
-    kept = workspace.keep_poetry_cache(f"before-{name}")
+    kept = workspace.keep_poetry_cache(f"{project.name}-before-{name}")
     previous_context = baseline.prepare_context(
-        item.previous, workspace.baseline / f"before-{name}", bench.poetry_version, bench.base
+        item.previous,
+        workspace.baseline / f"{project.name}-before-{name}",
+        bench.poetry_version,
+        bench.base,
+        system_packages,
     )
     previous_image = (
         f"{bench.baseline_repository(project, f'-before-{name}')}:"
         f"{baseline.md5_tag(previous_context)}"
     )
-    baseline.build(previous_context, previous_image, index_url=bench.index_url, env=bench.env)
+    bench.build_baseline(previous_context, previous_image)
     bumped_context = baseline.prepare_context(
-        project, workspace.baseline / f"bump-{name}", bench.poetry_version, bench.base
+        project,
+        workspace.baseline / f"{project.name}-bump-{name}",
+        bench.poetry_version,
+        bench.base,
+        system_packages,
     )
     runs = BumpRuns(item)
 
@@ -211,7 +225,7 @@ def _bump_runs(bench: Bench, item: BumpProject) -> BumpRuns:
         baseline.push(previous, cwd=previous_context, env=bench.env)
         log(f"bump of {name}, round {number}: baseline, the previous build's layers cached")
         reference = f"{repository}:{baseline.md5_tag(bumped_context)}"
-        build = baseline.build(bumped_context, reference, index_url=bench.index_url, env=bench.env)
+        build = bench.build_baseline(bumped_context, reference)
         push = baseline.push(reference, cwd=bumped_context, env=bench.env)
         new_layers = pushed(reference).new_layers(pushed(previous))
         runs.baseline.append(
@@ -236,7 +250,8 @@ def _bump_runs(bench: Bench, item: BumpProject) -> BumpRuns:
 # --------------------------------------------------------------------------- the figure
 
 
-def _add(figure: Figure, runs: BumpRuns) -> None:
+def add_bump(figure: Figure, runs: BumpRuns) -> None:
+    """The bump's rows, its goals (time and bytes) and the parts of both median runs."""
     bump, version = runs.project.bump, runs.project.version
     what = f"{bump.package} {bump.previous} -> {version}"
     layer = holding(runs.plugin[-1].layers, bump.package, version)  # of the bumped image

@@ -106,22 +106,22 @@ def cold_rounds(bench: Bench) -> Rounds:
 
 
 def _plugin_one(bench: Bench, rounds: Rounds, number: int) -> None:
-    cold, warm = _plugin_pair(bench, number, ONE_PLATFORM, "")
+    cold, warm = plugin_pair(bench, bench.webservice, number, ONE_PLATFORM, "")
     rounds.cold.append(cold)
     rounds.warm.append(warm)
 
 
 def _plugin_two(bench: Bench, rounds: Rounds, number: int) -> None:
-    cold, warm = _plugin_pair(bench, number, PLATFORMS, "-2p")
+    cold, warm = plugin_pair(bench, bench.webservice, number, PLATFORMS, "-2p")
     rounds.cold_two.append(cold)
     rounds.warm_two.append(warm)
 
 
-def _plugin_pair(
-    bench: Bench, number: int, platforms: Sequence[str], suffix: str
+def plugin_pair(
+    bench: Bench, project: Path, number: int, platforms: Sequence[str], suffix: str
 ) -> tuple[PushLog, PushLog]:
-    """A push with empty host caches, then one with Poetry's cache as it left it."""
-    project = bench.webservice
+    """A push of `project` with empty host caches, then one with Poetry's cache as it left it,
+    each to a repository that holds nothing."""
     bench.workspace.empty_host_caches()
     log(f"round {number}: plugin, {len(platforms)} platform(s), empty caches")
     cold = bench.push(project, bench.repository(project, f"{suffix}-cold-{number}"), platforms)
@@ -133,28 +133,28 @@ def _plugin_pair(
 
 
 def _baseline(bench: Bench, rounds: Rounds, number: int) -> None:
-    project = bench.webservice
+    run, rounds.baseline_image = baseline_job(
+        bench, bench.webservice, rounds.baseline_context, number
+    )
+    rounds.baseline.append(run)
+
+
+def baseline_job(
+    bench: Bench, project: Path, context: Path, number: int
+) -> tuple[BaselineRun, str]:
+    """The plain recipe's deps job on a fresh runner: an empty engine, `docker build` of
+    `context`, `docker push` to a repository that holds nothing; the run, and the image built."""
     bench.engine.make_cold()
     log(f"round {number}: baseline, empty engine: `docker build` + `docker push`")
     reference = (
-        f"{bench.baseline_repository(project, f'-cold-{number}')}:"
-        f"{baseline.md5_tag(rounds.baseline_context)}"
+        f"{bench.baseline_repository(project, f'-cold-{number}')}:{baseline.md5_tag(context)}"
     )
-    build = baseline.build(
-        rounds.baseline_context, reference, index_url=bench.index_url, env=bench.env
-    )
-    push = baseline.push(reference, cwd=rounds.baseline_context, env=bench.env)
+    build = bench.build_baseline(context, reference)
+    push = baseline.push(reference, cwd=context, env=bench.env)
     uploaded = pushed(reference).new_layers(pushed(bench.base))
-    rounds.baseline.append(
-        BaselineRun(
-            build.seconds,
-            push.seconds,
-            (*baseline.build_parts(build), *baseline.push_parts(push)),
-            uploaded,
-        )
-    )
-    rounds.baseline_image = reference
     log(f"  {build.seconds:.1f} s + {push.seconds:.1f} s")
+    parts = (*baseline.build_parts(build), *baseline.push_parts(push))
+    return BaselineRun(build.seconds, push.seconds, parts, uploaded), reference
 
 
 def _publish(bench: Bench, rounds: Rounds) -> None:
@@ -194,7 +194,7 @@ def median_parts(
         figure.breakdowns[background] = list(run.background)
 
 
-def _baseline_rows(runs: Sequence[BaselineRun], note: str = "") -> list[Row]:
+def baseline_rows(runs: Sequence[BaselineRun], note: str = "") -> list[Row]:
     return [
         Row(f"baseline: `docker build` + `docker push`, empty engine{note}", seconds(runs)),
         Row("baseline: of which `docker build`", Samples(tuple(run.build for run in runs))),
@@ -211,15 +211,23 @@ def baseline_parts(
     figure.totals[title] = run.seconds
 
 
-def _faster_than_baseline(plugin: Samples, job: Samples, target: float) -> Check:
-    """The goal of figures 1 and 7: the plugin's push `target` times faster than the baseline's
-    job, or more."""
+def faster_than_baseline(
+    plugin: Samples,
+    job: Samples,
+    target: float,
+    *,
+    runner: str = "",
+    sides: tuple[str, str, str] = (PLUGIN_PARTS, BASELINE_PARTS, PLUGIN_BACKGROUND),
+) -> Check:
+    """The goal of figures 1, 7 and 12: the plugin's push `target` times faster than the
+    baseline's job, or more; `runner` says which (cache kept or not) when a figure has both,
+    `sides` the titles of the plugin's, the baseline's and the plugin's parallel breakdowns."""
     return Check(
-        f"plugin at least {target:g}x faster than the baseline",
+        f"{runner}{': ' if runner else ''}plugin at least {target:g}x faster than the baseline",
         Ratio.of(job, plugin),
         target,
         True,
-        sides=Sides(plugin, job, PLUGIN_PARTS, BASELINE_PARTS, PLUGIN_BACKGROUND),
+        sides=Sides(plugin, job, *sides),
     )
 
 
@@ -245,11 +253,11 @@ def _deps_job(
         what,
         [
             Row(f"plugin: `poetry image push`, {caches}", plugin),
-            *_baseline_rows(rounds.baseline, note),
+            *baseline_rows(rounds.baseline, note),
             Row("plugin: uploaded (its summary line)", uploaded(runs), "MB"),
             *more,
         ],
-        [_faster_than_baseline(plugin, job, target)],
+        [faster_than_baseline(plugin, job, target)],
     )
     median_parts(figure, runs, PLUGIN_PARTS, PLUGIN_BACKGROUND)
     return figure

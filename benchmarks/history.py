@@ -8,6 +8,12 @@ The one reader of that format in the benchmarks. The plugin writes one entry per
     "pure:9: click-plugins 1.1.1.2, click-repl 0.4.1"     a layer the packages of a group share
     "Poetry 2.5.1 in /opt/poetry: compiled distributions"  any other layer: no package
 
+and, for `system-packages` (src/poetry_ci_image/image/system_layers.py), Debian's packages and
+versions, which are no Python package's:
+
+    "system packages: libpq5 15.14-0+deb12u1, libssl3 3.0.17-1~deb12u2"   their files
+    "dpkg's and apt's records of the system packages"                     the records of them
+
 Docker's classic builder leaves the comment empty and says in `created_by` which instruction
 made the layer (`/bin/sh -c #(nop) COPY file:<sha256> in ./`, `/bin/sh -c poetry install ...`).
 """
@@ -62,6 +68,28 @@ def packages_in(comment: str) -> dict[str, str]:
             return {}
         found[canonicalize_name(match["name"])] = match["version"]
     return found
+
+
+_SYSTEM = "system packages: "
+_SYSTEM_RECORDS = "dpkg's and apt's records of the system packages"
+
+
+def debian_packages(comment: str) -> dict[str, str]:
+    """The Debian packages a system layer's comment names (name -> version); none for any other
+    layer."""
+    if not comment.startswith(_SYSTEM):
+        return {}
+    items = (item.partition(" ") for item in comment.removeprefix(_SYSTEM).split(", "))
+    return {name: version for name, _, version in items}
+
+
+def system_layers(layers: Iterable[Layer]) -> list[Layer]:
+    """The layers `system-packages` added: the packages' files and the layer of their records."""
+    return [
+        layer
+        for layer in layers
+        if layer.comment.startswith(_SYSTEM) or layer.comment == _SYSTEM_RECORDS
+    ]
 
 
 def _is_version(text: str) -> bool:

@@ -47,12 +47,7 @@ def figure2(bench: Bench, rounds: Rounds) -> Figure:
     log("no-change path: baseline rebuild with a warm layer cache")
     warm_build = Samples(
         tuple(
-            baseline.build(
-                rounds.baseline_context,
-                rounds.baseline_reference,
-                index_url=bench.index_url,
-                env=bench.env,
-            ).seconds
+            bench.build_baseline(rounds.baseline_context, rounds.baseline_reference).seconds
             for _ in range(bench.repeats.pairs)
         )
     )
@@ -201,6 +196,6 @@ def _md5_recipe_step(bench: Bench, project: Path) -> tuple[float, bool]:
     if manifest_status(bench.registry_host, repository.split("/", 1)[1], tag) == 200:
         return time.perf_counter() - started, False
     reference = f"{repository}:{tag}"
-    baseline.build(context, reference, index_url=bench.index_url, env=bench.env)
+    bench.build_baseline(context, reference)
     baseline.push(reference, cwd=context, env=bench.env)
     return time.perf_counter() - started, True

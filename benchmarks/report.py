@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,10 +35,12 @@ class RunFacts:
 
 HOW_TO_READ = """\
 Each figure gives the median over its runs and, in brackets, the lowest and the highest run.
-A ratio against the baseline (figures 1, 7 and 8) is that of the medians; its band runs from the
-least to the most favourable pairing of runs (min/max to max/min). Where two commands of the
+A ratio against the baseline (figures 1, 7, 8 and 12) is that of the medians; its band runs from
+the least to the most favourable pairing of runs (min/max to max/min). Where two commands of the
 plugin alternate round by round (figures 2, 5, 6 and 9), the ratio is the median of the
-per-round ratios and its band their interquartile range. A goal is met or missed on the ratio;
+per-round ratios and its band their interquartile range; a difference of two alternated
+commands (figure 12's warm push with and without system packages) is the median of the
+per-round differences, with their interquartile range. A goal is met or missed on the ratio;
 "within noise" means its band reaches across the goal, so a rerun may flip it. A breakdown of
 seconds is the median run's (the run whose total is the median), part by part: its parts sum to
 that run's total, and a time no part covers would show as a part of its own."""
@@ -52,13 +56,78 @@ def render(facts: RunFacts, figures: Sequence[Figure]) -> str:
         + (f" {facts.again}" if facts.again else "")
         + "\n",
         _machine(facts.machine),
-        "## How to read the numbers\n",
-        HOW_TO_READ + "\n",
+        _how_to_read(),
         _summary(figures),
     ]
     parts += [_figure(figure) for figure in figures]
     parts.append(_baseline(facts))
     return "\n".join(parts).rstrip("\n") + "\n"
+
+
+_SECTION = re.compile(r"(?m)^(?=## )")
+_FIGURE_SECTION = re.compile(r"## (\d+)\. ")
+_SUMMARY_ROW = re.compile(r"\| (\d+) \| ")
+_HOW_TO_READ = "## How to read the numbers"
+
+
+def splice(existing: str, again: str, figures: Sequence[Figure]) -> str:
+    """RESULTS.md as `existing` has it, with `figures` (measured since) in place of their own
+    or added: their rows of the summary and their sections, in the order of their numbers, and
+    the sentence `again` (which says by what and when they were measured) at the end of the
+    first paragraph, in place of one about the same figures. "How to read the numbers" as it
+    reads now; every other part is kept as it was written."""
+    numbers = {figure.number for figure in figures}
+    head, *sections = _SECTION.split(existing)
+    before: list[str] = [_with_again(head, again, numbers)]
+    found: dict[int, str] = {figure.number: _figure(figure) for figure in figures}
+    after: list[str] = []
+    others = before  # the sections before the figures, then those after them (the baseline)
+    for section in sections:
+        number = _FIGURE_SECTION.match(section)
+        if number is not None:
+            found.setdefault(int(number[1]), section)
+            others = after
+        elif section.startswith(_HOW_TO_READ):
+            others.append(_how_to_read())
+        elif section.startswith("## Summary"):
+            others.append(_spliced_summary(section, figures))
+        else:
+            others.append(section)
+    ordered = [found[number] for number in sorted(found)]
+    parts = [part.rstrip("\n") + "\n" for part in (*before, *ordered, *after)]
+    return "\n".join(parts)
+
+
+def _with_again(head: str, again: str, numbers: set[int]) -> str:
+    """The head's first paragraph without the sentence of an earlier run of the same figures,
+    and with `again`."""
+    listed = ", ".join(map(str, sorted(numbers)))
+    earlier = re.compile(
+        rf" Figures? {re.escape(listed)} was measured (again )?by `[^`]*` on [^()]*\([^()]*\)\."
+        r"(?= |$)"
+    )
+    title, _, paragraph = head.rstrip("\n").partition("\n\n")
+    paragraph = earlier.sub("", paragraph)
+    return f"{title}\n\n{paragraph} {again}\n"
+
+
+def _spliced_summary(section: str, figures: Sequence[Figure]) -> str:
+    """The summary's rows of other figures as they were, those of `figures` as they are."""
+    numbers = {figure.number for figure in figures}
+    lines = section.rstrip("\n").split("\n")
+    rows = [line for line in lines if _SUMMARY_ROW.match(line)]
+    kept = [line for line in rows if int(_row_number(line)) not in numbers]
+    table = sorted([*kept, *_summary_rows(figures)], key=lambda line: int(_row_number(line)))
+    return "\n".join([*(line for line in lines if line not in rows), *table]) + "\n"
+
+
+def _row_number(line: str) -> str:
+    match = _SUMMARY_ROW.match(line)
+    return match[1] if match else "0"
+
+
+def _how_to_read() -> str:
+    return f"{_HOW_TO_READ}\n\n{HOW_TO_READ}\n"
 
 
 def _plural(count: int, word: str) -> str:
@@ -76,14 +145,18 @@ def _summary(figures: Sequence[Figure]) -> str:
         "## Summary\n",
         "| Figure | Goal | Measured | Band | Verdict |",
         "|---|---|---|---|---|",
+        *_summary_rows(figures),
     ]
-    for figure in figures:
-        for check in figure.checks:
-            lines.append(
-                f"| {figure.number} | {check.goal} ({check.show_target()}) "
-                f"| {check.show(check.ratio.median)} | {_band(check)} | {_verdict(check)} |"
-            )
     return "\n".join(lines) + "\n"
+
+
+def _summary_rows(figures: Sequence[Figure]) -> list[str]:
+    return [
+        f"| {figure.number} | {check.goal} ({check.show_target()}) "
+        f"| {check.show(check.ratio.median)} | {_band(check)} | {_verdict(check)} |"
+        for figure in figures
+        for check in figure.checks
+    ]
 
 
 def _figure(figure: Figure) -> str:

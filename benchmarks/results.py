@@ -33,6 +33,17 @@ class Sides:
 
 
 @dataclass(frozen=True)
+class Compared:
+    """Two variants of the plugin's push that a goal sets against each other (the same push
+    with and without something): the titles of the breakdowns of their median runs in the
+    figure, and of the first one's work made in parallel (analysis.py reads these)."""
+
+    first_parts: str
+    second_parts: str
+    background: str = ""
+
+
+@dataclass(frozen=True)
 class Check:
     """A goal of the issue: `ratio` compared with `target` (at least, or at most)."""
 
@@ -40,8 +51,11 @@ class Check:
     ratio: Ratio
     target: float
     at_least: bool
-    shown_as: str = "x"  # "x" for a factor, "%" for a relative difference (ratio - 1)
+    # "x" for a factor, "%" for a relative difference (ratio - 1), "s" for a difference in
+    # seconds (`ratio` from timing.paired_difference)
+    shown_as: str = "x"
     sides: Sides | None = None  # a goal of the plugin's job against the baseline's
+    compared: Compared | None = None  # a goal of one push of the plugin against another
 
     @property
     def met(self) -> bool:
@@ -60,12 +74,16 @@ class Check:
     def show(self, ratio: float) -> str:
         if self.shown_as == "%":
             return f"{(ratio - 1) * 100:+.1f} %"
+        if self.shown_as == "s":
+            return f"{ratio:+.2f} s"
         return f"{ratio:.2f}x"
 
     def show_target(self) -> str:
         sign = ">=" if self.at_least else "<="
         if self.shown_as == "%":
             return f"{sign} {self.target * 100:+.0f} %"
+        if self.shown_as == "s":
+            return f"{sign} {self.target:+g} s"
         return f"{sign} {self.target:g}x"
 
 

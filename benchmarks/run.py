@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import os
 import pickle
 import sys
 import time
@@ -47,8 +48,10 @@ from benchmarks.nochange import figure3
 from benchmarks.pulls import figure11
 from benchmarks.report import RunFacts
 from benchmarks.report import render
+from benchmarks.report import splice
 from benchmarks.startup import figure5
 from benchmarks.startup import figure6
+from benchmarks.system import figure12
 from benchmarks.testjob import figure10
 from benchmarks.workspace import BENCHMARKS
 from benchmarks.workspace import REQUIREMENTS
@@ -66,22 +69,31 @@ if TYPE_CHECKING:
 
 FULL = Repeats(builds=3, pairs=10)
 SAVED = BENCHMARKS / "work" / "last-run.pickle"  # the last run's figures, for --render-again
+# The figures of an `--only` run made without SAVED, spliced into the results file as written.
+SPLICED = BENCHMARKS / "work" / "last-spliced.pickle"
+ALONE = {3, 5, 6, 8, 11, 12}  # the figures `--only` measures (the others need rounds)
 QUICK = Repeats(builds=1, pairs=4)
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.render_again:
+        if not SAVED.is_file() and SPLICED.is_file():
+            _splice(arguments.output, *pickle.loads(SPLICED.read_bytes()))
+            return 0
         facts, figures, host = pickle.loads(SAVED.read_bytes())
         _write(arguments.output, facts, figures, host)
         return 0
     if not arguments.index_url:
         raise SystemExit("--index-url is required to measure")
     only = {int(number) for number in arguments.only.split(",")} if arguments.only else set()
-    if only - {3, 5, 6, 8, 11}:
-        raise SystemExit("--only measures figures 3, 5, 6, 8 and 11 (the others need rounds)")
-    if only and not SAVED.is_file():
-        raise SystemExit(f"--only keeps the other figures of the last run, and {SAVED} is missing")
+    if only - ALONE:
+        raise SystemExit("--only measures figures 3, 5, 6, 8, 11 and 12 (the others need rounds)")
+    if only and not SAVED.is_file() and not arguments.output.is_file():
+        raise SystemExit(
+            f"--only keeps the other figures of the last run ({SAVED}) or, without it, of "
+            f"{arguments.output}, and both are missing"
+        )
     repeats = QUICK if arguments.quick else FULL
     repeats = Repeats(arguments.builds or repeats.builds, arguments.pairs or repeats.pairs)
     started = time.perf_counter()
@@ -122,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             webservice=webservice,
             large=large,
             repeats=repeats,
+            build_network=arguments.build_network,
         )
         figures = _measure(bench, bumps, only)
         base_size = pushed(base).size
@@ -139,6 +152,16 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     host = urlsplit(index_url).hostname or index_url
+    if only and not SAVED.is_file():  # the other figures as the results file has them
+        again = (
+            f"Figure {', '.join(map(str, sorted(only)))} was measured by `{facts.command}` on "
+            f"{facts.date} (commit {plugin_commit}; {repeats.builds} runs per push or build, "
+            f"{repeats.pairs} alternated rounds; {facts.minutes:.0f} min; 1-minute load average "
+            f"mean {load_seen[0]:.2f}, highest {load_seen[1]:.2f} on {os.cpu_count()} cores)."
+        )
+        SPLICED.write_bytes(pickle.dumps((again, figures, host)))
+        _splice(arguments.output, again, figures, host)
+        return 0
     if only:  # the other figures as the last run measured them
         last, kept, _ = pickle.loads(SAVED.read_bytes())
         figures = sorted(
@@ -152,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             f"(commit {plugin_commit}; load mean {load_seen[0]:.2f}).",
         )
     SAVED.write_bytes(pickle.dumps((facts, figures, host)))
+    SPLICED.unlink(missing_ok=True)
     _write(arguments.output, facts, figures, host)
     return 0
 
@@ -161,12 +185,24 @@ def _write(output: Path, facts: RunFacts, figures: list[Figure], host: str) -> N
     for figure in figures:
         figure.analysis = []
     analyse(figures)
-    text = render(facts, figures)
+    _check_and_write(output, render(facts, figures), host)
+    log(f"wrote {output} ({facts.minutes:.0f} min)")
+
+
+def _splice(output: Path, again: str, figures: list[Figure], host: str) -> None:
+    """Analyse `figures` and put them into the results file as it is (`report.splice`)."""
+    for figure in figures:
+        figure.analysis = []
+    analyse(figures)
+    _check_and_write(output, splice(output.read_text(encoding="utf-8"), again, figures), host)
+    log(f"spliced figure(s) {', '.join(str(figure.number) for figure in figures)} into {output}")
+
+
+def _check_and_write(output: Path, text: str, host: str) -> None:
     if host.lower() in text.lower():
         raise SystemExit(f"RESULTS.md would name {host}: refusing to write it")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
-    log(f"wrote {output} ({facts.minutes:.0f} min)")
 
 
 def _measure(bench: Bench, bumps: list[BumpProject], only: set[int]) -> list[Figure]:
@@ -176,12 +212,13 @@ def _measure(bench: Bench, bumps: list[BumpProject], only: set[int]) -> list[Fig
     if only:
         alone = {3: lambda: figure3(bench), 5: lambda: figure5(bench), 6: lambda: figure6(bench)}
         alone |= {8: lambda: figure8(bench, bumps), 11: lambda: figure11(bench)}
+        alone |= {12: lambda: figure12(bench, bumps)}
         return [alone[number]() for number in sorted(only)]
     figures = [figure5(bench), figure6(bench)]
     rounds = cold_rounds(bench)
     figures += [figure1(rounds), figure7(rounds), figure9(rounds), figure4(bench, rounds)]
     figures += [figure2(bench, rounds), figure3(bench), figure10(bench, rounds)]
-    figures += [figure8(bench, bumps), figure11(bench)]
+    figures += [figure8(bench, bumps), figure11(bench), figure12(bench, bumps)]
     return sorted(figures, key=lambda figure: figure.number)
 
 
@@ -206,12 +243,19 @@ def _parser() -> argparse.ArgumentParser:
         help=f"state directory of the benchmark's own engine (default {BENCH_STATE})",
     )
     parser.add_argument(
+        "--build-network",
+        metavar="NETWORK",
+        help="the network of the baseline's build steps (`docker build --network`, for example "
+        "host where the engine's bridge is not available; default: the engine's bridge)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=BENCHMARKS / "RESULTS.md", help="where to write the results"
     )
     parser.add_argument(
         "--only",
         metavar="N[,N]",
-        help="measure only these figures (3, 5, 6, 8, 11) and keep the last run's others",
+        help="measure only these figures (3, 5, 6, 8, 11, 12) and keep the last run's others "
+        "(without a last run, the results file's)",
     )
     parser.add_argument(
         "--render-again",
@@ -225,7 +269,7 @@ def _command(arguments: argparse.Namespace) -> str:
     words = [".venv/bin/python -m benchmarks.run --index-url URL"]
     if arguments.quick:
         words.append("--quick")
-    for name in ("builds", "pairs", "plugin_ref", "only"):
+    for name in ("builds", "pairs", "plugin_ref", "build_network", "only"):
         if getattr(arguments, name):
             words.append(f"--{name.replace('_', '-')} {getattr(arguments, name)}")
     return " ".join(words)

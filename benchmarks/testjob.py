@@ -114,7 +114,7 @@ def _large_images(bench: Bench) -> tuple[str, str]:
         project, bench.workspace.baseline / project.name, bench.poetry_version, bench.base
     )
     reference = f"{bench.baseline_repository(project)}:{baseline.md5_tag(context)}"
-    baseline.build(context, reference, index_url=bench.index_url, env=bench.env)
+    bench.build_baseline(context, reference)
     return pushed.reference, reference
 
 

@@ -46,7 +46,8 @@ class Samples:
 
 @dataclass(frozen=True)
 class Ratio:
-    """numerator / denominator: of the medians, and the widest band the samples allow."""
+    """numerator / denominator: of the medians, and the widest band the samples allow (or,
+    from `paired_difference`, a difference and its band)."""
 
     median: float
     low: float
@@ -71,13 +72,23 @@ def median_run(totals: Sequence[float]) -> int:
 
 def paired_ratio(pairs: Sequence[tuple[float, float]]) -> Ratio:
     """The median of first/second over alternated pairs, with the interquartile range."""
-    ratios = sorted(first / second for first, second in pairs)
-    if not ratios:
+    return _median_and_quartiles([first / second for first, second in pairs])
+
+
+def paired_difference(pairs: Sequence[tuple[float, float]]) -> Ratio:
+    """The median of first - second over alternated pairs, with the interquartile range: what
+    one command adds to the other, in its unit (a `Check` shown in "s")."""
+    return _median_and_quartiles([first - second for first, second in pairs])
+
+
+def _median_and_quartiles(values: Sequence[float]) -> Ratio:
+    ordered = sorted(values)
+    if not ordered:
         raise ValueError("no pairs")
-    if len(ratios) < 4:
-        return Ratio(statistics.median(ratios), ratios[0], ratios[-1])
-    quartiles = statistics.quantiles(ratios, n=4)
-    return Ratio(statistics.median(ratios), quartiles[0], quartiles[2])
+    if len(ordered) < 4:
+        return Ratio(statistics.median(ordered), ordered[0], ordered[-1])
+    quartiles = statistics.quantiles(ordered, n=4)
+    return Ratio(statistics.median(ordered), quartiles[0], quartiles[2])
 
 
 def run(

@@ -14,24 +14,32 @@ from benchmarks import profiling
 from benchmarks.analysis import analyse
 from benchmarks.analysis import every_part
 from benchmarks.history import Layer
+from benchmarks.history import debian_packages
 from benchmarks.history import holding
 from benchmarks.history import label
 from benchmarks.history import packages_in
+from benchmarks.history import system_layers
 from benchmarks.profiling import Timeline
 from benchmarks.profiling import missing_functions
 from benchmarks.push_record import read_push_record
+from benchmarks.report import RunFacts
+from benchmarks.report import render
+from benchmarks.report import splice
 from benchmarks.results import BASELINE_PARTS
 from benchmarks.results import NOT_COVERED
 from benchmarks.results import PLUGIN_BACKGROUND
 from benchmarks.results import PLUGIN_PARTS
 from benchmarks.results import Check
+from benchmarks.results import Compared
 from benchmarks.results import Figure
 from benchmarks.results import Row
 from benchmarks.results import Segment
 from benchmarks.results import Sides
 from benchmarks.results import account
+from benchmarks.system import warm_overhead
 from benchmarks.timing import Ratio
 from benchmarks.timing import Samples
+from benchmarks.timing import paired_difference
 
 
 PLUGIN = [
@@ -479,3 +487,190 @@ def test_profiling_names_only_functions_that_exist(monkeypatch: pytest.MonkeyPat
     moved = ("poetry_ci_image/resolve.py", "resolve", "plugin: resolve (settings to tag)")
     monkeypatch.setattr(profiling, "PROFILED", (*profiling.PROFILED, moved))
     assert missing_functions(python) == ["poetry_ci_image/resolve.py:resolve"]
+
+
+# A warm push with system-packages, as `push --json` reports it: the system packages' part runs
+# on a background thread (image/layer_writer.py) but its steps come on the main track, while the
+# main path fetches the dependencies; the main path then waits for it.
+SYSTEM_PUSH = {
+    **PUSHED,
+    "elapsed": 3.0,
+    "steps": [
+        step("resolve the lock to its tag", 0.0, 0.1),
+        step("ask the registry for the tag", 0.1, 0.05),
+        step("read the base image's manifest and config", 0.15, 0.05),
+        step("fetch and install the locked files", 0.3, 1.0),
+        step("fetch and read the system packages", 0.6, 0.9),
+        step("write the system packages' layers", 1.5, 0.4),
+        step("write the dependency layers", 1.3, 0.2),
+        step("wait for Poetry's layers", 1.5, 0.0),
+        step("wait for the system packages' layers", 1.5, 0.4),
+        step("send the blobs and the manifest", 2.0, 0.5),
+        step("attach the SBOMs", 2.5, 0.2),
+    ],
+}
+
+
+def test_the_system_packages_part_is_read_as_made_in_parallel() -> None:
+    """The system packages' fetch and layers are background work, whatever track the plugin
+    names; the main path's wait for them is a part of it; the parts still sum to the command."""
+    log = read_push_record(json.dumps(SYSTEM_PUSH), 3.5)
+    assert sum(part.value for part in log.parts) == pytest.approx(3.5)
+    labels = [part.label for part in log.parts]
+    assert "wait for the system packages' layers (made in parallel)" in labels
+    assert not any("fetch the system packages" in label for label in labels)
+    assert [(part.label, part.group) for part in log.background] == [
+        ("fetch the system packages' .debs, check and read them", "system"),
+        ("write the system packages' layers (tar + gzip)", "system"),
+    ]
+    between = next(part for part in log.parts if part.label == "the plugin, between its steps")
+    assert between.value == pytest.approx(3.0 - 2.5)
+
+
+def test_the_layers_of_the_system_packages_and_what_they_hold() -> None:
+    """Debian's versions are no Python versions: a system layer holds no Python package, and
+    names its Debian packages."""
+    layers = [
+        Layer(digest("1"), 3_000_000, "system packages: libssl3 3.0.17-1~deb12u2"),
+        Layer(digest("2"), 900_000, "system packages: libpq5 15.14-0+deb12u1, media-types 10.0.0"),
+        Layer(digest("3"), 40_000, "dpkg's and apt's records of the system packages"),
+        Layer(digest("4"), 16_600_000, "numpy 2.4.6"),
+    ]
+    assert [layer.digest for layer in system_layers(layers)] == [digest(n) for n in "123"]
+    assert debian_packages(layers[1].comment) == {
+        "libpq5": "15.14-0+deb12u1",
+        "media-types": "10.0.0",
+    }
+    assert debian_packages(layers[3].comment) == {}
+    assert [layer.packages for layer in layers[:3]] == [{}, {}, {}]
+
+
+def test_the_baseline_apt_installs_the_system_packages_before_poetry() -> None:
+    """With system packages, one RUN of apt-get before Poetry's install step, its lists removed
+    in the same layer; without, the plain recipe byte for byte, so figures 1 to 11 keep their
+    md5 tags."""
+    plain = baseline.dockerfile("2.5.1", "base")
+    assert "apt-get" not in plain
+    with_system = baseline.dockerfile("2.5.1", "base", ["libpq5", "media-types"])
+    run = (
+        "RUN apt-get update \\\n"
+        " && apt-get install -y --no-install-recommends libpq5 media-types \\\n"
+        " && rm -rf /var/lib/apt/lists/*\n"
+    )
+    assert run in with_system
+    assert with_system.index(run) < with_system.index('RUN python3 -m venv "$POETRY_HOME"')
+    assert with_system.replace(run, "").replace(
+        "# The system packages the project needs at run time, from the base's own apt sources.\n",
+        "",
+    ) == plain.replace("# The recipe:", "\n# The recipe:")
+
+
+def test_the_apt_step_of_a_build_is_a_system_part() -> None:
+    """The build's apt-get step is its own part, of the group the analysis calls the system
+    packages, and the parts still sum to the build."""
+    lines = list(CLASSIC_BUILD)
+    apt = "Step 5/11 : RUN apt-get update  && apt-get install -y --no-install-recommends libpq5"
+    lines.insert(7, (3.22, apt))
+    parts = baseline.build_parts(Timeline(21.75, tuple(lines)))
+    system = [part for part in parts if part.group == "system"]
+    assert [(part.label, round(part.value, 2)) for part in system] == [
+        ("engine: RUN apt-get update + install the system packages (from the archive)", 0.06)
+    ]
+    assert sum(part.value for part in parts) == pytest.approx(21.75)
+
+
+def test_a_difference_of_alternated_commands_is_a_goal_in_seconds() -> None:
+    """What one push adds to another: the median of the per-round differences, with their
+    interquartile range, shown and judged in seconds."""
+    difference = paired_difference([(1.9, 1.0), (2.1, 1.0), (1.4, 1.1), (1.8, 0.9), (3.0, 1.0)])
+    assert difference.median == pytest.approx(0.9)
+    check = Check("adds at most 1 s", difference, 1.0, False, "s")
+    assert (check.met, check.show(check.ratio.median), check.show_target()) == (
+        True,
+        "+0.90 s",
+        "<= +1 s",
+    )
+    assert check.within_noise
+
+
+def overhead_figure(added: float) -> Figure:
+    """Figure 12's warm push with and without system packages, `added` seconds apart."""
+    alone, with_system = Samples((0.7, 0.8, 0.7)), Samples((0.7 + added, 0.8 + added, 0.7 + added))
+    figure = Figure(
+        12,
+        "System packages",
+        "canned",
+        [Row("alone", alone), Row("with", with_system)],
+        [
+            warm_overhead(
+                with_system, alone, Compared("with: parts", "alone: parts", "with: in parallel")
+            )
+        ],
+    )
+    common = [Segment("Poetry start-up and exit", 0.4, group="poetry")]
+    figure.breakdowns["with: parts"] = [
+        *common,
+        Segment("wait for the system packages' layers (made in parallel)", added, group="system"),
+    ]
+    figure.breakdowns["alone: parts"] = list(common)
+    figure.breakdowns["with: in parallel"] = [
+        Segment("fetch the system packages' .debs, check and read them", 1.4, group="system")
+    ]
+    figure.totals |= {"with: parts": 0.4 + added, "alone: parts": 0.4}
+    return figure
+
+
+def test_a_missed_overhead_says_which_parts_make_the_difference() -> None:
+    """Figure 12: the push with system packages against the same push without, read from the
+    goal's `compared` titles: the parts that differ, every part, what ran in parallel."""
+    figure = overhead_figure(1.3)
+    analyse([figure])
+    text = "\n".join(figure.analysis)
+    assert figure.analysis[0].startswith(
+        "the system packages add at most 1 s to a warm push: +1.30 s (the median of the "
+        "per-round differences"
+    )
+    assert "what makes the difference: wait for the system packages' layers (made in " in text
+    assert "parallel) +1.30 s; Poetry start-up and exit +0.00 s." in text
+    assert "fetch the system packages' .debs, check and read them 1.40 s" in text
+    met = overhead_figure(0.2)
+    analyse([met])
+    assert met.analysis == []
+
+
+def rendered(*figures: Figure) -> str:
+    facts = RunFacts(
+        command="python -m benchmarks.run --index-url URL",
+        date="2026-12-03 18:58 UTC",
+        minutes=22,
+        machine={"CPU": "2 cores"},
+        builds=3,
+        pairs=10,
+        baseline_dockerfile="FROM base\n",
+        again="Figure 11 was measured again by `run --only 11` on 2026-12-03 (commit 1; load 2.0).",
+    )
+    return render(facts, figures)
+
+
+def test_a_figure_measured_alone_is_spliced_into_the_results_as_written() -> None:
+    """`--only 12` without the last run's figures: figure 12's section and summary rows go
+    where a full render puts them; every other part stays as written; the note of when it was
+    measured replaces that of an earlier splice of the same figure, and keeps the others."""
+    one, eight = cold_figure(9.8, 27.2), cold_figure(9.8, 27.2)
+    eight.number = 8
+    twelve = overhead_figure(0.2)
+    written = rendered(one, eight)
+    note = "Figure 12 was measured by `run --only 12` on 2026-12-07 (commit 2; load 0.5)."
+    spliced = splice(written, note, [twelve])
+    whole = rendered(one, eight, twelve)
+    assert spliced == whole.replace(" (commit 1; load 2.0).", f" (commit 1; load 2.0). {note}")
+    again = "Figure 12 was measured by `run --only 12` on 2026-12-08 (commit 3; load 0.4)."
+    twice = splice(spliced, again, [overhead_figure(0.3)])
+    assert twice.count("Figure 12 was measured") == 1
+    assert "Figure 11 was measured again" in twice
+    assert twice.count("## 12. ") == 1
+    assert (
+        "| 12 | the system packages add at most 1 s to a warm push (<= +1 s) | +0.30 s |" in twice
+    )
+    assert twice.index("| 8 |") < twice.index("| 12 |")
+    assert twice.index("## 8. ") < twice.index("## 12. ") < twice.index("## The baseline")
