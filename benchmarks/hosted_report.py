@@ -61,6 +61,8 @@ class Facts:
     minutes: float
     runs: int
     large_runs: int
+    large_ways: tuple[str, ...]
+    large_settings: tuple[str, ...]
     test_jobs: int
     machine: dict[str, str]
     versions: dict[str, str]
@@ -126,10 +128,13 @@ def render(results: Results, facts: Facts) -> str:
         f"Written by `{facts.command}` on {date} ({facts.minutes:.0f} min). What is modelled and",
         "how: [README.md](README.md#the-hosted-runner-benchmark). Seconds until the first test",
         "of the pipeline (the line pytest prints before it, `collected N items`): medians of "
-        f"{facts.runs} runs (the heavy lock: {facts.large_runs}), lowest-highest in brackets.",
+        f"{facts.runs} runs, lowest-highest in brackets (the heavy lock: {facts.large_runs} "
+        f"run{'s' if facts.large_runs != 1 else ''}, of {', '.join(facts.large_ways)}, in "
+        f"{' and '.join(facts.large_settings)}: each takes minutes).",
         f"The bot's bump: {facts.bump}. Each pipeline has {facts.test_jobs} parallel test jobs,",
         "each on a machine of its own and measured alone; the pipeline waits for the slowest.",
         "",
+        *_misses(facts),
         *_model(facts),
     ]
     for project in projects:
@@ -156,6 +161,19 @@ def render(results: Results, facts: Facts) -> str:
         f"| {name} | {value} |" for name, value in {**facts.machine, **facts.versions}.items()
     ]
     return "\n".join(lines) + "\n"
+
+
+def _misses(facts: Facts) -> list[str]:
+    if not facts.missed:
+        return []
+    return [
+        "**The index mirror lacked files during these measured jobs**, which waited while it",
+        "fetched them from the real index (their figures include that wait; a run again finds",
+        "them in the mirror):",
+        "",
+        *(f"- {line}" for line in facts.missed),
+        "",
+    ]
 
 
 def _model(facts: Facts) -> list[str]:

@@ -132,6 +132,8 @@ def test_the_report_shows_the_stated_figures_apart() -> None:
         minutes=42,
         runs=3,
         large_runs=1,
+        large_ways=("plugin", "dockerfile"),
+        large_settings=("near",),
         test_jobs=1,
         machine={"CPU": "two cores"},
         versions={"uv": "0.13.9"},
