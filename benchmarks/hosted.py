@@ -80,7 +80,8 @@ TEST_STATE = Path("/var/tmp/poetry-ci-image")  # .ci/engine's, where the root fi
 SAVED = BENCHMARKS / "work" / "hosted-last-run.pickle"
 UV_VERSION = "0.13.9"
 PROJECTS = ("webservice", "large")
-LARGE_WAYS = ("plugin", "dockerfile", "no-image-uv")  # the heavy lock's: each takes minutes
+DEFAULT_WAYS = ("plugin", "dockerfile", "no-image-uv")  # the pipeline benchmark's three
+LARGE_WAYS = DEFAULT_WAYS  # the heavy lock's (each of its pipelines takes minutes)
 SMOKE = {
     "webservice": "import fastapi, pandas, sqlalchemy  # noqa: F401, E401",
     "large": "import boto3, django, pandas, sklearn  # noqa: F401, E401",
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         bump=f"{copies[0].bump.bump.package} {copies[0].bump.bump.previous} -> "
         f"{copies[0].bump.version}",
         missed=tuple(f"{miss.job}: {miss.what}" for miss in bench.measured_misses),
-        partial=set(arguments.ways) != set(WAYS)
+        partial=not set(DEFAULT_WAYS) <= set(arguments.ways)
         or set(arguments.projects) != set(PROJECTS)
         or len(arguments.settings) != len(SETTINGS),
     )
@@ -421,6 +422,8 @@ def _command(arguments: argparse.Namespace) -> str:
     command += f" --large-runs {arguments.large_runs}"
     if arguments.large_settings != [SETTINGS[0].name]:
         command += f" --large-settings {' '.join(arguments.large_settings)}"
+    if set(arguments.ways) != set(DEFAULT_WAYS):
+        command += f" --ways {' '.join(arguments.ways)}"
     if set(arguments.large_ways) != set(LARGE_WAYS):
         command += f" --large-ways {' '.join(arguments.large_ways)}"
     if arguments.test_jobs != 1:
@@ -442,7 +445,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--test-jobs", type=int, default=1, help="parallel test jobs per pipeline (default 1)"
     )
-    parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS))
+    parser.add_argument(
+        "--ways",
+        nargs="+",
+        choices=WAYS,
+        default=list(DEFAULT_WAYS),
+        help=f"the ways to run (default {' '.join(DEFAULT_WAYS)}; no-image-pip: Poetry by pip)",
+    )
     parser.add_argument(
         "--large-ways",
         nargs="+",

@@ -236,8 +236,10 @@ commit that changes only poetry.lock.
   deps job and tests in the default branch's image. Each test job pulls the image and runs
   `pytest` in it.
 - **no image**: each test job restores the CI cache (Poetry's cache, from the previous
-  pipeline), installs Poetry with uv (`uvx --from poetry==V poetry install`) or with pip (`pip
-  install poetry==V`, then `poetry install`), and runs `.venv/bin/pytest`."""
+  pipeline), installs Poetry with uv and runs `poetry install` (`uvx --from poetry==V poetry
+  install`; the pipeline benchmark's way), and runs `.venv/bin/pytest`. With `--ways ...
+  no-image-pip`, also the same with Poetry installed by pip (`pip install poetry==V`, then
+  `poetry install`)."""
 
 NOT_MODELLED = """\
 - The job images of jobs that do not run in the CI image: the plugin's deps job and the no-image
