@@ -92,10 +92,14 @@ class BumpProject:
 
 
 def prepare_bumps(
-    workspace: Workspace, project: Path, poetry: PoetryVenv, env: dict[str, str]
+    workspace: Workspace,
+    project: Path,
+    poetry: PoetryVenv,
+    env: dict[str, str],
+    bumps: tuple[Bump, ...] = BUMPS,
 ) -> list[BumpProject]:
-    """The previous commit of every bump: a working copy of `project`, locked by Poetry."""
-    return [_previous_commit(workspace, project, poetry, env, bump) for bump in BUMPS]
+    """The previous commit of each of `bumps`: a working copy of `project`, locked by Poetry."""
+    return [_previous_commit(workspace, project, poetry, env, bump) for bump in bumps]
 
 
 def _previous_commit(

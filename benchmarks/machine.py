@@ -20,14 +20,14 @@ if TYPE_CHECKING:
 
 
 def machine_facts(
-    engine: Engine,
+    engine: Engine | None,
     poetry_version: str,
     plugin_commit: str,
     load: tuple[float, float],
     base_size: int | None,
 ) -> dict[str, str]:
-    """The table "Machine and versions"; `base_size`: the base's compressed bytes (amd64), or
-    None to leave the base out."""
+    """The table "Machine and versions"; `engine`: None to leave the engine out; `base_size`:
+    the base's compressed bytes (amd64), or None to leave the base out."""
     from poetry_ci_image import __version__ as plugin_version
 
     facts = {
@@ -37,9 +37,10 @@ def machine_facts(
         "Python": platform.python_version(),
         "Poetry": poetry_version,
         "poetry-ci-image": f"{plugin_version}, commit {plugin_commit}",
-        "Docker engine": f"{engine.version()}, classic builder",
         "Registry": f"docker-registry (distribution) {registry_version()}, on 127.0.0.1",
     }
+    if engine is not None:
+        facts["Docker engine"] = f"{engine.version()}, classic builder"
     if base_size is not None:
         facts["Base image"] = (
             f"{BASE_REPOSITORY}:{BASE_TAG} in the registry: Debian bookworm with CPython 3.11, "

@@ -116,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     workspace = Workspace(BENCHMARKS / "work")
     workspace.prepare()
-    work = workspace.root / "pipelines"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    work = workspace.fresh("pipelines")
     load = LoadMonitor()
     load.start()
     index_url = arguments.index_url.rstrip("/")

@@ -81,6 +81,13 @@ class Workspace:
         self.docker_config.mkdir(exist_ok=True)
         (self.docker_config / "config.json").write_text('{"auths": {}}\n')
 
+    def fresh(self, name: str) -> Path:
+        """An empty directory `name` of the workspace (what an earlier run left there goes)."""
+        path = self.root / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
     def empty_host_caches(self) -> None:
         for path in self.host_caches:
             shutil.rmtree(path, ignore_errors=True)

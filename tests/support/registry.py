@@ -109,6 +109,18 @@ def manifest_digest(
         return str(response.headers["Docker-Content-Digest"])
 
 
+def terminate(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """End a process this code started: SIGTERM, then SIGKILL if it lingers `timeout` s."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
+
+
 def _yaml(value: str) -> str:
     # A JSON string is a valid YAML double-quoted scalar.
     return json.dumps(value)
@@ -189,13 +201,8 @@ class Registry:
     def stop(self) -> None:
         """Terminate the registry (kill it if it lingers); harmless if not started."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        if process is not None:
+            terminate(process)
         if self._log is not None:
             self._log.close()
             self._log = None
