@@ -119,15 +119,7 @@ def _download_pinned(
 ) -> None:
     """Exactly the pinned wheels, in one pip round; a pure-Python wheel another platform's
     download has is copied from there."""
-    pure = _pure_wheels(siblings)
-    fetch = []
-    for pin in pins:
-        if pin in pure:
-            shutil.copyfile(pure[pin], destination / pure[pin].name)
-        else:
-            fetch.append(pin)
-    if fetch:
-        _pip_download(target, fetch, destination, cancelled)
+    _fetch(target, pins, _pure_wheels(siblings), destination, cancelled)
     got = sorted(_wheels_by_pin(destination.glob("*.whl")))
     if got != sorted(pins):
         raise FetchError(
@@ -149,15 +141,27 @@ def _download_closure(
     walk = _Closure(target)
     requests = walk.add([Requirement("poetry")])
     while requests:
-        fetch = []
-        for request in requests:
-            if request in pure:
-                shutil.copyfile(pure[request], destination / pure[request].name)
-            else:
-                fetch.append(request)
-        if fetch:
-            _pip_download(target, fetch, destination, cancelled)
+        _fetch(target, requests, pure, destination, cancelled)
         requests = walk.add(walk.from_wheels(destination))
+
+
+def _fetch(
+    target: Target,
+    wanted: Iterable[str],
+    pure: dict[str, Path],
+    destination: Path,
+    cancelled: threading.Event,
+) -> None:
+    """The `wanted` wheels into `destination`: a pure-Python one another platform's download
+    has is copied from there, the rest downloaded in one pip round."""
+    fetch = []
+    for want in wanted:
+        if want in pure:
+            shutil.copyfile(pure[want], destination / pure[want].name)
+        else:
+            fetch.append(want)
+    if fetch:
+        _pip_download(target, fetch, destination, cancelled)
 
 
 def _pure_wheels(directories: list[Path]) -> dict[str, Path]:

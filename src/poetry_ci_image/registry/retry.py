@@ -44,6 +44,23 @@ class RetryPolicy:
                 pass  # an HTTP date: fall back to the back-off
         return min(self.longest, self.first * 2.0 ** (attempt - 1))
 
+    def pause(
+        self,
+        attempt: int,
+        failure: Retry,
+        doing: str,
+        reporter: Reporter,
+        cancelled: threading.Event,
+    ) -> None:
+        """Say that `doing` failed and wait before the next try; a cancelled run stops here."""
+        delay = self.delay(attempt, failure.retry_after)
+        reporter.detail(
+            f"{doing} failed ({failure.reason}); "
+            f"trying again in {delay:.1f} s ({attempt + 1} of {self.attempts})"
+        )
+        if cancelled.wait(delay):
+            raise KeyboardInterrupt
+
 
 class Retry(Exception):
     """A failure worth another try, and why (`HTTP 503`, the connection error)."""
@@ -78,13 +95,8 @@ class Retrying:
     hints: Hints = Hints()
 
     def wait(self, attempt: int, failure: Retry, method: str, what: str) -> None:
-        delay = self.policy.delay(attempt, failure.retry_after)
-        self.reporter.detail(
-            f"{self.name}: {method} {short_path(what)} failed ({failure.reason}); "
-            f"trying again in {delay:.1f} s ({attempt + 1} of {self.policy.attempts})"
-        )
-        if self.cancelled.wait(delay):
-            raise KeyboardInterrupt
+        doing = f"{self.name}: {method} {short_path(what)}"
+        self.policy.pause(attempt, failure, doing, self.reporter, self.cancelled)
 
     def gave_up(self, method: str, path: str, failure: Retry) -> RegistryError:
         if failure.reason.startswith("HTTP "):

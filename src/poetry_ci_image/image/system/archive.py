@@ -164,13 +164,7 @@ class Archive:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, attempt: int, failure: Retry, what: str) -> None:
-        delay = self._policy.delay(attempt, failure.retry_after)
-        self._reporter.detail(
-            f"Reading {what} failed ({failure.reason}); trying again in {delay:.1f} s "
-            f"({attempt + 1} of {self._policy.attempts})"
-        )
-        if self._cancelled.wait(delay):
-            raise KeyboardInterrupt
+        self._policy.pause(attempt, failure, f"Reading {what}", self._reporter, self._cancelled)
 
     def _gave_up(self, url: str, what: str, failure: Retry) -> SystemPackageError:
         return SystemPackageError(
