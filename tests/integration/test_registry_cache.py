@@ -3,8 +3,9 @@ with a Poetry cache of its own, as on a fresh machine, and what it finds it find
 repository's layer cache (the `ci-image-cache` tag) through the registry's API, with no engine.
 
 What these pin: a one-package bump on a fresh runner fetches and sends that package alone and
-gives the digest a warm runner gives; two pushes of different locks racing on one repository both
-land, and both keep their entries in the cache.
+gives the digest a warm runner gives; packages that share a layer leave the cache whole (each
+package's own layer, written early, is not in the image then); two pushes of different locks
+racing on one repository both land, and both keep their entries in the cache.
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ DISTRIBUTIONS = (".whl", ".tar.gz", ".zip")
 
 
 def project_of(
-    where: Path, index: PackageIndex, registry: Registry, env: dict[str, str], dependencies: str
+    where: Path,
+    index: PackageIndex,
+    registry: Registry,
+    env: dict[str, str],
+    dependencies: str,
+    settings: str = "",
 ) -> Path:
     table = f'repository = "{registry.host}/cached/ci-image"\nbase = "{BASE_IMAGE}"\npoetry = false'
+    table += settings
     project = write_project(where, index_url=index.url, dependencies=dependencies, table=table)
     lock(project, env)
     return project
@@ -101,6 +108,32 @@ def test_a_fresh_runner_sends_only_the_bumped_packages_layer(
         project, tool_env, tmp_path / "first-runner", "--repository", f"{registry.host}/warm/img"
     )
     assert warm["digest"] == fresh["digest"]
+
+
+def test_packages_sharing_a_layer_leave_the_cache_whole_for_the_next_fresh_runner(
+    tmp_path: Path, index: PackageIndex, registry: Registry, tool_env: dict[str, str]
+) -> None:
+    """With `layers = 2` one package has a layer of its own and two share one; a fresh runner
+    that pushes the same lock again (`--force`, to another tag's worth of work) fetches nothing:
+    the first push's cache names every layer of its image, and only those."""
+    repository = f"{registry.host}/shared-layers/ci-image"
+    project = project_of(
+        tmp_path / "shared",
+        index,
+        registry,
+        tool_env,
+        '"alpha (==1.0)", "beta (==1.0)", "delta"',
+        "\nlayers = 2",
+    )
+    first = push(project, tool_env, tmp_path / "first-runner", "--repository", repository)
+    assert [name.split(":")[0] for name in layer_names(first)].count("pure") == 1, first
+
+    index.clear_requests()
+    again = push(project, tool_env, tmp_path / "fresh-runner", "--repository", repository, "--force")
+
+    assert downloads(index) == []
+    assert again["digest"] == first["digest"]
+    assert again["blobs"]["uploaded"] == 0, again["blobs"]
 
 
 def test_two_locks_racing_on_one_repository_both_land_and_both_are_kept(

@@ -144,7 +144,13 @@ def push_image(job: ImageJob, run: Run) -> PushOutcome:
             for put in tag_manifests(image, [resolved.fingerprint.tag, *job.extra_tags]):
                 registry.put_manifest(reference.path, put.reference, put.body, put.media_type)
         with run.timeline.step("update the registry's layer cache"):
-            remote.save(cache.used.layers, cache.used.records)
+            # Only the layers this image holds: the repository has their blobs now. A layer
+            # made and not used (a package's own layer, written as soon as it is installed,
+            # when the package then shares a layer) would make the registry refuse the
+            # cache's manifest, which names every blob of the table.
+            pushed = {blob.digest for blob in blobs}
+            layers = {k: v for k, v in cache.used.layers.items() if v.digest in pushed}
+            remote.save(layers, cache.used.records)
     listed = registry.manifest_digest(reference.path, reference.tag)
     if listed is None:
         raise RegistryError(
