@@ -129,7 +129,9 @@ def test_packages_sharing_a_layer_leave_the_cache_whole_for_the_next_fresh_runne
     assert [name.split(":")[0] for name in layer_names(first)].count("pure") == 1, first
 
     index.clear_requests()
-    again = push(project, tool_env, tmp_path / "fresh-runner", "--repository", repository, "--force")
+    again = push(
+        project, tool_env, tmp_path / "fresh-runner", "--repository", repository, "--force"
+    )
 
     assert downloads(index) == []
     assert again["digest"] == first["digest"]
