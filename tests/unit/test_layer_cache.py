@@ -22,6 +22,8 @@ from poetry_ci_image.registry.layer_cache import RegistryCache
 
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from collections.abc import Mapping
     from pathlib import Path
 
 
@@ -87,6 +89,34 @@ def test_entries_are_asked_about_at_once(tmp_path: Path) -> None:
     later.layers.get("layer-a")
     later.layers.get("layer-b")
     assert sorted(call.split(" ")[0] for call in registry.calls) == ["HEAD", "HEAD"]
+
+
+def test_a_push_asks_about_all_its_layers_in_one_batch(tmp_path: Path) -> None:
+    """get_many (what the dependencies' layers use): one question to the registry's cache for
+    every key the runner lacks, however many keys; the answers are get's."""
+    registry = FakeRegistry()
+    pushed(registry, tmp_path, "layer-a", b"a")
+    pushed(registry, tmp_path, "layer-b", b"b")
+    later = fresh(registry, tmp_path, "empty")
+    remote = later.layers._remote
+    assert remote is not None
+    asked: list[list[str]] = []
+    answer = remote.layers
+
+    def counted(keys: Iterable[str]) -> Mapping[str, CachedLayer]:
+        asked.append(sorted(keys))
+        return answer(keys)
+
+    remote.layers = counted  # type: ignore[method-assign]
+    found = later.layers.get_many(["layer-a", "layer-b", "layer-c"])
+
+    assert asked == [["layer-a", "layer-b", "layer-c"]]
+    assert {key: blob is not None for key, blob in found.items()} == {
+        "layer-a": True,
+        "layer-b": True,
+        "layer-c": False,
+    }
+    assert sorted(later.used.layers) == ["layer-a", "layer-b"]
 
 
 def test_a_push_keeps_what_others_wrote_meanwhile(tmp_path: Path) -> None:

@@ -117,7 +117,8 @@ class DependencyLayers:
         packages of every missing layer staged first), in parallel."""
         context = self.context
         cache = context.cache
-        missing = [group for group in groups if cache.layers.get(layer_keys[group.key]) is None]
+        found = cache.layers.get_many(layer_keys[group.key] for group in groups)
+        missing = [group for group in groups if found[layer_keys[group.key]] is None]
         self._stage([packages[name] for group in missing for name in group.packages], target, keys)
         if missing:
             context.run.reporter.status(
@@ -127,7 +128,7 @@ class DependencyLayers:
 
         def layer_of(group: LayerGroup) -> LayerBlob:
             key = layer_keys[group.key]
-            cached = cache.layers.get(key)
+            cached = found[key] or cache.layers.get(key)  # written early by _stage meanwhile?
             if cached is not None:
                 return cached
             entries: list[Entry] = []

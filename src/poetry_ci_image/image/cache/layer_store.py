@@ -56,6 +56,13 @@ class LayerStore:
                 self._used.layers[key] = CachedLayer(found.digest, found.diff_id, found.size)
         return found
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, LayerBlob | None]:
+        """`get` of each key, the registry asked about all those this cache lacks at once (a
+        fresh runner's push needs every layer's answer: one by one, that is a round trip each)."""
+        wanted = list(keys)
+        self.prefetch(wanted)
+        return {key: self.get(key) for key in wanted}
+
     def prefetch(self, keys: Iterable[str]) -> None:
         """Ask the registry's layer cache about every key this cache lacks, all at once."""
         if self._remote is None:
