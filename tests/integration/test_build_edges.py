@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from poetry_ci_image.poetry.builds import RECIPE
 from tests.integration.conftest import BASE_IMAGE
 from tests.integration.conftest import lock
 from tests.integration.conftest import run_in_image
@@ -179,26 +180,32 @@ def test_failing_build_shows_the_step_and_the_log_tail(
     assert "Traceback" not in result.stderr
 
 
-def test_native_sdist_is_refused_not_built_for_the_host(
+def test_native_sdist_is_refused_where_the_host_does_not_build_for_the_target(
     tmp_path: Path, index: PackageIndex, tool_env: dict[str, str]
 ) -> None:
-    """An sdist that builds a platform wheel on the host stops the build with the remedy."""
+    """An sdist that builds a platform wheel, on a host whose C library is newer than the
+    target's (glibc 2.36 here, the target says 2.31): the build stops with what differs and the
+    recipe for compiled dependencies. (Where the host matches, it is built: test_compiled.py.)"""
     project = write_project(
         tmp_path / "native",
         index_url=index.url,
         dependencies='"compiled (==1.0)"',
-        table=f'repository = "registry.example/native/ci"\nbase = "{BASE_IMAGE}"\npoetry = false',
+        table=f'repository = "registry.example/native/ci"\nbase = "{BASE_IMAGE}"\npoetry = false'
+        '\nlibc = "glibc 2.31"',
     )
     lock(project, tool_env)
     result = run_poetry(project, "image", "build", env=tool_env)
-    assert (result.returncode, result.stdout) == (2, "")
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
     assert result.stderr.endswith(
-        "Error: compiled 1.0 has no wheel for CPython 3.11 on linux/amd64 (glibc 2.36), and its "
-        "source builds a platform-specific wheel (compiled-1.0-cp311-cp311-linux_x86_64.whl): "
-        "building it on this host would install the host's binary in the image.\n"
-        "Use your own Dockerfile that installs the build tools and builds it in the image (see "
-        "`dockerfile` in the README), or a version that ships a wheel for the target.\n"
+        "Error: compiled 1.0 has no wheel for CPython 3.11 on linux/amd64 (glibc 2.31), and its "
+        "source builds a platform-specific wheel (compiled-1.0-cp311-cp311-linux_x86_64.whl) on "
+        "this host, whose C library (glibc 2.36, not glibc 2.31) differ from the target's: it "
+        "would install this host's binary in the image.\n"
+        "Build it where the deps job runs in the base image, as the recipe for compiled "
+        f"dependencies does ({RECIPE}); or use a version of compiled that has a wheel for "
+        "CPython 3.11 on linux/amd64 (glibc 2.31).\n"
     )
+    assert "Traceback" not in result.stderr
 
 
 def test_no_engine(tmp_path: Path, index: PackageIndex, tool_env: dict[str, str]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from poetry_ci_image.poetry.builds import RECIPE
 from tests.integration.conftest import BASE_IMAGE
 from tests.integration.conftest import lock
 from tests.integration.conftest import run_in_image
@@ -143,7 +144,9 @@ def test_a_run_leaves_nothing_in_the_temporary_directory(
         tmp_path / "failing",
         index_url=index.url,
         dependencies='"compiled (==1.0)"',
-        table=f'repository = "{registry.host}/failing/ci"\nbase = "{BASE_IMAGE}"\npoetry = false',
+        # A target libc older than this host's: the platform wheel built here is refused.
+        table=f'repository = "{registry.host}/failing/ci"\nbase = "{BASE_IMAGE}"\npoetry = false'
+        '\nlibc = "glibc 2.31"',
     )
     lock(failing, tool_env)
     refused = run_poetry(failing, "image", "push", env=env)
@@ -292,23 +295,27 @@ def test_a_native_sdist_that_cannot_build_here_is_said_to_need_a_wheel(
     assert tag.returncode == 0, tag.stderr
     assert tag.stderr == (
         f"Warning: ldapish 3.4.4 has no wheel for {target}: `poetry image push` builds one from "
-        "its sdist (ldapish-3.4.4.tar.gz) on the host, which works for pure-Python code only. "
-        "If it compiles code, use a version (or an index) with a wheel for the target, or your "
-        "own Dockerfile.\n"
+        "its sdist (ldapish-3.4.4.tar.gz) on the host: pure-Python code builds anywhere; "
+        "compiled code only where the deps job runs in the base image with its build packages "
+        "(the recipe for compiled dependencies), or use a version (or an index) with a wheel "
+        "for the target.\n"
     )
     pushed = run_poetry(project, "image", "push", env=engine_free(tool_env, tmp_path))
     assert pushed.returncode == 2
     error = pushed.stderr[pushed.stderr.index("Error: ") :]
     assert error.startswith(
         f"Error: ldapish 3.4.4 has no wheel for {target}, and building one from its sdist "
-        "(ldapish-3.4.4.tar.gz) on this host failed. The build's last lines:\n"
+        "(ldapish-3.4.4.tar.gz) on this host failed. The build's output ends:\n"
     )
     assert "  compilation terminated.\n" in error
     assert "  error: command '/usr/bin/gcc' failed with exit code 1\n" in error
+    # This host builds for the target: what is missing is the build's packages, and the recipe
+    # for compiled dependencies is where to install them.
     assert error.endswith(
-        f"Use a version of ldapish (or a package index) that has a wheel for {target}, or your "
-        "own Dockerfile that builds it in the image (`dockerfile` in [tool.poetry-ci-image]; "
-        "`poetry image dockerfile` prints one to start from).\n"
+        "Install the packages its build needs where the deps job runs: the recipe for compiled "
+        f"dependencies ({RECIPE}) runs it in the base image with the -dev packages (and puts "
+        "their run-time packages in system-packages); or use a version of ldapish (or a package "
+        f"index) that has a wheel for {target}.\n"
     )
     for wrong in ("Traceback", "report it", "<warning>", "<info>", "<c1>", "may not be supported"):
         assert wrong not in pushed.stderr
