@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import time
 
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 
 PREFIX = "poetry-ci-image-"
+REMOVE_TRIES = 20  # a tenth of a second apart
 
 
 @contextlib.contextmanager
@@ -29,4 +31,15 @@ def run_directory() -> Iterator[Path]:
     try:
         yield path
     finally:
+        remove(path)
+
+
+def remove(path: Path) -> None:
+    """Remove `path`, trying again for up to two seconds: after Ctrl-C a worker thread may
+    still be finishing a file in it (seen once on a loaded machine: the directory stayed,
+    empty, its last file moved out after the removal had failed)."""
+    for _ in range(REMOVE_TRIES):
         shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            return
+        time.sleep(0.1)
