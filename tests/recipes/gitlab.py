@@ -194,3 +194,10 @@ def assert_tested_in(pipeline: Pipeline, reference: str) -> None:
         assert "No dependencies to install or update" in test
         assert "Installing the current project: ci-image-example (0.1.0)" in test
         assert re.search(r"=+ \d+ passed in ", test), test
+
+
+def default_branch_at(project: Project, commit: str) -> None:
+    """origin/main (the default branch's tip, what changes are compared with) at `commit`."""
+    directory = project.directory
+    git(directory, "update-ref", "refs/remotes/origin/main", commit)
+    git(directory, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")

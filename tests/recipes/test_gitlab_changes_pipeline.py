@@ -27,6 +27,7 @@ import pytest
 from tests.recipes.conftest import GITLAB_CHANGES_EXAMPLE
 from tests.recipes.conftest import git
 from tests.recipes.gitlab import assert_tested_in
+from tests.recipes.gitlab import default_branch_at
 from tests.support.registry import manifest_digest
 
 
@@ -42,13 +43,6 @@ if TYPE_CHECKING:
 
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-
-def default_branch_at(project: Project, commit: str) -> None:
-    """origin/main (the default branch's tip, what changes are compared with) at `commit`."""
-    directory = project.directory
-    git(directory, "update-ref", "refs/remotes/origin/main", commit)
-    git(directory, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
 
 
 def digest_of(project: Project, reference: str) -> str:

@@ -23,6 +23,7 @@ from tests.recipes.conftest import GITLAB_TAG_FILE_EXAMPLE
 from tests.recipes.conftest import git
 from tests.recipes.gitlab import TEST_JOBS
 from tests.recipes.gitlab import assert_tested_in
+from tests.recipes.gitlab import default_branch_at
 from tests.support.projects import replace_in
 
 
@@ -42,9 +43,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 def merged(project: Project) -> None:
     """origin/main is HEAD: what a merge request's changes are compared with from now on."""
-    directory = project.directory
-    git(directory, "update-ref", "refs/remotes/origin/main", "HEAD")
-    git(directory, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
+    default_branch_at(project, "HEAD")
 
 
 @pytest.fixture(scope="module")
