@@ -34,6 +34,12 @@ def no_pause() -> None:
     """No settling pause: the tests make the races happen where they want them."""
 
 
+def written(registry: FakeRegistry, cache: BuildCache, key: str, content: bytes) -> None:
+    """A layer written into `cache` and its blob sent to the repository, as a push does."""
+    blob = cache.layers.write(key, [file_entry(key[-1], content)], 0)
+    registry.upload_blob(REPOSITORY, blob.digest, blob.size, lambda: [blob.file.read_bytes()])
+
+
 def pushed(registry: FakeRegistry, tmp_path: Path, name: str, content: bytes) -> BuildCache:
     """A push from an empty cache: its layer written, its blob sent, the cache updated."""
     remote = RegistryCache(registry, REPOSITORY, SILENT, settle=no_pause)
@@ -138,8 +144,7 @@ def test_a_writer_that_loses_the_race_merges_again(tmp_path: Path) -> None:
     slow.load()  # reads the table with layer-a ...
     pushed(registry, tmp_path, "layer-b", b"b")  # ... another push writes layer-b meanwhile
     cache = BuildCache(tmp_path / "slow", tmp_path / "slow-run", slow)
-    blob = cache.layers.write("layer-c", [file_entry("c", b"c")], 0)
-    registry.upload_blob(REPOSITORY, blob.digest, blob.size, lambda: [blob.file.read_bytes()])
+    written(registry, cache, "layer-c", b"c")
     slow.save(cache.used.layers, cache.used.records)
     later = fresh(registry, tmp_path, "empty")
     assert [later.layers.get(k) is not None for k in ("layer-a", "layer-b", "layer-c")] == [
@@ -160,10 +165,7 @@ def test_a_write_overwritten_by_a_writer_that_read_before_it_is_merged_back(
     before = registry.manifests[(REPOSITORY, CACHE_TAG)]  # the table the late writer reads
     late = RegistryCache(registry, REPOSITORY, SILENT, settle=no_pause)
     late_cache = BuildCache(tmp_path / "late", tmp_path / "late-run", late)
-    late_blob = late_cache.layers.write("layer-b", [file_entry("b", b"b")], 0)
-    registry.upload_blob(
-        REPOSITORY, late_blob.digest, late_blob.size, lambda: [late_blob.file.read_bytes()]
-    )
+    written(registry, late_cache, "layer-b", b"b")
     overwritten: list[bool] = []
 
     def overwrite_once() -> None:
@@ -177,8 +179,7 @@ def test_a_write_overwritten_by_a_writer_that_read_before_it_is_merged_back(
     early = RegistryCache(registry, REPOSITORY, SILENT, settle=overwrite_once)
     early.load()
     cache = BuildCache(tmp_path / "early", tmp_path / "early-run", early)
-    blob = cache.layers.write("layer-c", [file_entry("c", b"c")], 0)
-    registry.upload_blob(REPOSITORY, blob.digest, blob.size, lambda: [blob.file.read_bytes()])
+    written(registry, cache, "layer-c", b"c")
     early.save(cache.used.layers, cache.used.records)
 
     later = fresh(registry, tmp_path, "empty")
